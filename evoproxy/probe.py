@@ -1,0 +1,230 @@
+"""The statistics probe: one pass per group of statistics, on a private copy of the network.
+
+``collect(model, x, y, names)`` computes exactly the statistics named (and nothing else) and
+returns them as evaluator values. Per-layer statistics follow the order in which Conv2d and
+Linear layers first run in the forward pass, so every per-layer list is aligned by
+construction. Each pass works on a deep copy, so passes are independent of each other and of
+their order, and the caller's model (its weights, BN buffers and grads) is never touched.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import Registry
+from .stats import STATS
+
+LAYER_TYPES = (nn.Conv2d, nn.Linear)
+PassFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, frozenset], dict]
+PASSES: Registry[PassFn] = Registry("probe pass")
+
+
+def register_pass(name: str) -> Callable[[PassFn], PassFn]:
+    def deco(fn: PassFn) -> PassFn:
+        return PASSES.add(name, fn)
+    return deco
+
+
+def collect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Iterable[str],
+            seed: int = 0) -> dict:
+    """Compute the named statistics of ``model`` on the batch ``(x, y)``."""
+    groups: dict[str, set[str]] = {}
+    for name in names:
+        groups.setdefault(STATS.get(name).pass_name, set()).add(name)
+    out: dict = {}
+    for pass_name, wanted in groups.items():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out.update(PASSES.get(pass_name)(model, x, y, frozenset(wanted)))
+    return out
+
+
+class LayerRecorder:
+    """Forward hooks on Conv2d/Linear layers: first-call order, outputs and output grads."""
+
+    def __init__(self, net: nn.Module, keep_act: bool = False, keep_act_grad: bool = False):
+        self.layers: list[nn.Module] = []
+        self.acts: dict[nn.Module, torch.Tensor] = {}
+        self.act_grads: dict[nn.Module, torch.Tensor] = {}
+        self.keep_act, self.keep_act_grad = keep_act, keep_act_grad
+        self.handles = [m.register_forward_hook(self._hook) for m in net.modules()
+                        if isinstance(m, LAYER_TYPES)]
+
+    def _hook(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        if module not in self.acts and module not in self.layers:
+            self.layers.append(module)
+        if self.keep_act:
+            self.acts[module] = output.detach()
+        if self.keep_act_grad and output.requires_grad:
+            output.register_hook(lambda g, m=module: self.act_grads.__setitem__(m, g.detach()))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def weights(self) -> tuple:
+        return tuple(m.weight.detach() for m in self.layers)
+
+    def grads(self) -> tuple:
+        return tuple(_grad_or_zeros(m.weight) for m in self.layers)
+
+
+def _grad_or_zeros(w: torch.Tensor) -> torch.Tensor:
+    return w.grad.detach() if w.grad is not None else torch.zeros_like(w)
+
+
+def _fresh(model: nn.Module, train: bool = True) -> nn.Module:
+    net = copy.deepcopy(model)
+    net.zero_grad(set_to_none=True)
+    return net.train(train)
+
+
+@register_pass("train")
+def _train_pass(model, x, y, names):
+    net = _fresh(model)
+    rec = LayerRecorder(net, keep_act="act" in names, keep_act_grad="act_grad" in names)
+    backward = bool(names & {"grad", "act_grad"})
+    with torch.set_grad_enabled(backward):
+        logits = net(x)
+        if backward:
+            F.cross_entropy(logits, y).backward()
+    rec.remove()
+    table = {"weight": rec.weights, "grad": rec.grads,
+             "act": lambda: tuple(rec.acts[m] for m in rec.layers),
+             "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
+    return {n: table[n]() for n in names}
+
+
+@register_pass("synflow")
+def _synflow_pass(model, x, y, names):
+    """Gradients of sum(logits) in the float64 |params| network on one all-ones image.
+
+    BN runs in eval mode with its initial running statistics, i.e. as the identity: the
+    synflow paper's data-free setting (NAS-Bench-Suite-Zero builds these nets without BN).
+    """
+    net = _fresh(model, train=False).double()
+    with torch.no_grad():
+        for p in net.state_dict().values():
+            if p.is_floating_point():
+                p.abs_()
+    rec = LayerRecorder(net)
+    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum().backward()
+    rec.remove()
+    return {"virtual_grad": rec.grads()}
+
+
+@register_pass("grasp")
+def _grasp_pass(model, x, y, names):
+    """GraSP's Hessian-gradient product: weight.grad of z = g_detached . grad(loss, create_graph)."""
+    net = _fresh(model)
+    rec = LayerRecorder(net)
+    loss = F.cross_entropy(net(x), y)
+    rec.remove()
+    weights = [m.weight for m in rec.layers]
+    g = torch.autograd.grad(loss, weights, allow_unused=True)
+    loss = F.cross_entropy(net(x), y)
+    g_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    z = sum((a.detach() * b).sum() for a, b in zip(g, g_f) if a is not None and b is not None)
+    net.zero_grad(set_to_none=True)
+    z.backward()
+    return {"hess_grad": rec.grads()}
+
+
+def _scalar(v: float) -> torch.Tensor:
+    return torch.tensor(float(v), dtype=torch.float64)
+
+
+@register_pass("params")
+def _params_pass(model, x, y, names):
+    return {"params": _scalar(sum(p.numel() for p in model.parameters() if p.requires_grad))}
+
+
+@register_pass("flops")
+def _flops_pass(model, x, y, names):
+    """Multiply-accumulates of Conv2d and Linear layers for one image, in millions."""
+    net = _fresh(model, train=False)
+    macs = []
+
+    def hook(m, inputs, out):
+        per_out = m.in_features if isinstance(m, nn.Linear) else (
+            m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])
+        macs.append(out.numel() * per_out)
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, LAYER_TYPES)]
+    with torch.no_grad():
+        net(x[:1])
+    for h in handles:
+        h.remove()
+    return {"flops": _scalar(sum(macs) / 1e6)}
+
+
+@register_pass("nwot")
+def _nwot_pass(model, x, y, names):
+    """NASWOT: log|K| with K = c c^T + (1-c)(1-c)^T summed over the inputs of every ReLU."""
+    net = _fresh(model)
+    n = x.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(m, inputs, out):
+        codes = (inputs[0].reshape(n, -1) > 0).double()
+        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    return {"nwot": _scalar(torch.linalg.slogdet(kernel)[1])}
+
+
+@register_pass("jacov")
+def _jacov_pass(model, x, y, names):
+    """Jacobian covariance: -sum(log(v + k) + 1/(v + k)) over eigenvalues v of corr(dy/dx)."""
+    net = _fresh(model)
+    xg = x.clone().requires_grad_(True)
+    out = net(xg)
+    out.backward(torch.ones_like(out))
+    jac = xg.grad.reshape(x.shape[0], -1).double().numpy()
+    with np.errstate(all="ignore"):
+        corr = np.corrcoef(jac)
+    if not np.isfinite(corr).all():
+        return {"jacov": _scalar(float("nan"))}
+    v = np.linalg.eigvalsh(corr)
+    k = 1e-5
+    return {"jacov": _scalar(-np.sum(np.log(v + k) + 1.0 / (v + k)))}
+
+
+@register_pass("zen")
+def _zen_pass(model, x, y, names, gamma: float = 1e-2):
+    """Zen-score on Gaussian input with Gaussian re-initialised weights (Zen-NAS)."""
+    net = _fresh(model)
+    _gaussian_init(net)
+    feats = []
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    if not pools:
+        return {"zen": _scalar(float("nan"))}
+    handle = pools[-1].register_forward_hook(lambda m, i, o: feats.append(i[0]))
+    a, b = torch.randn_like(x), torch.randn_like(x)
+    with torch.no_grad():
+        net(a)
+        net(a + gamma * b)
+    handle.remove()
+    delta = (feats[0] - feats[1]).abs().sum(dim=(1, 2, 3)).mean()
+    bn_log = sum(torch.log(torch.sqrt(m.running_var.mean())) for m in net.modules()
+                 if isinstance(m, nn.BatchNorm2d))
+    return {"zen": _scalar(torch.log(delta) + bn_log)}
+
+
+def _gaussian_init(net: nn.Module) -> None:
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, LAYER_TYPES):
+                nn.init.normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)

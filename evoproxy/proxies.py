@@ -1,0 +1,51 @@
+"""The classic zero-cost proxies, each registered as a program in the proxy language.
+
+Proxies that are not per-layer formulas (NASWOT, Jacov, Zen, params, FLOPs) are whole-network
+statistics, so their program is a single leaf. All are "higher is better".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .program import Program, check_proxy, parse
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class ClassicProxy:
+    name: str
+    formula: str
+    description: str
+    source: str
+
+    @property
+    def program(self) -> Program:
+        return check_proxy(parse(self.formula))
+
+
+PROXIES: Registry[ClassicProxy] = Registry("proxy")
+
+for _p in [
+    ClassicProxy("grad_norm", "layer_sum(l2(grad))", "sum of per-layer gradient norms",
+                 "Abdelfattah et al. 2021"),
+    ClassicProxy("snip", "layer_sum(sum(abs(mul(grad, weight))))", "connection sensitivity |g * W|",
+                 "Lee et al. 2019"),
+    ClassicProxy("grasp", "negate(layer_sum(sum(mul(weight, hess_grad))))",
+                 "-W * Hg, gradient-signal preservation", "Wang et al. 2020"),
+    ClassicProxy("fisher", "layer_sum(sum(mul(0.5, batch_mean(square(spatial_sum(mul(act, act_grad)))))))",
+                 "Fisher information of layer outputs, summed over channels", "Turner et al. 2020"),
+    ClassicProxy("synflow", "layer_sum(sum(abs(mul(virtual_grad, weight))))",
+                 "synaptic flow on the |W| network with an all-ones input", "Tanaka et al. 2020"),
+    ClassicProxy("jacov", "jacov", "input-Jacobian correlation score", "Mellor et al. 2021 (v1)"),
+    ClassicProxy("nwot", "nwot", "NASWOT ReLU-code kernel log-determinant", "Mellor et al. 2021"),
+    ClassicProxy("zen", "zen", "Zen-score", "Lin et al. 2021"),
+    ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
+                 "NAS-Bench-Suite-Zero"),
+    ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",
+                 "NAS-Bench-Suite-Zero"),
+    ClassicProxy("params", "params", "trainable parameter count", "baseline"),
+    ClassicProxy("flops", "flops", "multiply-accumulates per image", "baseline"),
+    ClassicProxy("tvt_capability", "sqrt(layer_sum(sum(square(weight))))",
+                 "L2 norm of all student weights (TVT's capability term)", "TVT / Auto-Prox"),
+]:
+    PROXIES.add(_p.name, _p)

@@ -1,0 +1,55 @@
+"""The statistic registry: the leaves of proxy programs.
+
+A statistic is computed by a named *pass* of the probe (:mod:`evoproxy.probe`); statistics
+that share a pass are computed together, once per network and batch. Per-layer statistics
+all follow one forward layer order (the order Conv2d/Linear layers run), so ``grad[l]``
+always belongs to ``weight[l]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .registry import Registry
+from .types import SCALAR_T, VType, tensor
+
+W, A = tensor("W"), tensor("A")
+
+
+@dataclass(frozen=True)
+class Stat:
+    name: str
+    vtype: VType
+    pass_name: str
+    description: str
+    latex: str
+
+
+STATS: Registry[Stat] = Registry("statistic")
+
+
+def register_stat(stat: Stat) -> Stat:
+    return STATS.add(stat.name, stat)
+
+
+for _s in [
+    Stat("weight", W, "train", "layer weights of the untrained network", r"W"),
+    Stat("grad", W, "train", "d cross-entropy / d weight on the labelled probe batch",
+         r"\nabla_{W}\mathcal{L}"),
+    Stat("act", A, "train", "layer outputs on the probe batch", r"A"),
+    Stat("act_grad", A, "train", "d cross-entropy / d layer output", r"\nabla_{A}\mathcal{L}"),
+    Stat("virtual_grad", W, "synflow",
+         "d sum(logits) / d weight of the |weights| network, float64, on an all-ones input",
+         r"\nabla_{|W|}R"),
+    Stat("hess_grad", W, "grasp", "Hessian-gradient product H g of the cross-entropy (GraSP)",
+         r"H g"),
+    Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
+    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one 32x32 image (Conv2d/Linear), millions",
+         r"\mathrm{FLOPs}"),
+    Stat("nwot", SCALAR_T, "nwot",
+         "log-determinant of the ReLU binary-code kernel over the batch (NASWOT)", r"\mathrm{NWOT}"),
+    Stat("jacov", SCALAR_T, "jacov", "score of the input-Jacobian correlation spectrum",
+         r"\mathrm{Jacov}"),
+    Stat("zen", SCALAR_T, "zen", "Zen-score: log expected feature-map change under input noise "
+         "plus BN scale terms", r"\mathrm{Zen}"),
+]:
+    register_stat(_s)
