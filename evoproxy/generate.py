@@ -1,0 +1,102 @@
+"""Random well-typed programs, generated top-down from the type wanted (never ill-typed)."""
+from __future__ import annotations
+
+import random
+from typing import Iterable, Optional
+
+from .ops import OPS, Op
+from .program import Program
+from .stats import STATS
+from .types import LAYER_T, SCALAR_T, TENSOR, VType, tensor
+
+CONSTS = (0.5, 1.0, 2.0)
+
+
+class _Dead(Exception):
+    """No production fits at this depth; the caller picks another."""
+
+
+class Generator:
+    """Draws programs of a given type from chosen statistics and ops.
+
+    ``leaf_prob`` is the chance of stopping early where a leaf fits; depth counts nodes on
+    the longest root-to-leaf path.
+    """
+
+    def __init__(self, stats: Optional[Iterable[str]] = None, ops: Optional[Iterable[str]] = None,
+                 consts: bool = True, leaf_prob: float = 0.3) -> None:
+        self.stats = [STATS.get(s) for s in (stats if stats is not None else STATS)]
+        self.ops = [OPS.get(o) for o in (ops if ops is not None else OPS)]
+        self.consts = consts
+        self.leaf_prob = leaf_prob
+        self.by_family: dict[str, list[Op]] = {}
+        for op in self.ops:
+            self.by_family.setdefault(op.family, []).append(op)
+        base = sorted({s.vtype.domain for s in self.stats if s.vtype.kind == TENSOR})
+        derived = [f"{op.name}({d})" for op in self.by_family.get("reshape", []) for d in base]
+        derived += [f"gram({d})" for d in base if self.by_family.get("matmul")]
+        self.domains = base + derived
+
+    def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6) -> Program:
+        for _ in range(100):
+            try:
+                return self._gen(rng, vtype, max_depth)
+            except _Dead:
+                continue
+        raise ValueError(f"cannot generate a {vtype} program from these statistics and ops")
+
+    def _leaves(self, vtype: VType) -> list[Program]:
+        leaves = [Program.stat(s.name) for s in self.stats if s.vtype == vtype]
+        if vtype == SCALAR_T and self.consts:
+            leaves += [Program.const(c) for c in CONSTS]
+        return leaves
+
+    def _gen(self, rng: random.Random, vtype: VType, depth: int) -> Program:
+        leaves = self._leaves(vtype)
+        if depth <= 1 or (leaves and rng.random() < self.leaf_prob):
+            if not leaves:
+                raise _Dead
+            return rng.choice(leaves)
+        makers = self._productions(vtype)
+        rng.shuffle(makers)
+        for make in makers:
+            try:
+                return make(rng, depth - 1)
+            except _Dead:
+                continue
+        if leaves:
+            return rng.choice(leaves)
+        raise _Dead
+
+    def _productions(self, vtype: VType) -> list:
+        fam = self.by_family
+        prods = []
+        if fam.get("unary"):
+            prods.append(lambda r, d: Program.call(r.choice(fam["unary"]).name, self._gen(r, vtype, d)))
+        if fam.get("binary"):
+            prods.append(lambda r, d: self._binary(r, vtype, d))
+        if vtype == SCALAR_T and fam.get("aggregate"):
+            prods.append(lambda r, d: Program.call(r.choice(fam["aggregate"]).name, self._gen(r, LAYER_T, d)))
+        if vtype == LAYER_T and fam.get("reduce") and self.domains:
+            prods.append(lambda r, d: Program.call(
+                r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self.domains)), d)))
+        if vtype.kind == TENSOR and "(" in vtype.domain:
+            prods.append(lambda r, d: self._derived(r, vtype, d))
+        return prods
+
+    def _binary(self, rng: random.Random, vtype: VType, depth: int) -> Program:
+        op = rng.choice(self.by_family["binary"])
+        other = vtype
+        if vtype != SCALAR_T and rng.random() < 0.2:
+            other = SCALAR_T if vtype == LAYER_T or rng.random() < 0.5 else LAYER_T
+        args = [self._gen(rng, vtype, depth), self._gen(rng, other, depth)]
+        if op.commutative:
+            rng.shuffle(args)
+        return Program.call(op.name, *args)
+
+    def _derived(self, rng: random.Random, vtype: VType, depth: int) -> Program:
+        head, inner = vtype.domain.split("(", 1)
+        inner_t = tensor(inner[:-1])
+        if head == "gram":
+            return Program.call("matmul", self._gen(rng, inner_t, depth), self._gen(rng, inner_t, depth))
+        return Program.call(head, self._gen(rng, inner_t, depth))
