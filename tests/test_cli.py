@@ -1,0 +1,65 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from evoproxy.cli import main
+from evoproxy.proxyfile import read_proxy
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_show_latex(capsys):
+    code, out, _ = run(capsys, "show", "snip", "--format", "latex")
+    assert code == 0 and r"\sum_{l}" in out and r"\nabla_{W}\mathcal{L}" in out
+
+
+def test_bad_formula_is_one_line_and_exit_2(capsys):
+    code, out, err = run(capsys, "show", "bad(")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("evoproxy: error: column 1:")
+
+
+def test_console_entry_point_exits_2_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "evoproxy", "show", "mul(act, weight)"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot pair tensor[A] with tensor[W]" in proc.stderr
+
+
+@pytest.mark.parametrize("what, expect", [("ops", "matmul"), ("stats", "virtual_grad"),
+                                          ("proxies", "synflow")])
+def test_list(capsys, what, expect):
+    code, out, _ = run(capsys, "list", what)
+    assert code == 0 and expect in out
+
+
+@pytest.mark.parametrize("fmt, expect", [("text", "canonical:"), ("sympy", "Abs(grad*weight)"),
+                                         ("dot", "digraph proxy")])
+def test_show_formats(capsys, fmt, expect):
+    code, out, _ = run(capsys, "show", "layer_sum(sum(abs(mul(weight, grad))))", "--format", fmt)
+    assert code == 0 and expect in out
+
+
+def test_json_export_loads_back(capsys, tmp_path):
+    code, out, _ = run(capsys, "show", "fisher", "--format", "json")
+    path = tmp_path / "fisher.json"
+    path.write_text(out)
+    spec = read_proxy(path)
+    assert spec.program.text == json.loads(out)["formula"] and spec.direction == 1
+    code, out, _ = run(capsys, "show", str(path))
+    assert code == 0 and out.startswith(spec.program.text)
+
+
+def test_unreadable_proxy_file(capsys, tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"formula": "layer_sum(l2(act, weight))"}')
+    code, _, err = run(capsys, "show", str(path))
+    assert code == 2 and str(path) in err and err.count("\n") == 1
+    code, _, err = run(capsys, "show", str(tmp_path / "missing.json"))
+    assert code == 2 and "not found" in err
