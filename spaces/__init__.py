@@ -1,0 +1,1 @@
+"""Search spaces: builders that turn an architecture spec into a torch network."""
