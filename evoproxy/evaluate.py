@@ -72,7 +72,7 @@ def evaluate_many(programs: Sequence[Program], stats: Mapping[str, Value]) -> li
     for p in programs:
         try:
             scores.append(float(eval_node(p, stats, memo)))
-        except (RuntimeError, ValueError, IndexError):
+        except (RuntimeError, ValueError, IndexError, KeyError):
             scores.append(math.nan)
     return scores
 

@@ -32,7 +32,10 @@ def register_pass(name: str) -> Callable[[PassFn], PassFn]:
 
 def collect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Iterable[str],
             seed: int = 0) -> dict:
-    """Compute the named statistics of ``model`` on the batch ``(x, y)``."""
+    """Compute the named statistics of ``model`` on the batch ``(x, y)``.
+
+    A pass that fails numerically leaves its statistics out; programs needing them score NaN.
+    """
     groups: dict[str, set[str]] = {}
     for name in names:
         groups.setdefault(STATS.get(name).pass_name, set()).add(name)
@@ -40,7 +43,10 @@ def collect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Iterable[
     for pass_name, wanted in groups.items():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            out.update(PASSES.get(pass_name)(model, x, y, frozenset(wanted)))
+            try:
+                out.update(PASSES.get(pass_name)(model, x, y, frozenset(wanted)))
+            except (RuntimeError, ValueError):
+                pass  # programs that need these statistics score NaN and are screened
     return out
 
 
@@ -56,10 +62,14 @@ class LayerRecorder:
                         if isinstance(m, LAYER_TYPES)]
 
     def _hook(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
-        if module not in self.acts and module not in self.layers:
+        if module in self.layers:
+            if self.keep_act or self.keep_act_grad:
+                raise ValueError(f"layer {type(module).__name__} runs twice in one forward pass: "
+                                 "its activation statistics would be ambiguous")
+        else:
             self.layers.append(module)
-        if self.keep_act:
-            self.acts[module] = output.detach()
+        if self.keep_act:  # a copy: a following in-place op (ReLU(inplace=True)) would overwrite it
+            self.acts[module] = output.detach().clone()
         if self.keep_act_grad and output.requires_grad:
             output.register_hook(lambda g, m=module: self.act_grads.__setitem__(m, g.detach()))
 
@@ -95,6 +105,8 @@ def _train_pass(model, x, y, names):
             F.cross_entropy(logits, y).backward()
     rec.remove()
     table = {"weight": rec.weights, "grad": rec.grads,
+             "fan_in": lambda: torch.tensor([float(m.weight[0].numel()) for m in rec.layers],
+                                            dtype=torch.float64),
              "act": lambda: tuple(rec.acts[m] for m in rec.layers),
              "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
     return {n: table[n]() for n in names}
@@ -104,8 +116,8 @@ def _train_pass(model, x, y, names):
 def _synflow_pass(model, x, y, names):
     """Gradients of sum(logits) in the float64 |params| network on one all-ones image.
 
-    BN runs in eval mode with its initial running statistics, i.e. as the identity: the
-    synflow paper's data-free setting (NAS-Bench-Suite-Zero builds these nets without BN).
+    BN runs in eval mode on its (abs'd) running statistics, which at initialisation is the
+    identity up to eps: the synflow paper's data-free setting.
     """
     net = _fresh(model, train=False).double()
     with torch.no_grad():
@@ -131,7 +143,8 @@ def _grasp_pass(model, x, y, names):
     g_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
     z = sum((a.detach() * b).sum() for a, b in zip(g, g_f) if a is not None and b is not None)
     net.zero_grad(set_to_none=True)
-    z.backward()
+    if isinstance(z, torch.Tensor) and z.requires_grad:
+        z.backward()
     return {"hess_grad": rec.grads()}
 
 

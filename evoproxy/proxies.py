@@ -32,8 +32,10 @@ for _p in [
                  "Lee et al. 2019"),
     ClassicProxy("grasp", "negate(layer_sum(sum(mul(weight, hess_grad))))",
                  "-W * Hg, gradient-signal preservation", "Wang et al. 2020"),
-    ClassicProxy("fisher", "layer_sum(sum(mul(0.5, batch_mean(square(spatial_sum(mul(act, act_grad)))))))",
-                 "Fisher information of layer outputs, summed over channels", "Turner et al. 2020"),
+    ClassicProxy("fisher",
+                 "layer_sum(mul(fan_in, sum(mul(0.5, batch_mean(square(spatial_sum(mul(act, act_grad))))))))",
+                 "Fisher information of layer outputs per channel, spread over the weights feeding "
+                 "each channel as NASLib does", "Turner et al. 2020"),
     ClassicProxy("synflow", "layer_sum(sum(abs(mul(virtual_grad, weight))))",
                  "synaptic flow on the |W| network with an all-ones input", "Tanaka et al. 2020"),
     ClassicProxy("jacov", "jacov", "input-Jacobian correlation score", "Mellor et al. 2021 (v1)"),

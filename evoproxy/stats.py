@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .registry import Registry
-from .types import SCALAR_T, VType, tensor
+from .types import LAYER_T, SCALAR_T, VType, tensor
 
 W, A = tensor("W"), tensor("A")
 
@@ -37,13 +37,15 @@ for _s in [
          r"\nabla_{W}\mathcal{L}"),
     Stat("act", A, "train", "layer outputs on the probe batch", r"A"),
     Stat("act_grad", A, "train", "d cross-entropy / d layer output", r"\nabla_{A}\mathcal{L}"),
+    Stat("fan_in", LAYER_T, "train", "inputs feeding one output unit of each layer (C_in/groups x kernel)",
+         r"\mathrm{fan}_{\mathrm{in}}"),
     Stat("virtual_grad", W, "synflow",
          "d sum(logits) / d weight of the |weights| network, float64, on an all-ones input",
          r"\nabla_{|W|}R"),
     Stat("hess_grad", W, "grasp", "Hessian-gradient product H g of the cross-entropy (GraSP)",
          r"H g"),
     Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
-    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one 32x32 image (Conv2d/Linear), millions",
+    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (Conv2d/Linear), millions",
          r"\mathrm{FLOPs}"),
     Stat("nwot", SCALAR_T, "nwot",
          "log-determinant of the ReLU binary-code kernel over the batch (NASWOT)", r"\mathrm{NWOT}"),

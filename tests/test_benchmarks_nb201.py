@@ -1,0 +1,138 @@
+"""NB201 benchmarks: registry, splits, table values, analog-nasbench fallback, Suite-Zero."""
+import itertools
+import sys
+import types
+
+import pytest
+
+from evoproxy.benchmark import Benchmark
+from evoproxy.benchmarks import BENCHMARKS, get_benchmark
+from evoproxy.benchmarks import nb201 as nb
+from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
+from evoproxy.data import resolve_data_dir
+from evoproxy.errors import DataMissing, EvoproxyError
+
+
+def _have(relpath: str) -> bool:
+    try:
+        root = resolve_data_dir()
+    except DataMissing:
+        return False
+    return root is not None and (root / relpath).is_file()
+
+
+needs_table = pytest.mark.skipif(not _have(nb.TABLE), reason="NB201 table not in the data directory")
+needs_zero = pytest.mark.skipif(not _have("nb201/nb201_zc_proxies_725x3_naslib.csv"),
+                                reason="Suite-Zero file not in the data directory")
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(EvoproxyError) as err:
+        get_benchmark("nb201-mnist")
+    assert all(name in str(err.value) for name in BENCHMARKS)
+
+
+def test_split_is_deterministic_and_disjoint():
+    a, b = nb.split_ids(15625, 0), nb.split_ids(15625, 0)
+    assert a == b and a != nb.split_ids(15625, 1)
+    search, hold = set(a["search"]), set(a["holdout"])
+    assert not search & hold and search | hold == set(range(15625))
+    assert abs(len(search) - len(hold)) <= 1
+
+
+class _FakeAnalog:
+    """Stands in for analog-nasbench's ``AnalogNASBench`` API."""
+
+    def list_available_architectures(self):
+        return list(itertools.product(range(5), repeat=6))
+
+    def query_metric(self, arch, metric):
+        assert metric == "baseline_accuracy"
+        return 50.0 + sum(arch)
+
+
+@pytest.fixture
+def fake_analog(monkeypatch):
+    monkeypatch.setitem(sys.modules, "analognasbench", types.SimpleNamespace(AnalogNASBench=_FakeAnalog))
+    nb.analog_table.cache_clear()
+    yield
+    nb.analog_table.cache_clear()
+
+
+def test_fallback_to_analog_nasbench(tmp_path, fake_analog):
+    bench = get_benchmark("nb201-cifar10", data_dir=tmp_path)
+    assert bench.label.startswith("FALLBACK: analog-nasbench")
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    i = bench.index_of(arch)
+    assert bench.arch_of(i) == arch and bench.index_of("220420") == i
+    assert bench.accuracy(i) == 50.0 + 2 + 2 + 0 + 4 + 2 + 0
+    with pytest.raises(DataMissing):
+        get_benchmark("nb201-cifar100", data_dir=tmp_path)
+
+
+def test_neither_table_nor_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "analognasbench", None)
+    nb.analog_table.cache_clear()
+    with pytest.raises(DataMissing) as err:
+        get_benchmark("nb201-cifar10", data_dir=tmp_path)
+    nb.analog_table.cache_clear()
+    msg = str(err.value)
+    assert "\n" not in msg and "pip install analog-nasbench" in msg and "EVOPROXY_DATA" in msg
+
+
+@pytest.mark.data
+@needs_table
+def test_table_values_and_protocol():
+    bench = get_benchmark("nb201-cifar10")
+    assert isinstance(bench, Benchmark) and bench.num_classes == 10
+    assert bench.accuracy(1) == pytest.approx(93.66)
+    assert round(max(bench.accuracy(i) for i in bench.arch_ids()), 2) == 94.37
+    assert get_benchmark("nb201-cifar100").num_classes == 100
+    assert get_benchmark("nb201-imagenet16", metric="valid_12ep").num_classes == 120
+    with pytest.raises(EvoproxyError, match="test_200ep"):
+        get_benchmark("nb201-cifar10", metric="test_1ep")
+
+
+@pytest.mark.data
+@needs_table
+def test_table_ids_splits_and_sampling():
+    bench = get_benchmark("nb201-cifar10", split_seed=0)
+    search, hold = bench.arch_ids("search"), bench.arch_ids("holdout")
+    assert search == get_benchmark("nb201-cifar10", split_seed=0).arch_ids("search")
+    assert not set(search) & set(hold) and len(search) + len(hold) == 15625
+    s = bench.sample(50, "holdout", seed=2)
+    assert s == bench.sample(50, "holdout", seed=2) and set(s) <= set(hold) and len(set(s)) == 50
+    for i in (0, 1, 777, 15624):
+        assert bench.index_of(bench.arch_of(i)) == i == bench.index_of(bench.op_indices_of(i))
+        assert nb.digits_to_arch_str(bench.op_indices_of(i)) == bench.arch_of(i)
+    with pytest.raises(EvoproxyError):
+        bench.accuracy(15625)
+
+
+@pytest.mark.data
+@needs_table
+def test_build_uses_the_space():
+    pytest.importorskip("evoproxy.spaces.nb201")
+    net = get_benchmark("nb201-cifar100").build(1)
+    assert net(__import__("torch").zeros(2, 3, 32, 32)).shape == (2, 100)
+
+
+@pytest.mark.data
+@needs_zero
+def test_suite_zero_loader_and_reference():
+    rows = load_suite_zero("cifar10")
+    assert 700 <= len(rows) <= 750
+    assert all(len(r.op_indices) == 6 for r in rows) and "synflow" in rows[0].proxies
+    ref = reference_spearman("cifar10")
+    assert 0.6 < ref["nwot"] < 0.9 and 0.6 < ref["synflow"] < 0.9
+
+
+@pytest.mark.data
+@needs_zero
+@needs_table
+def test_suite_zero_matches_published_figures_against_test_accuracy():
+    published = {"synflow": .78, "nwot": .80, "jacov": .73, "snip": .65, "grad_norm": .65,
+                 "grasp": .57, "fisher": .55, "params": .77, "flops": .75}
+    ref = reference_spearman("cifar10", against="test_200ep")
+    for proxy, rho in published.items():
+        assert ref[proxy] == pytest.approx(rho, abs=0.006), proxy

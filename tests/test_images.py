@@ -1,0 +1,108 @@
+"""Probe batches: synthetic determinism, real CIFAR-10 samples, the restricted unpickler."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from evoproxy.data import resolve_data_dir
+from evoproxy.errors import DataMissing, EvoproxyError
+from evoproxy.images import load_array_pickle, load_probe_batch, normalise
+
+
+def _have(relpath: str) -> bool:
+    try:
+        root = resolve_data_dir()
+    except DataMissing:
+        return False
+    return root is not None and (root / relpath).is_file()
+
+
+needs_train = pytest.mark.skipif(not _have("images/cifar10_train_jpeg_bytes.npz"),
+                                 reason="CIFAR-10 train pack not in the data directory")
+
+
+def _same(a, b) -> bool:
+    return torch.equal(a.x, b.x) and torch.equal(a.y, b.y) and a.label == b.label
+
+
+def test_synthetic_is_deterministic():
+    a, b = load_probe_batch("synthetic", 16, seed=3), load_probe_batch("synthetic", 16, seed=3)
+    assert _same(a, b)
+    assert not torch.equal(a.x, load_probe_batch("synthetic", 16, seed=4).x)
+    assert a.x.shape == (16, 3, 32, 32) and a.x.dtype == torch.float32 and a.y.dtype == torch.int64
+    assert a.label.startswith("SYNTHETIC") and a.is_synthetic and len(a) == 16
+
+
+def test_missing_cifar_falls_back_loudly_or_raises(tmp_path):
+    batch = load_probe_batch("cifar10", 8, data_dir=tmp_path)
+    assert batch.label.startswith("SYNTHETIC") and "no CIFAR images found" in batch.label
+    with pytest.raises(DataMissing):
+        load_probe_batch("cifar10", 8, data_dir=tmp_path, allow_synthetic=False)
+    with pytest.raises(DataMissing, match="--data-dir"):  # a typo'd folder is never papered over
+        load_probe_batch("cifar10", 8, data_dir=tmp_path / "typo")
+
+
+def test_unknown_source():
+    with pytest.raises(EvoproxyError, match="synthetic"):
+        load_probe_batch("mnist")
+
+
+@pytest.mark.data
+@needs_train
+def test_real_cifar10_batch():
+    a = load_probe_batch("cifar10", 64, seed=0)
+    assert a.x.shape == (64, 3, 32, 32) and a.x.dtype == torch.float32
+    assert a.y.dtype == torch.int64 and 0 <= int(a.y.min()) and int(a.y.max()) <= 9
+    assert "real" in a.label and "cifar10-train" in a.label
+    assert _same(a, load_probe_batch("cifar10", 64, seed=0))
+    assert not torch.equal(a.x, load_probe_batch("cifar10", 64, seed=1).x)
+    mean, std = a.x.mean(dim=(0, 2, 3)), a.x.std(dim=(0, 2, 3))
+    assert torch.all(mean.abs() < 0.3) and torch.all((std > 0.7) & (std < 1.3))
+
+
+def _cifar_dir(root, name: str, label_key: bytes, n: int = 12):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
+    labels = list(range(n))
+    flat = images.transpose(0, 3, 1, 2).reshape(n, 3072)  # CIFAR rows: R plane, G plane, B plane
+    root.mkdir()
+    with open(root / name, "wb") as f:
+        pickle.dump({b"data": flat, label_key: labels, b"batch_label": b"tiny"}, f, protocol=4)
+    return images
+
+
+@pytest.mark.parametrize("name,key", [("data_batch_1", b"labels"), ("train", b"fine_labels")])
+def test_restricted_unpickler_reads_cifar_batches(tmp_path, name, key):
+    images = _cifar_dir(tmp_path / "cifar", name, key)
+    batch = load_probe_batch(str(tmp_path / "cifar"), batch_size=4, seed=0)
+    idx = batch.y.numpy()  # labels were the row numbers
+    assert batch.x.shape == (4, 3, 32, 32) and len(set(idx.tolist())) == 4
+    assert torch.allclose(batch.x, normalise(images[idx]))
+    assert _same(batch, load_probe_batch(str(tmp_path / "cifar"), batch_size=4, seed=0))
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_restricted_unpickler_rejects_os_system(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "cifar").mkdir()
+    with open(tmp_path / "cifar" / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": _Evil(marker), b"labels": [0]}, f)
+    with pytest.raises(EvoproxyError, match="system"):
+        load_array_pickle(tmp_path / "cifar" / "data_batch_1")
+    with pytest.raises(EvoproxyError):
+        load_probe_batch(str(tmp_path / "cifar"), batch_size=1)
+    assert not marker.exists()
+
+
+def test_empty_dir_is_data_missing(tmp_path):
+    with pytest.raises(DataMissing, match="cifar-10-batches-py"):
+        load_probe_batch(str(tmp_path), batch_size=1)

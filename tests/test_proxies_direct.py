@@ -1,0 +1,504 @@
+"""Every classic proxy, as registered in the proxy language, against a direct implementation.
+
+The direct implementations below are written from the papers / the NAS-Bench-Suite-Zero
+(NASLib, zero-cost-nas) reference code, in plain PyTorch on a deep copy of the model. They use
+nothing from :mod:`evoproxy.probe`; the library is only reached through
+``evaluate(PROXIES.get(name).program, collect(model, x, y, program.stats, seed=0))``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from evoproxy.evaluate import evaluate
+from evoproxy.probe import collect
+from evoproxy.proxies import PROXIES
+from evoproxy.stats import STATS
+
+LAYERS = (nn.Conv2d, nn.Linear)
+REL_TOL = 1e-4
+SEED = 0
+
+
+# ---- models -----------------------------------------------------------------------------------
+
+def _randomize_bn(net: nn.Module, seed: int) -> nn.Module:
+    """Non-default BN affine params and running stats, so that |.| and BN handling matter."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g))
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    return net
+
+
+def tiny_cnn() -> nn.Module:
+    """(a) the tiny CNN of the brief (BN params randomised)."""
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.Conv2d(4, 6, 3, stride=2), nn.BatchNorm2d(6), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 5))
+    return _randomize_bn(net, 11)
+
+
+class Reordered(nn.Module):
+    """(b) modules registered in the reverse of the order they run.
+
+    conv2 and conv3 have identical shapes, so pairing grad of one with the weight of the other
+    would not raise a shape error: it would silently give another number.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(4, 5)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.relu3 = nn.ReLU()
+        self.conv3 = nn.Conv2d(4, 4, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+
+    def forward_order(self) -> list[nn.Module]:
+        return [self.conv1, self.conv2, self.conv3, self.head]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.bn1(self.conv1(x)))
+        x = self.relu2(self.conv2(x))
+        x = self.relu3(self.conv3(x))
+        return self.head(self.pool(x).flatten(1))
+
+
+def reordered() -> nn.Module:
+    torch.manual_seed(2)
+    net = Reordered()
+    with torch.no_grad():  # make conv2 / conv3 clearly different
+        net.conv3.weight.mul_(3.0)
+    return _randomize_bn(net, 12)
+
+
+def linear_bias() -> nn.Module:
+    """(c) Linear layers with bias, one followed by an in-place ReLU."""
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(4, 8, bias=True), nn.ReLU(inplace=True), nn.Linear(8, 5, bias=True))
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                m.bias.normal_()
+    return _randomize_bn(net, 13)
+
+
+MODELS = {"cnn": tiny_cnn, "reordered": reordered, "linear_bias": linear_bias}
+
+
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 8, 8)
+    y = torch.randint(0, 5, (8,))
+    return x, y
+
+
+# ---- direct implementations -------------------------------------------------------------------
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    # registration order on purpose: every direct score pairs tensors of one module, so the
+    # order of the layers does not matter for the sum
+    return [m for m in net.modules() if isinstance(m, LAYERS)]
+
+
+def _copy(model: nn.Module, train: bool = True) -> nn.Module:
+    net = copy.deepcopy(model)
+    for p in net.parameters():
+        p.grad = None
+    return net.train(train)
+
+
+def _ce_weight_grads(model, x, y) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(W, dL/dW) per Conv2d/Linear layer, cross-entropy on the batch, train mode."""
+    net = _copy(model)
+    F.cross_entropy(net(x), y).backward()
+    return [(m.weight.detach(), m.weight.grad if m.weight.grad is not None
+             else torch.zeros_like(m.weight)) for m in _layers(net)]
+
+
+def direct_grad_norm(model, x, y) -> float:
+    return sum(float(g.norm()) for _, g in _ce_weight_grads(model, x, y))
+
+
+def direct_plain(model, x, y) -> float:
+    return sum(float((g.double() * w.double()).sum()) for w, g in _ce_weight_grads(model, x, y))
+
+
+class _Mask(nn.Module):
+    def __init__(self, shape) -> None:
+        super().__init__()
+        self.mask = nn.Parameter(torch.ones(shape))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return w * self.mask
+
+
+def direct_snip(model, x, y) -> float:
+    """SNIP as in the reference code: |dL/d mask| with the weight multiplied by a ones mask."""
+    net = _copy(model)
+    masks = []
+    for m in _layers(net):
+        mask = _Mask(m.weight.shape)
+        parametrize.register_parametrization(m, "weight", mask)
+        masks.append(mask.mask)
+    F.cross_entropy(net(x), y).backward()
+    return sum(float(mk.grad.double().abs().sum()) for mk in masks)
+
+
+def direct_grasp(model, x, y) -> float:
+    """-sum W * (H g), H g by double backward of the cross-entropy w.r.t. the layer weights."""
+    net = _copy(model)
+    weights = [m.weight for m in _layers(net)]
+    loss = F.cross_entropy(net(x), y)
+    g = torch.autograd.grad(loss, weights, create_graph=True)
+    z = sum((gi.detach() * gi).sum() for gi in g)
+    hg = torch.autograd.grad(z, weights)
+    return -sum(float((w.detach().double() * h.double()).sum()) for w, h in zip(weights, hg))
+
+
+def direct_fisher(model, x, y) -> float:
+    """sum over layers and channels of 0.5 * mean_n (sum_hw act * dL/dact)^2, each channel's
+    value counted once per weight feeding it (NASLib's reshape_elements), i.e. times fan-in."""
+    net = _copy(model)
+    outs, fan_in = [], []
+
+    def hook(m, inputs, out):
+        out.retain_grad()
+        outs.append(out)
+        fan_in.append(m.weight[0].numel())
+        return out.clone()  # later in-place ops (ReLU(inplace)) must not touch the kept output
+    for m in _layers(net):
+        m.register_forward_hook(hook)
+    F.cross_entropy(net(x), y).backward()
+    total = 0.0
+    for a, k in zip(outs, fan_in):
+        prod = (a.detach() * a.grad).double()
+        g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+        total += k * float((0.5 * g_nk.pow(2).mean(0)).sum())
+    return total
+
+
+def direct_synflow(model, x, y) -> float:
+    """sum |W' * dR/dW'|: float64, eval mode, all floating state abs'd, one all-ones image."""
+    net = _copy(model, train=False).double()
+    with torch.no_grad():
+        for t in list(net.parameters()) + list(net.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.abs())
+    weights = [m.weight for m in _layers(net)]
+    r = net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum()
+    grads = torch.autograd.grad(r, weights, allow_unused=True)
+    return sum(float((w.detach() * g).abs().sum()) for w, g in zip(weights, grads) if g is not None)
+
+
+def direct_jacov(model, x, y) -> float:
+    net = _copy(model)
+    xg = x.clone().requires_grad_(True)
+    (jac,) = torch.autograd.grad(net(xg).sum(), xg)
+    corr = np.corrcoef(jac.reshape(x.shape[0], -1).double().numpy())
+    v = np.linalg.eig(corr)[0].real
+    k = 1e-5
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+def direct_nwot(model, x, y) -> float:
+    net = _copy(model)
+    n = x.shape[0]
+    kernel = np.zeros((n, n))
+
+    def pre_hook(m, inputs):  # before the ReLU runs, so in-place ReLUs cannot interfere
+        c = (inputs[0].detach().reshape(n, -1) > 0).double().numpy()
+        kernel[...] += c @ c.T + (1 - c) @ (1 - c).T
+    for m in net.modules():
+        if isinstance(m, nn.ReLU):
+            m.register_forward_pre_hook(pre_hook)
+    with torch.no_grad():
+        net(x)
+    return float(np.linalg.slogdet(kernel)[1])
+
+
+def direct_zen(model, x, y, seed: int = SEED, gamma: float = 1e-2) -> float:
+    """Zen-NAS compute_zen_score (repeat=1) with network_weight_gaussian_init, train mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = _copy(model)
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, LAYERS):
+                    nn.init.normal_(m.weight)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+            a = torch.randn(size=list(x.shape), dtype=x.dtype)
+            b = torch.randn(size=list(x.shape), dtype=x.dtype)
+            feats = []
+            gap = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)][-1]
+            gap.register_forward_pre_hook(lambda m, i: feats.append(i[0].clone()))
+            net(a)
+            net(a + gamma * b)
+            score = torch.log(torch.mean(torch.sum(torch.abs(feats[0] - feats[1]), dim=[1, 2, 3])))
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    score = score + torch.log(torch.sqrt(torch.mean(m.running_var)))
+    return float(score)
+
+
+def direct_l2_norm(model, x, y) -> float:
+    return sum(float(m.weight.detach().norm()) for m in _layers(model))
+
+
+def direct_tvt_capability(model, x, y) -> float:
+    return math.sqrt(sum(float(m.weight.detach().double().pow(2).sum()) for m in _layers(model)))
+
+
+def direct_params(model, x, y) -> float:
+    return float(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def direct_flops(model, x, y) -> float:
+    """Conv2d/Linear MACs of one image, from the layer hyper-parameters, in millions."""
+    net = _copy(model, train=False)
+    macs = []
+
+    def pre_hook(m, inputs):
+        shape = inputs[0].shape
+        if isinstance(m, nn.Linear):
+            macs.append(shape[:-1].numel() * m.out_features * m.in_features)
+            return
+        h, w = shape[-2:]
+        ho = (h + 2 * m.padding[0] - m.dilation[0] * (m.kernel_size[0] - 1) - 1) // m.stride[0] + 1
+        wo = (w + 2 * m.padding[1] - m.dilation[1] * (m.kernel_size[1] - 1) - 1) // m.stride[1] + 1
+        macs.append(shape[0] * m.out_channels * ho * wo
+                    * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1])
+    for m in _layers(net):
+        m.register_forward_pre_hook(pre_hook)
+    with torch.no_grad():
+        net(x[:1])
+    return sum(macs) / 1e6
+
+
+DIRECT = {
+    "grad_norm": direct_grad_norm, "snip": direct_snip, "grasp": direct_grasp,
+    "fisher": direct_fisher, "synflow": direct_synflow, "jacov": direct_jacov,
+    "nwot": direct_nwot, "zen": direct_zen, "l2_norm": direct_l2_norm, "plain": direct_plain,
+    "params": direct_params, "flops": direct_flops, "tvt_capability": direct_tvt_capability,
+}
+
+
+def library_score(name: str, model: nn.Module, x, y, seed: int = SEED) -> float:
+    program = PROXIES.get(name).program
+    return evaluate(program, collect(model, x, y, program.stats, seed=seed))
+
+
+def assert_close(got: float, want: float, rel: float = REL_TOL) -> None:
+    assert math.isfinite(want), f"direct value is not finite: {want}"
+    assert math.isclose(got, want, rel_tol=rel, abs_tol=1e-12), f"library {got!r} != direct {want!r}"
+
+
+# ---- the proxies ------------------------------------------------------------------------------
+
+def test_every_registered_proxy_has_a_direct_implementation():
+    assert set(PROXIES) == set(DIRECT)
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(DIRECT))
+def test_proxy_matches_direct_implementation(name, model_name):
+    model = MODELS[model_name]()
+    x, y = batch()
+    want = DIRECT[name](model, x, y)
+    assert_close(library_score(name, model, x, y), want)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_zen_uses_the_collect_seed(seed):
+    model = tiny_cnn()
+    x, y = batch()
+    assert_close(library_score("zen", model, x, y, seed=seed), direct_zen(model, x, y, seed=seed))
+    assert library_score("zen", model, x, y, seed=seed) != direct_zen(model, x, y, seed=seed + 1)
+
+
+def test_flops_of_the_tiny_cnn_by_hand():
+    # conv1: 4 ch x 8x8 out x 3*3*3; conv2: 6 ch x 3x3 out x 4*3*3; linear: 6*5
+    assert_close(library_score("flops", tiny_cnn(), *batch()),
+                 (4 * 64 * 27 + 6 * 9 * 36 + 30) / 1e6)
+
+
+def test_params_of_the_tiny_cnn_by_hand():
+    # conv1 108, bn 8, conv2 216 + 6, bn 12, linear 30 + 5
+    assert library_score("params", tiny_cnn(), *batch()) == 108 + 8 + 222 + 12 + 35
+
+
+# ---- per-layer alignment ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["snip", "plain", "grad_norm", "synflow", "fisher", "grasp"])
+def test_reordered_model_per_layer_pairing(name):
+    """A misaligned pairing would change these scores on the reordered model (conv2 ~ conv3)."""
+    model = reordered()
+    x, y = batch()
+    assert_close(library_score(name, model, x, y), DIRECT[name](model, x, y))
+
+
+def test_per_layer_stats_follow_forward_order_and_align():
+    model = reordered()
+    x, y = batch()
+    per_layer = [n for n in STATS if STATS.get(n).vtype.kind == "tensor"]
+    s = collect(model, x, y, per_layer)
+    order = model.forward_order()
+    # forward order, not registration order
+    assert len(s["weight"]) == len(order)
+    for w, m in zip(s["weight"], order):
+        assert torch.equal(w, m.weight.detach())
+    # weight-shaped statistics pair up layer by layer, and so do the activation-shaped ones
+    for n in ("grad", "virtual_grad", "hess_grad"):
+        assert [t.shape for t in s[n]] == [t.shape for t in s["weight"]], n
+    assert [t.shape for t in s["act"]] == [t.shape for t in s["act_grad"]]
+    # each grad is the cross-entropy gradient of that very layer
+    net = _copy(model)
+    F.cross_entropy(net(x), y).backward()
+    for g, m in zip(s["grad"], net.forward_order()):
+        torch.testing.assert_close(g, m.weight.grad, rtol=1e-5, atol=1e-7)
+    # each act is that layer's output on the batch (train mode)
+    acts = []
+    fresh = _copy(model)
+    for m in fresh.forward_order():
+        m.register_forward_hook(lambda m, i, o: acts.append(o.detach().clone()))
+    with torch.no_grad():
+        fresh(x)
+    assert len(acts) == len(s["act"])
+    for a, b in zip(s["act"], acts):
+        torch.testing.assert_close(a, b)
+
+
+# ---- collect() contract -----------------------------------------------------------------------
+
+ALL_STATS = sorted(STATS)
+
+
+def _snapshot(model: nn.Module):
+    return ({k: v.clone() for k, v in model.state_dict().items()},
+            {k: None if p.grad is None else p.grad.clone() for k, p in model.named_parameters()},
+            [m.training for m in model.modules()])
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_collect_does_not_touch_the_callers_model(model_name, mode):
+    model = MODELS[model_name]().train(mode == "train")
+    x, y = batch()
+    # existing grads on some parameters, none on others
+    for i, p in enumerate(model.parameters()):
+        p.grad = torch.full_like(p, 0.25) if i % 2 == 0 else None
+    state, grads, modes = _snapshot(model)
+    x0, y0 = x.clone(), y.clone()
+    rng = torch.get_rng_state()
+    collect(model, x, y, ALL_STATS)
+    state2, grads2, modes2 = _snapshot(model)
+    assert state.keys() == state2.keys()
+    for k in state:  # includes BN running_mean / running_var / num_batches_tracked
+        assert torch.equal(state[k], state2[k]), k
+    for k in grads:
+        assert (grads[k] is None) == (grads2[k] is None), k
+        if grads[k] is not None:
+            assert torch.equal(grads[k], grads2[k]), k
+    assert modes == modes2
+    assert torch.equal(x, x0) and torch.equal(y, y0) and not x.requires_grad
+    assert torch.equal(torch.get_rng_state(), rng), "collect() changed the global RNG state"
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_equal(u, v) for u, v in zip(a, b))
+    return a.dtype == b.dtype and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b)) and \
+        torch.equal(torch.isnan(a), torch.isnan(b))
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_collect_is_deterministic(model_name):
+    model = MODELS[model_name]()
+    x, y = batch()
+    a = collect(model, x, y, ALL_STATS)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(12345)  # the global RNG state must not matter
+        b = collect(model, x, y, ALL_STATS)
+    assert a.keys() == b.keys() == set(ALL_STATS)
+    for k in a:
+        assert _equal(a[k], b[k]), k
+
+
+def test_collect_returns_only_what_was_asked():
+    model = tiny_cnn()
+    x, y = batch()
+    for name in ALL_STATS:
+        assert set(collect(model, x, y, [name])) == {name}
+    for names in [("grad", "nwot"), ("weight", "virtual_grad"), ("act", "zen", "params")]:
+        assert set(collect(model, x, y, names)) == set(names)
+    assert collect(model, x, y, []) == {}
+
+
+def test_stats_alone_and_together_agree():
+    """A statistic does not depend on which other statistics share its pass."""
+    model = tiny_cnn()
+    x, y = batch()
+    together = collect(model, x, y, ALL_STATS)
+    for name in ALL_STATS:
+        assert _equal(collect(model, x, y, [name])[name], together[name]), name
+
+
+# ---- awkward models ---------------------------------------------------------------------------
+
+def test_act_is_the_layer_output_even_before_an_inplace_relu():
+    model = linear_bias()  # Linear(4, 8) is followed by ReLU(inplace=True)
+    x, y = batch()
+    s = collect(model, x, y, ["act"])
+    net = _copy(model)
+    with torch.no_grad():
+        pre = net[:6](x)  # output of Linear(4, 8) on the batch, train mode
+    assert (pre < 0).any()
+    assert s["act"][1].shape == pre.shape
+    torch.testing.assert_close(s["act"][1], pre)
+
+
+class _Shared(nn.Module):
+    """One Linear called twice (weight sharing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(192, 6)
+        self.shared = nn.Linear(6, 6)
+        self.out = nn.Linear(6, 5)
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x.flatten(1)))
+        return self.out(torch.tanh(self.shared(torch.tanh(self.shared(h)))))
+
+
+def test_activation_statistics_of_a_reused_layer_are_refused():
+    """A layer that runs twice has no single activation; the probe leaves act out (NaN score)."""
+    torch.manual_seed(4)
+    x, y = batch()
+    s = collect(_Shared(), x, y, ["act", "act_grad", "weight"])
+    assert "act" not in s and "act_grad" not in s
+    assert len(collect(_Shared(), x, y, ["weight"])["weight"]) == 3
