@@ -57,6 +57,67 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_archs(bench, args: argparse.Namespace) -> list[int]:
+    if args.archs == "suite-zero":
+        from .benchmarks.suite_zero import load_suite_zero
+
+        dataset = bench.name.split("-", 1)[1]
+        rows = load_suite_zero("ImageNet16-120" if dataset == "imagenet16" else dataset, args.data_dir)
+        return [bench.index_of(r.arch_str) for r in rows]
+    try:
+        n = int(args.archs)
+    except ValueError:
+        raise EvoproxyError(f"--archs takes a number or 'suite-zero', got {args.archs!r}") from None
+    return bench.sample(n, args.split, args.seed)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .benchmarks import get_benchmark
+    from .evalrun import run_eval
+    from .images import load_probe_batch
+    from .proxies import PROXIES
+    from .proxyfile import ProxySpec, resolve
+
+    bench = get_benchmark(args.benchmark, args.data_dir, args.seed, args.metric)
+    names = list(PROXIES) if args.proxy == "all" else args.proxy.split(";")
+    specs = [ProxySpec(n, PROXIES.get(n).program) if n in PROXIES else resolve(n) for n in names]
+    archs = _resolve_archs(bench, args)
+    batch = load_probe_batch(args.probe, args.batch_size, args.seed, args.data_dir)
+    print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
+          f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
+    with tqdm(total=len(archs), desc="probing", unit="net", file=sys.stderr,
+              disable=args.quiet) as bar:
+        run = run_eval(bench, specs, archs, batch.x, batch.y, args.seed, args.device,
+                       on_arch=lambda j: bar.update(1))
+    if args.save:
+        _save_scores(args.save, run, specs)
+    if args.json:
+        doc = {"benchmark": bench.name, "label": bench.label, "probe": batch.label,
+               "proxy": args.proxy, "n": len(archs), "seconds": round(run.seconds, 2),
+               "results": [r.as_dict() for r in run.results]}
+        if len(run.results) == 1:
+            doc.update({k: v for k, v in run.results[0].as_dict().items() if k != "proxy"})
+        print(json.dumps(doc, allow_nan=True))
+    else:
+        rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", str(r.invalid))
+                for r in run.results]
+        _print_table(rows, ("proxy", "kendall", "spearman", "pearson", "invalid"))
+        print(f"{len(archs)} architectures of {bench.name} in {run.seconds:.1f} s")
+    return 0
+
+
+def _save_scores(path: str, run, specs) -> None:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch_id", "accuracy", *(s.name for s in specs)])
+        for j, arch in enumerate(run.arch_ids):
+            w.writerow([arch, run.accuracies[j], *(repr(float(v)) for v in run.scores[:, j])])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evoproxy", description=(
         "Discover zero-cost proxies: evolve formulas over statistics of untrained networks."))
@@ -68,7 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("proxy", help="a registered proxy name, a formula, or a proxy .json file")
     p.add_argument("--format", default="text", choices=["text", "json", "latex", "sympy", "dot"])
     p.set_defaults(func=cmd_show)
+    p = sub.add_parser("eval", help="score proxies on a benchmark's architectures")
+    p.add_argument("--proxy", required=True,
+                   help="'all', a registered name, a formula, or a proxy .json file ('a;b' for several)")
+    p.add_argument("--benchmark", default="nb201-cifar10")
+    p.add_argument("--archs", default="100", help="how many to sample, or 'suite-zero' for the "
+                   "NAS-Bench-Suite-Zero architectures of this dataset")
+    p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
+    p.add_argument("--seed", type=int, default=0, help="seeds the sample, the probe batch and init")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--probe", default="cifar10", help="cifar10, cifar10-test, synthetic, or a "
+                   "directory of CIFAR python-format batches")
+    p.add_argument("--metric", default="test_200ep",
+                   choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep"])
+    p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
+    p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
+    p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_eval)
     return parser
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None,
+                   help="data directory (default: $EVOPROXY_DATA, ../shared/data, the user's own)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -36,7 +36,7 @@ def _map_binary(op: Op, a: Value, b: Value) -> Value:
 
 def _layer_item(v: torch.Tensor, i: int, like: torch.Tensor) -> torch.Tensor:
     """The number a scalar or per-layer value contributes to layer ``i``."""
-    return (v if v.dim() == 0 else v[i]).to(like.dtype)
+    return (v if v.dim() == 0 else v[i]).to(like)
 
 
 def apply_op(op: Op, args: Sequence[Value]) -> Value:

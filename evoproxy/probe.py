@@ -106,7 +106,7 @@ def _train_pass(model, x, y, names):
     rec.remove()
     table = {"weight": rec.weights, "grad": rec.grads,
              "fan_in": lambda: torch.tensor([float(m.weight[0].numel()) for m in rec.layers],
-                                            dtype=torch.float64),
+                                            dtype=torch.float64, device=x.device),
              "act": lambda: tuple(rec.acts[m] for m in rec.layers),
              "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
     return {n: table[n]() for n in names}
@@ -125,7 +125,7 @@ def _synflow_pass(model, x, y, names):
             if p.is_floating_point():
                 p.abs_()
     rec = LayerRecorder(net)
-    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum().backward()
+    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64, device=x.device)).sum().backward()
     rec.remove()
     return {"virtual_grad": rec.grads()}
 
@@ -180,7 +180,7 @@ def _nwot_pass(model, x, y, names):
     """NASWOT: log|K| with K = c c^T + (1-c)(1-c)^T summed over the inputs of every ReLU."""
     net = _fresh(model)
     n = x.shape[0]
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
 
     def hook(m, inputs, out):
         codes = (inputs[0].reshape(n, -1) > 0).double()
@@ -190,7 +190,7 @@ def _nwot_pass(model, x, y, names):
         net(x)
     for h in handles:
         h.remove()
-    return {"nwot": _scalar(torch.linalg.slogdet(kernel)[1])}
+    return {"nwot": _scalar(torch.linalg.slogdet(kernel.cpu())[1])}
 
 
 @register_pass("jacov")
@@ -200,7 +200,7 @@ def _jacov_pass(model, x, y, names):
     xg = x.clone().requires_grad_(True)
     out = net(xg)
     out.backward(torch.ones_like(out))
-    jac = xg.grad.reshape(x.shape[0], -1).double().numpy()
+    jac = xg.grad.reshape(x.shape[0], -1).double().cpu().numpy()
     with np.errstate(all="ignore"):
         corr = np.corrcoef(jac)
     if not np.isfinite(corr).all():

@@ -17,23 +17,23 @@ def needed_stats(programs: Sequence[Program]) -> frozenset[str]:
 
 
 def score_arch(build: Callable[[], torch.nn.Module], programs: Sequence[Program],
-               x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> list[float]:
+               x: torch.Tensor, y: torch.Tensor, seed: int = 0, device: str = "cpu") -> list[float]:
     """Build one network with a fixed init seed, probe it once, score all programs on it."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build()
+        model = build().to(device)
     stats = collect(model, x, y, needed_stats(programs), seed=seed)
     return evaluate_many(programs, stats)
 
 
 def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x: torch.Tensor,
                  y: torch.Tensor, seed: int = 0,
-                 on_arch: Optional[Callable[[int], None]] = None) -> np.ndarray:
+                 on_arch: Optional[Callable[[int], None]] = None, device: str = "cpu") -> np.ndarray:
     """(programs x architectures) scores; a network that cannot be built or probed scores NaN."""
     scores = np.full((len(programs), len(arch_ids)), math.nan)
     for j, arch in enumerate(arch_ids):
         try:
-            scores[:, j] = score_arch(lambda: bench.build(arch), programs, x, y, seed)
+            scores[:, j] = score_arch(lambda: bench.build(arch), programs, x, y, seed, device)
         except (RuntimeError, ValueError) as e:  # one bad network costs its column
             if "out of memory" in str(e).lower():
                 raise

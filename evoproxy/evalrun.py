@@ -1,0 +1,62 @@
+"""Score proxies on a benchmark's architectures and summarise their rank agreement."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import fitness
+from .proxyfile import ProxySpec
+from .scoring import score_matrix
+
+
+@dataclass(frozen=True)
+class ProxyResult:
+    proxy: str
+    formula: str
+    kendall: float
+    spearman: float
+    pearson: float
+    invalid: int  # architectures whose score was NaN/inf (ranked lowest, as NAS-Bench-Suite-Zero does)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def rankable(scores: np.ndarray, direction: int = 1) -> np.ndarray:
+    """Scores oriented so higher is better, non-finite entries ranked lowest."""
+    s = direction * np.asarray(scores, dtype=np.float64)
+    return np.where(np.isfinite(s), s, -np.inf)
+
+
+def summarize(spec: ProxySpec, scores: np.ndarray, accs: np.ndarray) -> ProxyResult:
+    s = rankable(scores, spec.direction)
+    finite = np.isfinite(s)
+    pearson = fitness.pearson(s[finite], accs[finite]) if finite.sum() > 2 else float("nan")
+    return ProxyResult(spec.name, spec.program.text, fitness.kendall(s, accs),
+                       fitness.spearman(s, accs), pearson, int((~finite).sum()))
+
+
+@dataclass
+class EvalRun:
+    arch_ids: list[int]
+    accuracies: np.ndarray
+    scores: np.ndarray  # proxies x archs
+    results: list[ProxyResult]
+    seconds: float
+
+
+def run_eval(bench, specs: Sequence[ProxySpec], arch_ids: Sequence[int], x: torch.Tensor,
+             y: torch.Tensor, seed: int = 0, device: str = "cpu",
+             on_arch: Optional[Callable[[int], None]] = None) -> EvalRun:
+    """Probe each architecture once and score every proxy on it."""
+    start = time.perf_counter()
+    programs = [s.program for s in specs]
+    scores = score_matrix(bench, programs, arch_ids, x.to(device), y.to(device), seed,
+                          on_arch=on_arch, device=device)
+    accs = np.array([bench.accuracy(a) for a in arch_ids], dtype=np.float64)
+    results = [summarize(s, row, accs) for s, row in zip(specs, scores)]
+    return EvalRun(list(arch_ids), accs, scores, results, time.perf_counter() - start)
