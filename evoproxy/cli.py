@@ -87,12 +87,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     batch = load_probe_batch(args.probe, args.batch_size, args.seed, args.data_dir)
     print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
           f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
-    with tqdm(total=len(archs), desc="probing", unit="net", file=sys.stderr,
+    saver = _ScoreWriter(args.save, bench, archs, specs) if args.save else None
+    done = saver.done if saver else {}
+    if done:
+        print(f"continuing {args.save}: {len(done)} architectures already scored", file=sys.stderr)
+    with tqdm(total=len(archs) - len(done), desc="probing", unit="net", file=sys.stderr,
               disable=args.quiet) as bar:
-        run = run_eval(bench, specs, archs, batch.x, batch.y, args.seed, args.device,
-                       on_arch=lambda j: bar.update(1))
-    if args.save:
-        _save_scores(args.save, run, specs)
+        def on_arch(j: int, column) -> None:
+            bar.update(1)
+            if saver:
+                saver.write(j, column)
+        run = run_eval(bench, specs, archs, batch.x, batch.y, args.seed, args.device, on_arch, done)
+    if saver:
+        saver.file.close()
     if args.json:
         doc = {"benchmark": bench.name, "label": bench.label, "probe": batch.label,
                "proxy": args.proxy, "n": len(archs), "seconds": round(run.seconds, 2),
@@ -108,14 +115,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_scores(path: str, run, specs) -> None:
-    import csv
+class _ScoreWriter:
+    """Writes each architecture's scores as soon as they exist, so an interrupted run keeps them.
 
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["arch_id", "accuracy", *(s.name for s in specs)])
-        for j, arch in enumerate(run.arch_ids):
-            w.writerow([arch, run.accuracies[j], *(repr(float(v)) for v in run.scores[:, j])])
+    An existing file with the same columns is continued: its architectures are not probed again.
+    """
+
+    def __init__(self, path: str, bench, archs, specs) -> None:
+        import csv
+
+        self.bench, self.archs = bench, archs
+        header = ["arch_id", "accuracy", *(s.name for s in specs)]
+        self.done = _read_scores(path, header, set(archs))
+        self.file = open(path, "a" if self.done else "w", newline="")
+        self.csv = csv.writer(self.file)
+        if not self.done:
+            self.csv.writerow(header)
+
+    def write(self, j: int, column) -> None:
+        arch = self.todo[j]
+        self.csv.writerow([arch, self.bench.accuracy(arch), *(repr(float(v)) for v in column)])
+        self.file.flush()
+
+    @property
+    def todo(self) -> list[int]:
+        return [a for a in self.archs if a not in self.done]
+
+
+def _read_scores(path: str, header: list[str], wanted: set[int]) -> dict:
+    """Scores already in ``path`` (if it exists with exactly ``header``) for wanted archs."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if rows[0] != header:
+        raise EvoproxyError(f"{path} holds other columns ({', '.join(rows[0][2:])}); "
+                            "choose another --save file or remove it")
+    return {int(r[0]): np.array([float(v) for v in r[2:]]) for r in rows[1:]
+            if len(r) == len(header) and int(r[0]) in wanted}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,12 +51,20 @@ class EvalRun:
 
 def run_eval(bench, specs: Sequence[ProxySpec], arch_ids: Sequence[int], x: torch.Tensor,
              y: torch.Tensor, seed: int = 0, device: str = "cpu",
-             on_arch: Optional[Callable[[int], None]] = None) -> EvalRun:
-    """Probe each architecture once and score every proxy on it."""
+             on_arch: Optional[Callable[[int, np.ndarray], None]] = None,
+             done: Optional[dict[int, np.ndarray]] = None) -> EvalRun:
+    """Probe each architecture once and score every proxy on it.
+
+    ``done`` maps architectures already scored (e.g. by an interrupted run) to their scores;
+    only the others are probed, and ``on_arch`` sees only those.
+    """
     start = time.perf_counter()
-    programs = [s.program for s in specs]
-    scores = score_matrix(bench, programs, arch_ids, x.to(device), y.to(device), seed,
-                          on_arch=on_arch, device=device)
+    done = done or {}
+    todo = [a for a in arch_ids if a not in done]
+    fresh = score_matrix(bench, [s.program for s in specs], todo, x.to(device), y.to(device),
+                         seed, on_arch=on_arch, device=device)
+    column = {a: fresh[:, j] for j, a in enumerate(todo)} | done
+    scores = np.column_stack([column[a] for a in arch_ids]) if arch_ids else fresh
     accs = np.array([bench.accuracy(a) for a in arch_ids], dtype=np.float64)
     results = [summarize(s, row, accs) for s, row in zip(specs, scores)]
     return EvalRun(list(arch_ids), accs, scores, results, time.perf_counter() - start)

@@ -28,8 +28,12 @@ def score_arch(build: Callable[[], torch.nn.Module], programs: Sequence[Program]
 
 def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x: torch.Tensor,
                  y: torch.Tensor, seed: int = 0,
-                 on_arch: Optional[Callable[[int], None]] = None, device: str = "cpu") -> np.ndarray:
-    """(programs x architectures) scores; a network that cannot be built or probed scores NaN."""
+                 on_arch: Optional[Callable[[int, np.ndarray], None]] = None,
+                 device: str = "cpu") -> np.ndarray:
+    """(programs x architectures) scores; a network that cannot be built or probed scores NaN.
+
+    ``on_arch(j, column)`` is called as each architecture finishes (progress, incremental saving).
+    """
     scores = np.full((len(programs), len(arch_ids)), math.nan)
     for j, arch in enumerate(arch_ids):
         try:
@@ -38,5 +42,5 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
             if "out of memory" in str(e).lower():
                 raise
         if on_arch is not None:
-            on_arch(j)
+            on_arch(j, scores[:, j])
     return scores
