@@ -40,19 +40,21 @@ class Generator:
     def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6) -> Program:
         for _ in range(100):
             try:
-                return self._gen(rng, vtype, max_depth)
+                p = self._gen(rng, vtype, max_depth)
             except _Dead:
                 continue
+            if p.stats:  # a program of constants alone scores every network the same
+                return p
         raise ValueError(f"cannot generate a {vtype} program from these statistics and ops")
 
-    def _leaves(self, vtype: VType) -> list[Program]:
+    def leaves(self, vtype: VType) -> list[Program]:
         leaves = [Program.stat(s.name) for s in self.stats if s.vtype == vtype]
         if vtype == SCALAR_T and self.consts:
             leaves += [Program.const(c) for c in CONSTS]
         return leaves
 
     def _gen(self, rng: random.Random, vtype: VType, depth: int) -> Program:
-        leaves = self._leaves(vtype)
+        leaves = self.leaves(vtype)
         if depth <= 1 or (leaves and rng.random() < self.leaf_prob):
             if not leaves:
                 raise _Dead
