@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from .errors import EvoproxyError
+from .runcli import add_commands
 
 
 def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_dir(p)
     p.set_defaults(func=cmd_eval)
+    add_commands(sub)
     return parser
 
 

@@ -55,13 +55,15 @@ class Judge:
         self.by_ranks: dict[tuple, str] = {}  # screening rank key -> hash of the evaluated program
 
     def remember(self, hash_: str, verdict: Verdict) -> None:
-        """Feed back a stored verdict (resume): caches end up as in an uninterrupted run."""
-        if verdict.rejection in (None, "duplicate", "rank-equivalent", "type", "nan", "inf",
-                                 "constant", "ties"):
-            self.seen.setdefault(hash_, verdict if verdict.rejection != "duplicate" else
-                                 Verdict(verdict.fitness, None, None, verdict.scores))
+        """Feed back a stored verdict (resume), leaving the caches as an uninterrupted run would."""
+        if verdict.rejection in ("duplicate", "type"):
+            return
+        if verdict.rejection == "rank-equivalent":
+            self.seen.setdefault(hash_, Verdict(verdict.fitness, None, None, verdict.scores))
+            return
+        self.seen.setdefault(hash_, verdict)
         ranks = verdict.scores.get("screen_ranks")
-        if verdict.rejection is None and ranks is not None:
+        if ranks is not None:
             self.by_ranks.setdefault(tuple(ranks), hash_)
 
     def judge(self, programs: Sequence[Program]) -> list[Verdict]:
@@ -78,11 +80,10 @@ class Judge:
             fresh[p.hash] = i
         self._screen_and_score([programs[i] for i in fresh.values()], list(fresh.values()), verdicts)
         for i, p in enumerate(programs):
-            if verdicts[i] is None or (i not in fresh.values() and verdicts[i].rejection != "type"):
+            if verdicts[i] is None:  # seen before, or earlier in this batch
                 base = self.seen[p.hash]
                 verdicts[i] = Verdict(base.fitness if base.rejection is None else None, "duplicate",
-                                      p.hash, base.scores) if base.rejection is None else \
-                    Verdict(None, base.rejection, p.hash, base.scores)
+                                      p.hash, base.scores)
         return verdicts  # type: ignore[return-value]
 
     def _screen_and_score(self, programs: list[Program], slots: list[int],
@@ -92,21 +93,24 @@ class Judge:
         texts = [p.text for p in programs]
         screen, late = self.backend.score(texts, self.screen_keys)
         to_score: list[int] = []
+        twins: list[tuple[int, str, tuple]] = []
         for k, p in enumerate(programs):
             reason = "timeout" if k in late else fit.screen(screen[k], self.max_tie_frac)
             if reason is not None:
                 self._settle(p, slots[k], Verdict(None, reason), verdicts)
                 continue
             ranks = tuple(int(r) for r in 2 * rankdata(screen[k]))
-            twin = self.by_ranks.get(ranks)
-            if twin is not None:
-                base = self.seen[twin]
-                self._settle(p, slots[k], Verdict(base.fitness, "rank-equivalent", twin,
-                                                  {**base.scores, "screen_ranks": list(ranks)}), verdicts)
+            if ranks in self.by_ranks:
+                twins.append((k, self.by_ranks[ranks], ranks))
                 continue
             self.by_ranks[ranks] = p.hash
             to_score.append(k)
         self._full(programs, slots, to_score, verdicts, screen)
+        for k, twin, ranks in twins:  # after _full: the twin may be in this very batch
+            base = self.seen[twin]
+            self._settle(programs[k], slots[k], Verdict(base.fitness, "rank-equivalent", twin,
+                                                        {**base.scores, "screen_ranks": list(ranks)}),
+                         verdicts)
 
     def _full(self, programs, slots, to_score, verdicts, screen) -> None:
         if not to_score:

@@ -1,0 +1,152 @@
+"""``evoproxy search`` and ``evoproxy export``: thin commands over the search engine and run store."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
+from .errors import EvoproxyError
+from .store import RunStore
+
+OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir")
+
+
+def _config(args: argparse.Namespace, store: RunStore | None) -> RunConfig:
+    given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    given.update(parse_override(s) for s in args.set or [])
+    if args.benchmark:
+        given["benchmarks"] = tuple(args.benchmark.split(","))
+    if store is not None:
+        stored = from_dict(store.load_config() or {}, "stored config")
+        changed = sorted(k for k in given if k not in EXECUTION_KEYS and given[k] != getattr(stored, k))
+        if changed:
+            raise EvoproxyError(f"--resume continues the stored config; drop {', '.join(changed)} "
+                                "(only execution settings such as --backend may change)")
+        return stored.replace(**{k: v for k, v in given.items() if k in EXECUTION_KEYS})
+    base = load_config(args.config) if args.config else RunConfig()
+    return base.replace(**given)
+
+
+def _open_store(args: argparse.Namespace) -> tuple[RunStore, bool]:
+    if args.resume:
+        return RunStore(args.resume, create=False), True
+    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out / "run.sqlite").exists():
+        raise EvoproxyError(f"{out} already holds a run; continue it with --resume {out} or pick --out")
+    return RunStore(out), False
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .backends import make_backend
+    from .benchmarks import get_benchmark
+    from .report import final_report
+    from .search import Search
+    from .worker import EvalSetup
+
+    store, resuming = _open_store(args)
+    config = _config(args, store if resuming else None)
+    if not resuming:
+        store.save_config(config.identity())
+    benches = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric)
+               for n in config.benchmarks}
+    for b in benches.values():
+        print(f"benchmark: {b.label}", file=sys.stderr)
+    setup = EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
+                      config.batch_size, config.seed, config.memory_mb, config.threads,
+                      config.timeout_s, config.device)
+    backend = make_backend(config.backend, setup, get_benchmark, config.workers, config.ray_address)
+    done = (store.last_generation() + 1) if resuming and store.last_generation() is not None else 0
+    bar = tqdm(total=config.generations + 1, initial=done, desc="generation", unit="gen",
+               file=sys.stderr, disable=args.quiet)
+    search = Search(config, backend, benches, store, on_generation=lambda s: _progress(bar, s))
+    try:
+        search.run()
+        report = final_report(search, config.baselines)
+    except KeyboardInterrupt:
+        raise EvoproxyError(f"interrupted; nothing committed is lost: evoproxy search --resume {store.run_dir}") from None
+    finally:
+        bar.close()
+        backend.close()
+    store.save_hall_of_fame(report["hall_of_fame"])
+    store.set_meta("report", report)
+    store.set_meta("status", "finished")
+    _print_report(report, store.run_dir)
+    return 0
+
+
+def _progress(bar, s: dict) -> None:
+    hold = next(iter(s["best_holdout"].values()), {}).get("kendall")
+    bar.set_postfix(best=f"{s['best_fitness']:.3f}", holdout=f"{hold:.3f}" if hold is not None else "-",
+                    evals_s=f"{s['evals_per_s']:.1f}", rejected=sum(s["rejections"].values()))
+    bar.update(1)
+
+
+def _fmt(d: dict) -> str:
+    return "  ".join(f"{n}: tau {v['kendall']:.3f} rho {v['spearman']:.3f}" for n, v in d.items())
+
+
+def _print_report(report: dict, run_dir: Path) -> None:
+    print(f"hall of fame (holdout; fitness = search-split {report['fitness']}):")
+    for e in report["hall_of_fame"]:
+        print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {_fmt(e['holdout'])}\n     {e['formula']}")
+    print("baselines on the same holdout networks and batch:")
+    for b in report["baselines"]:
+        print(f"  {b['proxy']:10s} {_fmt(b['holdout'])}")
+    print(f"run store: {run_dir / 'run.sqlite'}; export with: evoproxy export {run_dir}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+    from .program import parse
+    from .proxyfile import ProxySpec, proxy_document
+
+    store = RunStore(args.run_dir, create=False)
+    report = store.get_meta("report")
+    if report is None:
+        raise EvoproxyError(f"{args.run_dir} has no finished search; finish it with "
+                            f"evoproxy search --resume {args.run_dir}")
+    top = report["hall_of_fame"][:args.top]
+    specs = [ProxySpec(f"evolved-{e['hash']}", parse(e["formula"])) for e in top]
+    if args.format == "json":
+        meta = {"run": str(args.run_dir), "seed": report["seed"], "baselines": report["baselines"],
+                "config": store.load_config()}
+        docs = [proxy_document(s, search_fitness=e["search_fitness"], holdout=e["holdout"],
+                               lineage=e["lineage"]) for s, e in zip(specs, top)]
+        print(json.dumps({**docs[0], **meta, "others": docs[1:]}, indent=2))
+    for s, e in zip(specs, top) if args.format != "json" else []:
+        p = s.program
+        text = {"text": lambda: f"{e['search_fitness']:.4f}  {_fmt(e['holdout'])}  {p.text}",
+                "latex": lambda: export.to_latex(p), "sympy": lambda: str(export.to_sympy(p)),
+                "python": lambda: f"proxy_{e['rank']} = to_callable(parse({p.text!r}))  # f(stats) -> float"}
+        if args.format == "python" and e["rank"] == 1:
+            print("from evoproxy import parse, to_callable\n")
+        print(text[args.format]())
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("search", help="evolve proxies on a benchmark (the main job)")
+    p.add_argument("--benchmark", help="benchmark name(s), comma-separated")
+    p.add_argument("--config", help="a TOML file, e.g. experiments/quick.toml")
+    p.add_argument("--generations", type=int)
+    p.add_argument("--population", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--backend", choices=["serial", "ray"])
+    p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (or set RAY_ADDRESS)")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    p.add_argument("--data-dir", dest="data_dir")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("export", help="export a finished run's discovered proxies")
+    p.add_argument("run_dir")
+    p.add_argument("--top", type=int, default=1)
+    p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
+    p.set_defaults(func=cmd_export)
