@@ -9,6 +9,7 @@ from evoproxy.benchmark import Benchmark
 from evoproxy.errors import EvoproxyError
 
 from .nb201 import load_nb201
+from .synthetic import load_synthetic
 
 Factory = Callable[..., Benchmark]
 """``factory(data_dir=..., split_seed=..., metric=...) -> Benchmark``."""
@@ -17,6 +18,7 @@ BENCHMARKS: dict[str, Factory] = {
     "nb201-cifar10": partial(load_nb201, "cifar10"),
     "nb201-cifar100": partial(load_nb201, "cifar100"),
     "nb201-imagenet16": partial(load_nb201, "imagenet16"),
+    "synthetic": load_synthetic,
 }
 
 

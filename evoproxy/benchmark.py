@@ -1,6 +1,8 @@
 """The one interface the engine sees: a table of architectures with trained accuracies.
 
-Implementations live in :mod:`evoproxy.benchmarks` (``get_benchmark(name)``). Arch ids are
+Implementations live in :mod:`evoproxy.benchmarks` (``get_benchmark(name)``). A benchmark may
+also dictate how its networks are probed, with an optional ``probe_batch() -> ProbeBatch`` and
+``probe_seed: int`` (the synthetic benchmark does: its ground truth was computed with them). Arch ids are
 the benchmark's own integer ids. Splits: ``"all"``, ``"search"`` (evolve on these) and
 ``"holdout"`` (report on these; disjoint from ``"search"``, fixed by the split seed).
 """

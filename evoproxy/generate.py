@@ -33,17 +33,19 @@ class Generator:
         for op in self.ops:
             self.by_family.setdefault(op.family, []).append(op)
         base = sorted({s.vtype.domain for s in self.stats if s.vtype.kind == TENSOR})
+        self.base_domains = base
         derived = [f"{op.name}({d})" for op in self.by_family.get("reshape", []) for d in base]
         derived += [f"gram({d})" for d in base if self.by_family.get("matmul")]
         self.domains = base + derived
 
-    def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6) -> Program:
-        for _ in range(100):
+    def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6,
+                require_stat: bool = True) -> Program:
+        for _ in range(1000):
             try:
                 p = self._gen(rng, vtype, max_depth)
             except _Dead:
                 continue
-            if p.stats:  # a program of constants alone scores every network the same
+            if p.stats or not require_stat:  # constants alone score every network the same
                 return p
         raise ValueError(f"cannot generate a {vtype} program from these statistics and ops")
 
@@ -81,10 +83,14 @@ class Generator:
             prods.append(lambda r, d: Program.call(r.choice(fam["aggregate"]).name, self._gen(r, LAYER_T, d)))
         if vtype == LAYER_T and fam.get("reduce") and self.domains:
             prods.append(lambda r, d: Program.call(
-                r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self.domains)), d)))
+                r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self._domains(d))), d)))
         if vtype.kind == TENSOR and "(" in vtype.domain:
             prods.append(lambda r, d: self._derived(r, vtype, d))
         return prods
+
+    def _domains(self, depth: int) -> list[str]:
+        """Domains a tensor of this depth can have: derived ones need a node above a leaf."""
+        return self.domains if depth > 1 else self.base_domains
 
     def _binary(self, rng: random.Random, vtype: VType, depth: int) -> Program:
         op = rng.choice(self.by_family["binary"])

@@ -65,7 +65,9 @@ def make_toolbox(generator: Generator, representation: str, limits: Limits) -> b
         tb.register("mate", preset.crossover)
         tb.register("mutate", preset.mutate)
     else:
-        tb.register("random", lambda rng: generator.program(rng, SCALAR_T, min(INIT_DEPTH, limits.max_depth)))
+        def ramped(rng: random.Random) -> Program:  # depths from 3 up, so small programs are drawn too
+            return generator.program(rng, SCALAR_T, rng.randint(3, min(INIT_DEPTH, limits.max_depth)))
+        tb.register("random", ramped)
         tb.register("mate", crossover, limits=limits)
         tb.register("mutate", lambda rng, p: mutate(rng, p, generator, limits))
     return tb

@@ -64,7 +64,10 @@ def subtree_mutation(rng: random.Random, p: Program, gen: Generator, limits: Lim
     for _ in range(10):
         path, node = rng.choice(positions(p))
         room = max(1, limits.max_depth - depth_at(path))
-        child = replace(p, path, gen.program(rng, node.vtype, min(room, 4)))
+        try:
+            child = replace(p, path, gen.program(rng, node.vtype, min(room, 4), require_stat=False))
+        except ValueError:  # nothing of this type fits in the room left
+            continue
         if child != p and limits.ok(child):
             return child
     return None

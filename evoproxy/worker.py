@@ -65,7 +65,11 @@ class Worker:
         return self.benches[name]
 
     def batch(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The probe batch: the benchmark's own if it has one (synthetic), else the setup's."""
+        """The probe batch: the benchmark's own if it has one (synthetic), else the setup's.
+
+        A benchmark may dictate its probe with ``probe_batch()`` and ``probe_seed`` (the init
+        seed), as the synthetic benchmark does: its ground truth was computed with them.
+        """
         if name not in self.batches:
             s, bench = self.setup, self.bench(name)
             pb = bench.probe_batch() if hasattr(bench, "probe_batch") else load_probe_batch(
@@ -80,11 +84,12 @@ class Worker:
         missing = names - have.keys()
         if missing:
             bench = self.bench(key[0])
+            seed = getattr(bench, "probe_seed", self.setup.seed)
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.setup.seed)
+                torch.manual_seed(seed)
                 model = bench.build(key[1]).to(self.setup.device)
             x, y = self.batch(key[0])
-            have = {**have, **collect(model, x, y, missing, seed=self.setup.seed)}
+            have = {**have, **collect(model, x, y, missing, seed=seed)}
             self.probes += 1
         self.cache[key] = have
         self.cached_bytes += sum(_nbytes(v) for v in have.values())
