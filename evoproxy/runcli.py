@@ -21,11 +21,12 @@ def _config(args: argparse.Namespace, store: RunStore | None) -> RunConfig:
         given["benchmarks"] = tuple(args.benchmark.split(","))
     if store is not None:
         stored = from_dict(store.load_config() or {}, "stored config")
-        changed = sorted(k for k in given if k not in EXECUTION_KEYS and given[k] != getattr(stored, k))
+        free = EXECUTION_KEYS + ("generations",)
+        changed = sorted(k for k in given if k not in free and given[k] != getattr(stored, k))
         if changed:
             raise EvoproxyError(f"--resume continues the stored config; drop {', '.join(changed)} "
-                                "(only execution settings such as --backend may change)")
-        return stored.replace(**{k: v for k, v in given.items() if k in EXECUTION_KEYS})
+                                "(only --generations and execution settings such as --backend may change)")
+        return stored.replace(**{k: v for k, v in given.items() if k in free})
     base = load_config(args.config) if args.config else RunConfig()
     return base.replace(**given)
 
@@ -39,42 +40,54 @@ def _open_store(args: argparse.Namespace) -> tuple[RunStore, bool]:
     return RunStore(out), False
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+def run_search(config: RunConfig, store: RunStore, on_generation=None) -> dict:
+    """Run (or continue) a search into ``store`` and write its final report there."""
     from .backends import make_backend
     from .benchmarks import get_benchmark
     from .report import final_report
     from .search import Search
     from .worker import EvalSetup
 
-    store, resuming = _open_store(args)
-    config = _config(args, store if resuming else None)
-    if not resuming:
-        store.save_config(config.identity())
     benches = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric)
                for n in config.benchmarks}
-    for b in benches.values():
-        print(f"benchmark: {b.label}", file=sys.stderr)
     setup = EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
                       config.batch_size, config.seed, config.memory_mb, config.threads,
                       config.timeout_s, config.device)
     backend = make_backend(config.backend, setup, get_benchmark, config.workers, config.ray_address)
-    done = (store.last_generation() + 1) if resuming and store.last_generation() is not None else 0
-    bar = tqdm(total=config.generations + 1, initial=done, desc="generation", unit="gen",
-               file=sys.stderr, disable=args.quiet)
-    search = Search(config, backend, benches, store, on_generation=lambda s: _progress(bar, s))
     try:
+        search = Search(config, backend, benches, store, on_generation)
         search.run()
         report = final_report(search, config.baselines)
-    except KeyboardInterrupt:
-        raise EvoproxyError(f"interrupted; nothing committed is lost: evoproxy search --resume {store.run_dir}") from None
     finally:
-        bar.close()
         backend.close()
     store.save_hall_of_fame(report["hall_of_fame"])
     store.set_meta("report", report)
     store.set_meta("status", "finished")
+    return report
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .benchmarks import get_benchmark
+
+    store, resuming = _open_store(args)
+    config = _config(args, store if resuming else None)
+    if not resuming:
+        store.save_config(config.identity())
+    for n in config.benchmarks:
+        print(f"benchmark: {get_benchmark(n, config.data_dir, config.split_seed, config.metric).label}",
+              file=sys.stderr)
+    last = store.last_generation()
+    bar = tqdm(total=config.generations + 1, initial=0 if last is None else last + 1,
+               desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
+    try:
+        report = run_search(config, store, on_generation=lambda s: _progress(bar, s))
+    except KeyboardInterrupt:
+        raise EvoproxyError("interrupted; nothing committed is lost: "
+                            f"evoproxy search --resume {store.run_dir}") from None
+    finally:
+        bar.close()
     _print_report(report, store.run_dir)
     return 0
 
