@@ -66,3 +66,23 @@ def proxy_document(spec: ProxySpec, **extra: Any) -> dict[str, Any]:
 
 def write_proxy(path: str | Path, spec: ProxySpec, **extra: Any) -> None:
     Path(path).write_text(json.dumps(proxy_document(spec, **extra), indent=2) + "\n")
+
+
+def load_proxy(path: str | Path):
+    """A proxy file as a plain function ``f(model, batch) -> float`` (higher is better).
+
+    ``batch`` is an ``(x, y)`` pair or a :class:`~evoproxy.images.ProbeBatch`; the model is
+    probed on a private copy, so it is left untouched.
+    """
+    from .evaluate import evaluate
+    from .probe import collect
+
+    spec = resolve(str(path))
+
+    def proxy(model, batch, seed: int = 0) -> float:
+        x, y = (batch.x, batch.y) if hasattr(batch, "x") else batch
+        stats = collect(model, x, y, spec.program.stats, seed=seed)
+        return spec.direction * evaluate(spec.program, stats)
+
+    proxy.__doc__ = f"{spec.name}: {spec.program.text}"
+    return proxy

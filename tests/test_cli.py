@@ -63,3 +63,35 @@ def test_unreadable_proxy_file(capsys, tmp_path):
     assert code == 2 and str(path) in err and err.count("\n") == 1
     code, _, err = run(capsys, "show", str(tmp_path / "missing.json"))
     assert code == 2 and "not found" in err
+
+
+def test_export_json_is_usable_by_eval_and_load_proxy(capsys, tmp_path):
+    import torch
+
+    from evoproxy import load_proxy
+    from evoproxy.images import synthetic_batch
+    from evoproxy.spaces.nb201 import build_nb201
+
+    run_dir = tmp_path / "run"
+    assert main(["search", "--config", "experiments/synthetic.toml", "--generations", "2",
+                 "--out", str(run_dir), "--quiet"]) == 0
+    capsys.readouterr()
+    for fmt, expect in [("text", "synthetic: tau"), ("latex", "\\"), ("sympy", "("),
+                        ("python", "to_callable(parse(")]:
+        assert main(["export", str(run_dir), "--format", fmt, "--top", "2"]) == 0
+        assert expect in capsys.readouterr().out
+    assert main(["export", str(run_dir)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["direction"] == 1 and doc["lineage"] is not None and "holdout" in doc
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "eval", "--proxy", str(path), "--benchmark", "synthetic",
+                           "--archs", "12", "--probe", "synthetic", "--batch-size", "8", "--json", "--quiet")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["n"] == 12
+    batch = synthetic_batch(8, 0)
+    torch.manual_seed(0)
+    model = build_nb201("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|none~2|")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    value = load_proxy(path)(model, batch)
+    assert isinstance(value, float) and value == value
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
