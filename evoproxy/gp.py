@@ -65,8 +65,14 @@ def make_toolbox(generator: Generator, representation: str, limits: Limits) -> b
         tb.register("mate", preset.crossover)
         tb.register("mutate", preset.mutate)
     else:
+        top = min(INIT_DEPTH, limits.max_depth)
+
         def ramped(rng: random.Random) -> Program:  # depths from 3 up, so small programs are drawn too
-            return generator.program(rng, SCALAR_T, rng.randint(3, min(INIT_DEPTH, limits.max_depth)))
+            for _ in range(100):
+                p = generator.program(rng, SCALAR_T, rng.randint(min(3, top), top))
+                if limits.ok(p):
+                    return p
+            raise ValueError(f"no random program fits within {limits}")
         tb.register("random", ramped)
         tb.register("mate", crossover, limits=limits)
         tb.register("mutate", lambda rng, p: mutate(rng, p, generator, limits))

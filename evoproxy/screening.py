@@ -108,9 +108,10 @@ class Judge:
         self._full(programs, slots, to_score, verdicts, screen)
         for k, twin, ranks in twins:  # after _full: the twin may be in this very batch
             base = self.seen[twin]
-            self._settle(programs[k], slots[k], Verdict(base.fitness, "rank-equivalent", twin,
-                                                        {**base.scores, "screen_ranks": list(ranks)}),
-                         verdicts)
+            scores = {**base.scores, "screen_ranks": list(ranks)}
+            v = Verdict(base.fitness, "rank-equivalent", twin, scores) if base.rejection is None \
+                else Verdict(None, base.rejection, twin, scores)  # ranks like a rejected one
+            self._settle(programs[k], slots[k], v, verdicts)
 
     def _full(self, programs, slots, to_score, verdicts, screen) -> None:
         if not to_score:

@@ -87,9 +87,13 @@ class Worker:
             seed = getattr(bench, "probe_seed", self.setup.seed)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                model = bench.build(key[1]).to(self.setup.device)
-            x, y = self.batch(key[0])
-            have = {**have, **collect(model, x, y, missing, seed=seed)}
+                try:
+                    model = bench.build(key[1]).to(self.setup.device)
+                except (RuntimeError, ValueError):  # a network that cannot be built scores NaN
+                    model = None
+            if model is not None:
+                x, y = self.batch(key[0])
+                have = {**have, **collect(model, x, y, missing, seed=seed)}
             self.probes += 1
         self.cache[key] = have
         self.cached_bytes += sum(_nbytes(v) for v in have.values())

@@ -217,7 +217,7 @@ BATCHES = [
     # duplicates of fresh, rejected and rank-equivalent programs, new twins, fresh ones
     [TARGET, DOUBLED, ROOTED, CONSTANT, TIES, NAN, OTHER, ILL, "mul(0.5, layer_sum(l2(grad)))",
      "layer_sum(l2(mul(weight, grad)))", "mul(3.0, layer_mean(l2(grad)))", INF,
-     "layer_sum(abs(weight))", "layer_sum(abs(weight))", "layer_mean(sum(square(act)))"],
+     "layer_sum(l1(weight))", "layer_sum(l1(weight))", "layer_mean(sum(square(act)))"],
 ]
 
 

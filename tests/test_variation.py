@@ -204,18 +204,12 @@ def test_make_toolbox_tree(gen):
                 check_proxy(child)
 
 
-@pytest.mark.xfail(strict=True, reason="gp.make_toolbox: the tree representation's `random` "
-                   "(ramped) draws depth 3..5 without checking limits.max_size, so it returns "
-                   "programs larger than the limit (also ~0.04% of draws at the default 7/20)")
 def test_make_toolbox_tree_random_respects_max_size(gen):
     tight = Limits(max_depth=7, max_size=10)
     tb, rng = make_toolbox(gen, "tree", tight), random.Random(10)
     assert all(tight.ok(tb.random(rng)) for _ in range(300))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="gp.make_toolbox: ramped calls rng.randint(3, min(5, max_depth)), an "
-                   "empty range (ValueError) when limits.max_depth < 3")
 def test_make_toolbox_tree_random_with_a_shallow_depth_limit(gen):
     shallow = Limits(max_depth=2, max_size=20)
     tb, rng = make_toolbox(gen, "tree", shallow), random.Random(10)
