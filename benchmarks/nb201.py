@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from evoproxy.benchmark import SPLITS
+from evoproxy.benchmark import SPLITS, sample_ids
 from evoproxy.data import HOW_TO, resolve_data_dir
 from evoproxy.errors import DataMissing, EvoproxyError
 
@@ -133,12 +133,7 @@ class NB201Benchmark:
         return build_nb201(self.arch_of(arch_id), num_classes=self.num_classes)
 
     def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
-        ids = self.arch_ids(split)
-        if not 0 <= n <= len(ids):
-            raise EvoproxyError(f"{self.name}: cannot sample {n} of the {len(ids)} '{split}' archs; "
-                                "ask for fewer")
-        picks = np.random.default_rng(seed).choice(len(ids), size=n, replace=False)
-        return [ids[i] for i in picks]
+        return sample_ids(self.name, self.arch_ids(split), n, split, seed)
 
 
 def _check_args(dataset: str, metric: str) -> None:

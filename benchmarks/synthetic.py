@@ -23,7 +23,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from torch import nn
 
-from evoproxy.benchmark import SPLITS
+from evoproxy.benchmark import SPLITS, sample_ids
 from evoproxy.errors import EvoproxyError
 from evoproxy.images import ProbeBatch, synthetic_batch
 from evoproxy.program import Program, check_proxy, parse
@@ -163,12 +163,7 @@ class SyntheticBenchmark:
         return np.array([self.accuracy(i) for i in arch_ids])
 
     def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
-        ids = self.arch_ids(split)
-        if not 0 <= n <= len(ids):
-            raise EvoproxyError(f"{self.name}: cannot sample {n} of the {len(ids)} '{split}' archs; "
-                                "ask for fewer")
-        picks = np.random.default_rng(seed).choice(len(ids), size=n, replace=False)
-        return [ids[i] for i in picks]
+        return sample_ids(self.name, self.arch_ids(split), n, split, seed)
 
 
 def load_synthetic(data_dir: Optional[Union[str, Path]] = None, split_seed: int = 0,

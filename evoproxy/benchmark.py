@@ -8,7 +8,9 @@ the benchmark's own integer ids. Splits: ``"all"``, ``"search"`` (evolve on thes
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+from .errors import EvoproxyError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -41,3 +43,13 @@ class Benchmark(Protocol):
     def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
         """``n`` distinct ids from ``split``; the same arguments give the same list."""
         ...
+
+
+def sample_ids(name: str, ids: Sequence[int], n: int, split: str, seed: int) -> list[int]:
+    """``n`` distinct ids drawn from ``ids`` by a seeded generator (the shared ``sample``)."""
+    import numpy as np
+
+    if not 0 <= n <= len(ids):
+        raise EvoproxyError(f"{name}: cannot sample {n} of the {len(ids)} '{split}' archs; ask for fewer")
+    picks = np.random.default_rng(seed).choice(len(ids), size=n, replace=False)
+    return [ids[i] for i in picks]

@@ -82,7 +82,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .proxyfile import ProxySpec, resolve
 
     bench = get_benchmark(args.benchmark, args.data_dir, args.seed, args.metric)
-    names = list(PROXIES) if args.proxy == "all" else args.proxy.split(";")
+    names = [n for part in args.proxy.split(";") for n in (PROXIES if part == "all" else [part])]
     specs = [ProxySpec(n, PROXIES.get(n).program) if n in PROXIES else resolve(n) for n in names]
     archs = _resolve_archs(bench, args)
     batch = load_probe_batch(args.probe, args.batch_size, args.seed, args.data_dir)

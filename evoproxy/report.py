@@ -40,5 +40,9 @@ def final_report(search, baselines: Sequence[str]) -> dict:
             for n, p, h, s in zip(baselines, base_programs, holdout[len(hof):], search_split)]
     pareto = [{"formula": i.program.text, "size": i.program.size, "search_fitness": i.value}
               for i in search.pareto()]
-    return {"hall_of_fame": entries, "baselines": base, "pareto": pareto,
+    totals: dict[str, int] = {}
+    for summary in search.store.summaries():
+        for reason, n in summary["rejections"].items():
+            totals[reason] = totals.get(reason, 0) + n
+    return {"hall_of_fame": entries, "baselines": base, "pareto": pareto, "rejections": totals,
             "fitness": search.config.fitness, "seed": search.config.seed}

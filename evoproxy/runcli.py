@@ -110,6 +110,12 @@ def _print_report(report: dict, run_dir: Path) -> None:
     print("baselines on the same holdout networks and batch:")
     for b in report["baselines"]:
         print(f"  {b['proxy']:10s} {_fmt(b['holdout'])}")
+    print("Pareto front (search fitness vs program size):")
+    for e in report["pareto"]:
+        print(f"  size {e['size']:2d}  fitness {e['search_fitness']:.3f}  {e['formula']}")
+    totals = report.get("rejections", {})
+    print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none")
+          + " (per generation in the run store)")
     print(f"run store: {run_dir / 'run.sqlite'}; export with: evoproxy export {run_dir}")
 
 

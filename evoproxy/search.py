@@ -25,6 +25,7 @@ import numpy as np
 
 from . import fitness as fit
 from .config import RunConfig
+from .evalrun import rankable
 from .generate import Generator
 from .gp import Individual, hall_of_fame, make_toolbox, pareto_front, tournament
 from .program import Program, parse
@@ -227,9 +228,12 @@ def _flat(keys: dict[str, list]) -> list:
 
 
 def _per_benchmark(row: np.ndarray, keys: dict[str, list], accs: dict[str, np.ndarray]) -> dict:
+    """Reporting figures, with ``evoproxy eval``'s policy: NaN scores rank lowest and are counted."""
     out, start = {}, 0
     for n, nkeys in keys.items():
         part = row[start:start + len(nkeys)]
         start += len(nkeys)
-        out[n] = {m: fit.correlate(part, accs[n], m, 1.0) for m in ("kendall", "spearman")}
+        ranked = rankable(part)
+        out[n] = {"kendall": fit.kendall(ranked, accs[n]), "spearman": fit.spearman(ranked, accs[n]),
+                  "invalid": int(np.sum(~np.isfinite(part)))}
     return out
