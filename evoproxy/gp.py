@@ -93,4 +93,7 @@ def pareto_front(members: Sequence[Individual]) -> list[Individual]:
     """Non-dominated (fitness, size) trade-offs, smallest program first."""
     front = tools.ParetoFront(similar=lambda a, b: a == b)
     front.update([SizedIndividual(m.program, m.value, m.born) for m in members])
-    return sorted(front, key=lambda m: m.program.size)
+    first: dict[tuple, Individual] = {}  # one program per (fitness, size) point
+    for m in front:
+        first.setdefault((m.value, m.program.size), m)
+    return sorted(first.values(), key=lambda m: m.program.size)
