@@ -107,6 +107,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                "results": [r.as_dict() for r in run.results]}
         if len(run.results) == 1:
             doc.update({k: v for k, v in run.results[0].as_dict().items() if k != "proxy"})
+        else:  # several proxies: each headline figure keyed by proxy name
+            doc.update({k: {r.proxy: getattr(r, k) for r in run.results}
+                        for k in ("kendall", "spearman", "invalid")})
         print(json.dumps(doc, allow_nan=True))
     else:
         rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", str(r.invalid))

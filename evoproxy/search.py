@@ -55,7 +55,7 @@ class Search:
         self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
                              for n, b in benches.items()}
         self.accuracies = {n: np.array([benches[n].accuracy(a) for _, a in keys])
-                           for n, keys in {**self.search_keys}.items()}
+                           for n, keys in self.search_keys.items()}
         self.holdout_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
                             for n, keys in self.holdout_keys.items()}
         first = next(iter(self.search_keys.values()))

@@ -43,10 +43,6 @@ def replace(p: Program, path: Path, new: Program) -> Program:
     return Program(p.head, tuple(args))
 
 
-def depth_at(path: Path) -> int:
-    return len(path)
-
-
 def crossover(rng: random.Random, a: Program, b: Program, limits: Limits) -> Optional[Program]:
     """Replace a random subtree of ``a`` by a subtree of ``b`` of the same type."""
     for _ in range(10):
@@ -63,7 +59,7 @@ def subtree_mutation(rng: random.Random, p: Program, gen: Generator, limits: Lim
     """Replace a random subtree by a fresh random one of the same type."""
     for _ in range(10):
         path, node = rng.choice(positions(p))
-        room = max(1, limits.max_depth - depth_at(path))
+        room = max(1, limits.max_depth - len(path))
         try:
             child = replace(p, path, gen.program(rng, node.vtype, min(room, 4), require_stat=False))
         except ValueError:  # nothing of this type fits in the room left
