@@ -95,3 +95,22 @@ def test_export_json_is_usable_by_eval_and_load_proxy(capsys, tmp_path):
     value = load_proxy(path)(model, batch)
     assert isinstance(value, float) and value == value
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_eval_json_and_table(capsys, tmp_path):
+    base = ["eval", "--benchmark", "synthetic", "--archs", "10", "--probe", "synthetic",
+            "--batch-size", "8", "--quiet"]
+    code, out, _ = run(capsys, *base, "--proxy", "layer_sum(l2(grad));params", "--json",
+                       "--save", str(tmp_path / "s.csv"))
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and doc["n"] == 10 and doc["proxy"] == "layer_sum(l2(grad));params"
+    assert doc["kendall"]["layer_sum(l2(grad))"] == pytest.approx(1.0) and set(doc["invalid"]) == {"layer_sum(l2(grad))", "params"}
+    assert {"benchmark", "seconds", "spearman"} <= doc.keys()
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 11
+    code, out, _ = run(capsys, *base, "--proxy", "snip")
+    assert code == 0 and "kendall" in out and "10 architectures of synthetic" in out
+
+
+def test_unknown_benchmark_is_one_line(capsys):
+    code, _, err = run(capsys, "eval", "--proxy", "snip", "--benchmark", "nb999")
+    assert code == 2 and "unknown benchmark 'nb999'" in err and err.count("\n") == 1
