@@ -47,6 +47,9 @@ class Judge:
                  max_tie_frac: float = 0.5) -> None:
         self.backend = backend
         self.screen_keys = list(screen_keys)
+        flat = [k for keys in search_keys.values() for k in keys]
+        if flat[:len(self.screen_keys)] != self.screen_keys:
+            raise ValueError("the screening keys must be the first of the search keys")
         self.search_keys = search_keys
         self.accuracies = accuracies
         self.metric, self.combine, self.max_tie_frac = metric, combine, max_tie_frac
@@ -118,7 +121,9 @@ class Judge:
             return
         texts = [programs[k].text for k in to_score]
         keys = [key for name in self.search_keys for key in self.search_keys[name]]
-        scores, late = self.backend.score(texts, keys)
+        n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
+        rest, late = self.backend.score(texts, keys[n:])
+        scores = np.hstack([screen[to_score], rest])
         for row, k in enumerate(to_score):
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
             v = self._fitness(scores[row]) if row not in late else Verdict(None, "timeout")
