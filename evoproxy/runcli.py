@@ -148,6 +148,57 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from . import __version__
+    from .data import describe_data_dir
+    from .train import build_model, load_cifar10, pack_path, save_checkpoint, sha256_file, train_model
+
+    model_name, out = args.model, args.out or f"{args.model}.pt"
+    torch.manual_seed(args.seed)
+    model = build_model(model_name)  # an unknown name fails before any data is read
+    packs = {s: pack_path(s, args.data_dir) for s in ("train", "test")}
+    print(f"data: {describe_data_dir(args.data_dir)}", file=sys.stderr)
+    x_tr, y_tr = load_cifar10("train", args.data_dir, args.limit, args.seed)
+    test_limit = None if args.limit is None else min(args.limit, 10000)
+    x_te, y_te = load_cifar10("test", args.data_dir, test_limit, args.seed)
+    print(f"{model_name}: {sum(p.numel() for p in model.parameters()):,} parameters; "
+          f"{len(y_tr)} train / {len(y_te)} test images, {args.epochs} epoch(s)", file=sys.stderr)
+    steps = -(-len(y_tr) // args.batch_size)
+    bar = tqdm(total=args.epochs * steps, desc=f"epoch 1/{args.epochs}", unit="batch", file=sys.stderr,
+               disable=args.quiet)
+
+    def on_batch(epoch: int, step: int, loss: float) -> None:
+        bar.set_description(f"epoch {epoch}/{args.epochs}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        bar.update(1)
+
+    def on_epoch(epoch: int, m: dict) -> None:
+        bar.set_postfix(loss=f"{m['train_loss']:.3f}", train_acc=f"{m['train_acc']:.1f}%")
+
+    try:
+        result = train_model(model, x_tr, y_tr, x_te, y_te, args.epochs, args.batch_size, args.lr,
+                             seed=args.seed, on_epoch=on_epoch, on_batch=on_batch)
+    finally:
+        bar.close()
+    command = ["evoproxy", "train", "--model", model_name, "--epochs", str(args.epochs),
+               "--batch-size", str(args.batch_size), "--lr", repr(args.lr), "--seed", str(args.seed)]
+    command += ["--limit", str(args.limit)] if args.limit is not None else []
+    meta = {"arch": model_name, "depth": int(model_name[len("resnet"):]), "num_classes": 10,
+            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": 5e-4,
+            "seed": args.seed, "limit": args.limit, "n_train": len(y_tr), "n_test": len(y_te),
+            "test_acc": result["test_acc"], "train_loss": result["train_loss"],
+            "seconds": round(result["seconds"], 2), "command": " ".join(command),
+            "data": {s: {"file": p.name, "sha256": sha256_file(p)} for s, p in packs.items()},
+            "evoproxy": __version__, "torch": str(torch.__version__)}
+    save_checkpoint(out, model, meta)
+    print(f"test accuracy: {result['test_acc']:.2f}% ({len(y_te)} test images) after {args.epochs} "
+          f"epoch(s) in {result['seconds']:.1f} s\ncheckpoint: {out} (metadata {out}.json)")
+    return 0
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("search", help="evolve proxies on a benchmark (the main job)")
     p.add_argument("--benchmark", help="benchmark name(s), comma-separated")
@@ -169,3 +220,14 @@ def add_commands(sub) -> None:
     p.add_argument("--top", type=int, default=1)
     p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("train", help="train a CIFAR-10 network from scratch and save a checkpoint")
+    p.add_argument("--model", default="resnet20", help="resnet8/14/20/32/44/56/110 (default resnet20)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--limit", type=int, help="train on a seeded subset of N images (and test on at most N)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (cosine schedule)")
+    p.add_argument("--seed", type=int, default=0, help="seeds init, data subset, shuffling and augmentation")
+    p.add_argument("--out", help="checkpoint path (default MODEL.pt; a .json sidecar is written beside it)")
+    p.add_argument("--data-dir", dest="data_dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
