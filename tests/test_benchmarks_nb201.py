@@ -9,16 +9,10 @@ from evoproxy.benchmark import Benchmark
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks import nb201 as nb
 from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
-from evoproxy.data import resolve_data_dir
 from evoproxy.errors import DataMissing, EvoproxyError
 
 
-def _have(relpath: str) -> bool:
-    try:
-        root = resolve_data_dir()
-    except DataMissing:
-        return False
-    return root is not None and (root / relpath).is_file()
+from tests.datahelp import have_data as _have
 
 
 needs_table = pytest.mark.skipif(not _have(nb.TABLE), reason="NB201 table not in the data directory")

@@ -6,17 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.data import resolve_data_dir
 from evoproxy.errors import DataMissing, EvoproxyError
 from evoproxy.images import load_array_pickle, load_probe_batch, normalise
 
 
-def _have(relpath: str) -> bool:
-    try:
-        root = resolve_data_dir()
-    except DataMissing:
-        return False
-    return root is not None and (root / relpath).is_file()
+from tests.datahelp import have_data as _have
 
 
 needs_train = pytest.mark.skipif(not _have("images/cifar10_train_jpeg_bytes.npz"),

@@ -7,20 +7,14 @@ import pytest
 import torch
 
 from evoproxy.cli import main
-from evoproxy.data import resolve_data_dir
-from evoproxy.errors import DataMissing, EvoproxyError
+from evoproxy.errors import EvoproxyError
 from evoproxy.images import normalise
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.train import (augment, build_model, load_checkpoint, save_checkpoint, sha256_file,
                             to_input, train_model)
 
 
-def _have(relpath: str) -> bool:
-    try:
-        root = resolve_data_dir()
-    except DataMissing:
-        return False
-    return root is not None and (root / relpath).is_file()
+from tests.datahelp import have_data as _have
 
 
 needs_packs = pytest.mark.skipif(
