@@ -8,6 +8,7 @@ from typing import Callable, Optional, Union
 from evoproxy.benchmark import Benchmark
 from evoproxy.errors import EvoproxyError
 
+from .mq import load_mq
 from .nb201 import load_nb201
 from .synthetic import load_synthetic
 
@@ -19,6 +20,7 @@ BENCHMARKS: dict[str, Factory] = {
     "nb201-cifar100": partial(load_nb201, "cifar100"),
     "nb201-imagenet16": partial(load_nb201, "imagenet16"),
     "synthetic": load_synthetic,
+    "mq-resnet20-cifar10": partial(load_mq, "mq-resnet20-cifar10"),
 }
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from .errors import EvoproxyError
+from .mqcli import add_commands as add_mq_commands
 from .runcli import add_commands
 
 
@@ -78,14 +79,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .benchmarks import get_benchmark
     from .evalrun import run_eval
     from .images import load_probe_batch
-    from .proxies import PROXIES
+    from .proxies import PROXIES, proxies_for
     from .proxyfile import ProxySpec, resolve
 
     bench = get_benchmark(args.benchmark, args.data_dir, args.seed, args.metric)
-    names = [n for part in args.proxy.split(";") for n in (PROXIES if part == "all" else [part])]
+    line = getattr(bench, "proxy_line", "nas")
+    names = [n for part in args.proxy.split(";") for n in (proxies_for(line) if part == "all" else [part])]
     specs = [ProxySpec(n, PROXIES.get(n).program) if n in PROXIES else resolve(n) for n in names]
     archs = _resolve_archs(bench, args)
-    batch = load_probe_batch(args.probe, args.batch_size, args.seed, args.data_dir)
+    seed = args.seed
+    if args.probe is None and hasattr(bench, "probe_batch"):  # the benchmark's own probe
+        batch, seed = bench.probe_batch(), getattr(bench, "probe_seed", args.seed)
+    else:
+        batch = load_probe_batch(args.probe or "cifar10", args.batch_size, args.seed, args.data_dir)
     print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
           f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
     saver = _ScoreWriter(args.save, bench, archs, specs) if args.save else None
@@ -98,7 +104,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             bar.update(1)
             if saver:
                 saver.write(j, column)
-        run = run_eval(bench, specs, archs, batch.x, batch.y, args.seed, args.device, on_arch, done)
+        run = run_eval(bench, specs, archs, batch.x, batch.y, seed, args.device, on_arch, done)
     if saver:
         saver.file.close()
     if args.json:
@@ -109,12 +115,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             doc.update({k: v for k, v in run.results[0].as_dict().items() if k != "proxy"})
         else:  # several proxies: each headline figure keyed by proxy name
             doc.update({k: {r.proxy: getattr(r, k) for r in run.results}
-                        for k in ("kendall", "spearman", "invalid")})
+                        for k in ("kendall", "spearman", "emq", "invalid")})
         print(json.dumps(doc, allow_nan=True))
     else:
-        rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", str(r.invalid))
-                for r in run.results]
-        _print_table(rows, ("proxy", "kendall", "spearman", "pearson", "invalid"))
+        rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", f"{r.emq:.3f}",
+                 str(r.invalid)) for r in run.results]
+        _print_table(rows, ("proxy", "kendall", "spearman", "pearson", "emq", "invalid"))
         print(f"{len(archs)} architectures of {bench.name} in {run.seconds:.1f} s")
     return 0
 
@@ -184,10 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
     p.add_argument("--seed", type=int, default=0, help="seeds the sample, the probe batch and init")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--probe", default="cifar10", help="cifar10, cifar10-test, synthetic, or a "
-                   "directory of CIFAR python-format batches")
+    p.add_argument("--probe", help="cifar10, cifar10-test, synthetic, or a directory of CIFAR "
+                   "python-format batches (default: the benchmark's own probe if it has one, else cifar10)")
     p.add_argument("--metric", default="test_200ep",
-                   choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep"])
+                   choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1"])
     p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
     p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
@@ -195,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_eval)
     add_commands(sub)
+    add_mq_commands(sub)
     return parser
 
 

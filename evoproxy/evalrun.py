@@ -20,6 +20,7 @@ class ProxyResult:
     kendall: float
     spearman: float
     pearson: float
+    emq: float  # EMQ's fitness: mean Spearman over the proxy's top 20/50/100%
     invalid: int  # architectures whose score was NaN/inf (ranked lowest, as NAS-Bench-Suite-Zero does)
 
     def as_dict(self) -> dict:
@@ -37,7 +38,8 @@ def summarize(spec: ProxySpec, scores: np.ndarray, accs: np.ndarray) -> ProxyRes
     finite = np.isfinite(s)
     pearson = fitness.pearson(s[finite], accs[finite]) if finite.sum() > 2 else float("nan")
     return ProxyResult(spec.name, spec.program.text, fitness.kendall(s, accs),
-                       fitness.spearman(s, accs), pearson, int((~finite).sum()))
+                       fitness.spearman(s, accs), pearson, fitness.emq_fitness(s, accs),
+                       int((~finite).sum()))
 
 
 @dataclass

@@ -56,6 +56,7 @@ class LayerRecorder:
     def __init__(self, net: nn.Module, keep_act: bool = False, keep_act_grad: bool = False):
         self.layers: list[nn.Module] = []
         self.acts: dict[nn.Module, torch.Tensor] = {}
+        self.out_numel: dict[nn.Module, int] = {}  # per input image
         self.act_grads: dict[nn.Module, torch.Tensor] = {}
         self.keep_act, self.keep_act_grad = keep_act, keep_act_grad
         self.handles = [m.register_forward_hook(self._hook) for m in net.modules()
@@ -68,6 +69,7 @@ class LayerRecorder:
                                  "its activation statistics would be ambiguous")
         else:
             self.layers.append(module)
+            self.out_numel[module] = output[0].numel()
         if self.keep_act:  # a copy: a following in-place op (ReLU(inplace=True)) would overwrite it
             self.acts[module] = output.detach().clone()
         if self.keep_act_grad and output.requires_grad:
@@ -104,9 +106,12 @@ def _train_pass(model, x, y, names):
         if backward:
             F.cross_entropy(logits, y).backward()
     rec.remove()
+    per_layer = lambda fn: torch.tensor([float(fn(m)) for m in rec.layers], dtype=torch.float64,
+                                        device=x.device)
     table = {"weight": rec.weights, "grad": rec.grads,
-             "fan_in": lambda: torch.tensor([float(m.weight[0].numel()) for m in rec.layers],
-                                            dtype=torch.float64, device=x.device),
+             "fan_in": lambda: per_layer(lambda m: m.weight[0].numel()),
+             "numel": lambda: per_layer(lambda m: m.weight.numel()),
+             "macs": lambda: per_layer(lambda m: m.weight[0].numel() * rec.out_numel[m]),
              "act": lambda: tuple(rec.acts[m] for m in rec.layers),
              "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
     return {n: table[n]() for n in names}
@@ -241,3 +246,6 @@ def _gaussian_init(net: nn.Module) -> None:
             elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+
+from . import qprobe  # noqa: E402,F401  (registers the quantization passes)

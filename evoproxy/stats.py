@@ -44,6 +44,22 @@ for _s in [
          r"\nabla_{|W|}R"),
     Stat("hess_grad", W, "grasp", "Hessian-gradient product H g of the cross-entropy (GraSP)",
          r"H g"),
+    Stat("numel", LAYER_T, "train", "number of weights of each layer", r"n"),
+    Stat("macs", LAYER_T, "train", "multiply-accumulates of each layer for one probe image", r"\mathrm{MAC}"),
+    Stat("bits", LAYER_T, "quant", "weight bit width of each layer (32 for a float network)", r"b"),
+    Stat("act_bits", LAYER_T, "quant", "bit width of each layer's input activations (32: float)",
+         r"b_{A}"),
+    Stat("qweight", W, "quant", "the quantized weights Q(W) the network computes with (W when float)",
+         r"Q(W)"),
+    Stat("qerror", W, "quant", "quantization error W - Q(W) (zero for a float network)", r"\Delta W"),
+    Stat("quant_std", LAYER_T, "quant", "std of a unit Gaussian after b_W-bit times after b_A-bit "
+         "quantization (QE-score's table; 1 for float)", r"\sigma_{b}"),
+    Stat("hess_trace", LAYER_T, "hessian", "Hutchinson estimate of each layer's Hessian trace of "
+         "the cross-entropy at the float weights", r"\operatorname{Tr}H"),
+    Stat("hess_eig", LAYER_T, "hess_eig", "top eigenvalue of each layer's Hessian block at the float "
+         "weights (power iteration)", r"\lambda_{\max}H"),
+    Stat("orthogonality", LAYER_T, "ompq", "OMPQ layer importance exp(-sum_j CKA(K_l, K_j)) over the "
+         "linear kernels of layer outputs", r"\theta"),
     Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
     Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (Conv2d/Linear), millions",
          r"\mathrm{FLOPs}"),
