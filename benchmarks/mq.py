@@ -115,15 +115,19 @@ class MQBenchmark:
     def accuracies(self, arch_ids: Sequence[int]) -> np.ndarray:
         return np.array([self.accuracy(i) for i in arch_ids])
 
-    def quantize(self, cfg: BitConfig) -> nn.Module:
-        """The post-training-quantized network for any configuration, by the table's recipe."""
+    def quantize(self, cfg: BitConfig, calibrate: bool = True) -> nn.Module:
+        """The post-training-quantized network for any configuration, by the table's recipe.
+
+        ``calibrate=False`` skips activation calibration (activations stay float): only for
+        statistics that do not depend on it (weights, Q(W), bit widths, float Hessians).
+        """
         model, space = self.reference()
         space.validate(cfg)
         m = self.method
-        calib = _calibration(self.data_dir, m.calib_images, m.calib_seed)
+        calib = _calibration(self.data_dir, m.calib_images, m.calib_seed) if calibrate else None
         from evoproxy.quant import quantize_model
 
-        return quantize_model(model, cfg, calib, m.bn_reestimate,
+        return quantize_model(model, cfg, calib, m.bn_reestimate and calibrate,
                               reference_key=self.provenance["checkpoint_sha256"][:16])
 
     def build(self, arch_id: int) -> nn.Module:

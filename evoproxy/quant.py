@@ -6,7 +6,7 @@ channel to minimise the squared error) and quantized inputs (``act_bits``, per-t
 calibrated on training images; the first layer's input, the image, stays float). The float
 weights stay the parameters: forward computes with ``Q(W)`` and back-propagates to ``W`` unchanged (straight-through), so
 ``grad`` of a quantized network is the gradient at its quantized weights and ``W - Q(W)`` is
-its quantization error. BatchNorm statistics are re-estimated on the calibration images.
+its quantization error. Optionally, BatchNorm statistics are re-estimated on the calibration images.
 
 The caller's model is never modified. A ``QuantizedNet`` always runs BatchNorm on its running
 statistics (``train()`` does not switch its layers), as a deployed quantized network does.
@@ -71,7 +71,7 @@ class _QuantMixin:
     def qweight(self) -> torch.Tensor:
         """Q(W); cached while the weight tensor is unchanged (same storage, dtype and version)."""
         w = self.weight
-        key = (w.data_ptr(), w.dtype, w._version, self.bits)
+        key = (w.data_ptr(), w.dtype, 0 if w.is_inference() else w._version, self.bits)
         if getattr(self, "_qcache", (None,))[0] != key:
             self._qcache = (key, quantize_weight_mse(w, self.bits))
         return self._qcache[1]
@@ -145,9 +145,9 @@ def state_key(model: nn.Module) -> str:
 
 
 def quantize_model(model: nn.Module, cfg: BitConfig, calib_x: Optional[torch.Tensor] = None,
-                   bn_reestimate: bool = True, reference_key: Optional[str] = None) -> QuantizedNet:
-    """PTQ of ``model`` per ``cfg``: quantized layers, activation ranges and BN statistics
-    calibrated on ``calib_x`` (normalised images; without it activations stay float and BN is kept).
+                   bn_reestimate: bool = False, reference_key: Optional[str] = None) -> QuantizedNet:
+    """PTQ of ``model`` per ``cfg``: quantized layers, activation ranges (and, with ``bn_reestimate``,
+    BN statistics) calibrated on ``calib_x`` (normalised images; without it activations stay float).
     """
     names = [n for n, _ in quantizable_layers(model)]
     if len(cfg.bits) != len(names):
@@ -161,9 +161,9 @@ def quantize_model(model: nn.Module, cfg: BitConfig, calib_x: Optional[torch.Ten
     qnet = QuantizedNet(net, cfg, reference_key or state_key(model))
     if calib_x is not None:
         with torch.no_grad():
-            _calibrate_acts(qnet, calib_x, first=net.get_submodule(names[0]))
-            if bn_reestimate:
+            if bn_reestimate:   # first, so the activation ranges see the final BN statistics
                 _reestimate_bn(qnet.net, calib_x)
+            _calibrate_acts(qnet, calib_x, first=net.get_submodule(names[0]))
     return qnet
 
 

@@ -137,6 +137,8 @@ class Judge:
             start += len(keys)
             value, reason = fit.correlate_checked(part, self.accuracies[name], self.metric,
                                                   self.max_tie_frac)
+            if reason is None and not np.isfinite(value):
+                reason = "nan"   # valid scores, undefined metric (e.g. a constant top-k subset)
             if reason is not None:
                 return Verdict(None, reason.split()[-1], None, {"benchmark": name})
             per[name] = value

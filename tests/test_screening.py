@@ -86,6 +86,13 @@ def test_spearman_metric_and_min_combine(make_judge):
     assert v.rejection is None and v.fitness == pytest.approx(1.0)
 
 
+def test_an_undefined_metric_value_is_rejected_nan_not_kept(make_judge, monkeypatch):
+    import evoproxy.screening as screening
+    monkeypatch.setattr(screening.fit, "correlate_checked", lambda *a, **k: (float("nan"), None))
+    v = judge_one(make_judge(metric="emq"), TARGET)
+    assert v.rejection == "nan" and v.fitness is None
+
+
 # ---- static rejection ---------------------------------------------------------------------------
 
 def test_ill_typed_programs_are_rejected_without_being_scored(make_judge):
