@@ -15,6 +15,7 @@ from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitSpace
 from evoproxy.spaces.resnet_cifar import resnet_cifar
+from evoproxy.store import RunStore
 from evoproxy.train import evaluate_accuracy, load_cifar10, save_checkpoint
 
 from .datahelp import have_data
@@ -134,3 +135,23 @@ def test_shipped_table_matches_its_provenance() -> None:
     assert len(rows) >= 100 and len({r["config"] for r in rows}) == len(rows)
     accs = np.array([float(r["top1"]) for r in rows])
     assert accs.max() - accs.min() > 20   # a real spread
+
+
+@needs_data
+@pytest.mark.slow
+def test_search_on_the_mq_benchmark_resumes_and_exports(tmp_path, capsys) -> None:
+    from evoproxy.program import parse
+
+    run = str(tmp_path / "r")
+    assert main(["search", "--benchmark", "mq-resnet20-cifar10", "--population", "6", "--quiet",
+                 "--generations", "1", "--out", run, "--set", "search_archs=6", "--set", "holdout_archs=6",
+                 "--set", "screen_archs=3", "--set", "offspring=3",
+                 "--set", 'stats=["bits", "qerror", "numel"]', "--set", 'baselines=["bparams"]',
+                 "--set", 'metric="top1"']) == 0
+    assert main(["search", "--resume", run, "--generations", "2", "--quiet"]) == 0
+    store = RunStore(run)
+    assert store.last_generation() == 2 and store.get_meta("status") == "finished"
+    capsys.readouterr()
+    assert main(["export", run, "--format", "json"]) == 0
+    program = parse(json.loads(capsys.readouterr().out)["formula"])
+    assert program.stats <= {"bits", "qerror", "numel"}
