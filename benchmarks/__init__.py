@@ -11,6 +11,7 @@ from evoproxy.errors import EvoproxyError
 from .mq import load_mq
 from .nb201 import load_nb201
 from .synthetic import load_synthetic
+from .vit import DATASETS, load_built, load_published
 
 Factory = Callable[..., Benchmark]
 """``factory(data_dir=..., split_seed=..., metric=...) -> Benchmark``."""
@@ -21,6 +22,9 @@ BENCHMARKS: dict[str, Factory] = {
     "nb201-imagenet16": partial(load_nb201, "imagenet16"),
     "synthetic": load_synthetic,
     "mq-resnet20-cifar10": partial(load_mq, "mq-resnet20-cifar10"),
+    **{f"vit-{space}-{ds}": partial(load_published, space, ds) for space in ("autoformer", "pit")
+       for ds in DATASETS},
+    "vit-kd-cifar10": partial(load_built, "vit-kd-cifar10"),
 }
 
 

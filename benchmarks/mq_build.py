@@ -8,10 +8,7 @@ only into a table with the same provenance.
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -21,6 +18,8 @@ import torch
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
+
+from .tables import append_row, read_table, resume_table
 
 PathLike = Union[str, os.PathLike]
 COLUMNS = ("id", "config", "size_mb", "bops_g", "top1")
@@ -83,11 +82,7 @@ def plan_configs(space: BitSpace, k: int, seed: int) -> list[BitConfig]:
 
 def read_rows(path: Path) -> list[dict]:
     """Rows of a table CSV (``id``, ``config``, ``size_mb``, ``bops_g``, ``top1``)."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
-            raise EvoproxyError(f"{path} is not an MQ table: expected columns {', '.join(COLUMNS)}")
-        return [row for row in reader]
+    return read_table(path, COLUMNS, "an MQ table")
 
 
 def _provenance(method: MQMethod, k: int, seed: int, checkpoint: Path, sha: str, command: str) -> dict:
@@ -102,54 +97,28 @@ def build_mq_table(out: PathLike, k: int, checkpoint: PathLike, seed: int = 0,
     """Build (or continue) the table at ``out``; returns its path. ``on_row(done, total, row)``."""
     from evoproxy.images import normalise
     from evoproxy.quant import quantize_model
-    from evoproxy.train import evaluate_accuracy, load_cifar10, sha256_file
+    from evoproxy.train import evaluate_accuracy, load_cifar10
 
     from .mq import load_reference
 
     out, checkpoint = Path(out), Path(checkpoint)
     model, sha = load_reference(checkpoint, method.model)
     prov = _provenance(method, k, seed, checkpoint, sha, command)
-    side = Path(str(out) + ".json")
-    done = _resume(out, side, prov)
+    done = resume_table(out, prov, COLUMNS, "an MQ table")
     space = BitSpace(model, method.choices, method.first_last_bits)
     plan = plan_configs(space, k, seed)
     x_test, y_test = load_cifar10("test", data_dir, limit=method.test_limit, seed=seed)
     calib_x = normalise(load_cifar10("train", data_dir, limit=method.calib_images, seed=method.calib_seed)[0])
-    fresh = not out.exists() or out.stat().st_size == 0
-    with open(out, "a", newline="") as f:
-        writer = csv.writer(f)
-        if fresh:
-            writer.writerow(COLUMNS)
-        for i, cfg in enumerate(plan):
-            if i in done:
-                continue
-            qnet = quantize_model(model, cfg, calib_x, method.bn_reestimate, reference_key=sha[:16])
-            with torch.inference_mode():
-                top1 = evaluate_accuracy(qnet, x_test, y_test, batch_size=100)
-            row = [i, cfg.canonical, f"{space.size_mb(cfg):.6f}", f"{space.bops(cfg) / 1e9:.6f}", f"{top1:.2f}"]
-            writer.writerow(row)
-            f.flush()
-            done.add(i)
-            if on_row is not None:
-                on_row(len(done), len(plan), dict(zip(COLUMNS, row)))
+    for i, cfg in enumerate(plan):
+        if i in done:
+            continue
+        qnet = quantize_model(model, cfg, calib_x, method.bn_reestimate, reference_key=sha[:16])
+        with torch.inference_mode():
+            top1 = evaluate_accuracy(qnet, x_test, y_test, batch_size=100)
+        row = [i, cfg.canonical, f"{space.size_mb(cfg):.6f}", f"{space.bops(cfg) / 1e9:.6f}", f"{top1:.2f}"]
+        append_row(out, row)
+        done.add(i)
+        if on_row is not None:
+            on_row(len(done), len(plan), dict(zip(COLUMNS, row)))
     return out
 
-
-def _resume(out: Path, side: Path, prov: dict) -> set[int]:
-    """Ids already in ``out`` when its sidecar matches ``prov``; writes the sidecar for a new table."""
-    if out.exists() and out.stat().st_size > 0:
-        old = json.loads(side.read_text()) if side.exists() else {}
-        want = json.loads(json.dumps(prov))
-        differ = sorted(k for k in {**old, **want} if k not in ("command", "started")
-                        and old.get(k) != want.get(k))
-        if differ:
-            raise EvoproxyError(f"{out} was built with other settings ({', '.join(differ)} differ; see "
-                                f"{side.name}); pass another --out or delete it to start over")
-        rows = [r for r in read_rows(out) if all(r.get(c) for c in COLUMNS)]
-        with open(out, "w", newline="") as f:   # drops a row cut short by a kill
-            writer = csv.DictWriter(f, COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        return {int(r["id"]) for r in rows}
-    side.write_text(json.dumps({**prov, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
-    return set()

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Sequence
 from .errors import EvoproxyError
 from .mqcli import add_commands as add_mq_commands
 from .runcli import add_commands
+from .vitcli import add_commands as add_vit_commands
 
 
 def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
@@ -24,7 +25,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.what == "ops":
         sig = {"unary": "x -> x", "binary": "x, x -> x", "matmul": "T[d], T[d] -> T[gram(d)]",
-               "reshape": "T[d] -> T[op(d)]", "reduce": "tensor -> layer", "aggregate": "layer -> scalar"}
+               "reshape": "T[d] -> T[op(d)]", "reduce": "tensor -> layer",
+               "distance": "T[d], T[d] -> layer", "aggregate": "layer -> scalar"}
         rows = [(o.name, o.family, sig[o.family], o.doc) for o in OPS.values()]
         _print_table(rows, ("op", "family", "signature", "meaning"))
     elif args.what == "stats":
@@ -193,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe", help="cifar10, cifar10-test, synthetic, or a directory of CIFAR "
                    "python-format batches (default: the benchmark's own probe if it has one, else cifar10)")
     p.add_argument("--metric", default="test_200ep",
-                   choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1"])
+                   choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd", "base"])
     p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
     p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
@@ -202,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
     add_commands(sub)
     add_mq_commands(sub)
+    add_vit_commands(sub)
     return parser
 
 

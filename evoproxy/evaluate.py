@@ -47,6 +47,11 @@ def apply_op(op: Op, args: Sequence[Value]) -> Value:
         return _map_binary(op, args[0], args[1])
     if family == "reduce":
         return torch.stack([op.fn(t).double() for t in args[0]])
+    if family == "distance":  # one number per layer pair; a shape mismatch raises ValueError
+        a, b = args
+        if len(a) != len(b):
+            raise ValueError(f"{op.name}: layer counts differ ({len(a)} vs {len(b)})")
+        return torch.stack([op.fn(x, y).double() for x, y in zip(a, b)])
     return op.fn(args[0].double())  # aggregate
 
 

@@ -16,6 +16,14 @@ class _Dead(Exception):
     """No production fits at this depth; the caller picks another."""
 
 
+def default_ops(stats: Iterable) -> list[str]:
+    """Every registered op; the teacher ops only when a statistic comes from the teacher pass."""
+    from .kdops import TEACHER_OPS
+
+    teacher = any(s.pass_name == "kd" for s in stats)
+    return [name for name in OPS if teacher or name not in TEACHER_OPS]
+
+
 class Generator:
     """Draws programs of a given type from chosen statistics and ops.
 
@@ -26,7 +34,7 @@ class Generator:
     def __init__(self, stats: Optional[Iterable[str]] = None, ops: Optional[Iterable[str]] = None,
                  consts: bool = True, leaf_prob: float = 0.3) -> None:
         self.stats = [STATS.get(s) for s in (stats if stats is not None else STATS)]
-        self.ops = [OPS.get(o) for o in (ops if ops is not None else OPS)]
+        self.ops = [OPS.get(o) for o in (ops if ops is not None else default_ops(self.stats))]
         self.consts = consts
         self.leaf_prob = leaf_prob
         self.by_family: dict[str, list[Op]] = {}
@@ -34,9 +42,13 @@ class Generator:
             self.by_family.setdefault(op.family, []).append(op)
         base = sorted({s.vtype.domain for s in self.stats if s.vtype.kind == TENSOR})
         self.base_domains = base
-        derived = [f"{op.name}({d})" for op in self.by_family.get("reshape", []) for d in base]
-        derived += [f"gram({d})" for d in base if self.by_family.get("matmul")]
-        self.domains = base + derived
+        # derived domain -> the (op, argument domain) pairs that make it; a channel-free op
+        # makes one domain from two (attention_map of "T" and of "S")
+        self.sources: dict[str, list[tuple[Op, str]]] = {}
+        for op in self.by_family.get("reshape", []) + self.by_family.get("matmul", []):
+            for d in base:
+                self.sources.setdefault(_result(op, d), []).append((op, d))
+        self.domains = base + list(self.sources)
 
     def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6,
                 require_stat: bool = True) -> Program:
@@ -84,6 +96,8 @@ class Generator:
         if vtype == LAYER_T and fam.get("reduce") and self.domains:
             prods.append(lambda r, d: Program.call(
                 r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self._domains(d))), d)))
+        if vtype == LAYER_T and fam.get("distance") and self.domains:
+            prods.append(lambda r, d: self._distance(r, d))
         if vtype.kind == TENSOR and "(" in vtype.domain:
             prods.append(lambda r, d: self._derived(r, vtype, d))
         return prods
@@ -102,9 +116,29 @@ class Generator:
             rng.shuffle(args)
         return Program.call(op.name, *args)
 
+    def _distance(self, rng: random.Random, depth: int) -> Program:
+        op = rng.choice(self.by_family["distance"])
+        t = tensor(rng.choice(self._domains(depth)))
+        args = [self._gen(rng, t, depth), self._gen(rng, t, depth)]
+        if op.commutative:
+            rng.shuffle(args)
+        return Program.call(op.name, *args)
+
     def _derived(self, rng: random.Random, vtype: VType, depth: int) -> Program:
-        head, inner = vtype.domain.split("(", 1)
-        inner_t = tensor(inner[:-1])
-        if head == "gram":
-            return Program.call("matmul", self._gen(rng, inner_t, depth), self._gen(rng, inner_t, depth))
-        return Program.call(head, self._gen(rng, inner_t, depth))
+        pairs = self.sources.get(vtype.domain) or self._invert(vtype.domain)
+        op, d = pairs[0] if len(pairs) == 1 else rng.choice(pairs)
+        return Program.call(op.name, *(self._gen(rng, tensor(d), depth) for _ in range(op.arity)))
+
+    def _invert(self, domain: str) -> list[tuple[Op, str]]:
+        """Sources of a domain outside ``self.sources``, e.g. nested gram(spatial_sum(A))."""
+        head, inner = domain.split("(", 1)
+        name = "matmul" if head == "gram" else head
+        if name not in OPS:
+            raise _Dead
+        op = OPS.get(name)
+        return [(op, d) for d in self.base_domains if _result(op, d) == domain] or [(op, inner[:-1])]
+
+
+def _result(op: Op, domain: str) -> str:
+    """The domain ``op`` makes from tensors of ``domain``."""
+    return op.result_type(*[tensor(domain)] * op.arity).domain

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .errors import EvoproxyError
+from .vitcli import add_build_options
 
 MQ_BENCHMARKS = {"mq-resnet20-cifar10": "resnet20"}
 
@@ -17,8 +18,12 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
     from .benchmarks.mq_build import MQMethod, build_mq_table
     from .data import describe_data_dir
 
+    if args.name == "vit-kd-cifar10":
+        from .vitcli import cmd_bench_build_vit
+
+        return cmd_bench_build_vit(args)
     if args.name not in MQ_BENCHMARKS:
-        raise EvoproxyError(f"cannot build {args.name!r}; buildable: {', '.join(MQ_BENCHMARKS)}")
+        raise EvoproxyError(f"cannot build {args.name!r}; buildable: {', '.join(MQ_BENCHMARKS)}, vit-kd-cifar10")
     method = MQMethod(model=MQ_BENCHMARKS[args.name], choices=tuple(args.choices), calib_images=args.calib_images,
                       bn_reestimate=args.bn_reestimate, test_limit=args.test_limit)
     out = Path(args.out or f"{args.name}.csv")
@@ -120,12 +125,13 @@ def add_commands(sub) -> None:
     p.add_argument("--data-dir", dest="data_dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_allocate)
-    p = sub.add_parser("bench", help="build a benchmark table (bench build mq-resnet20-cifar10)")
+    p = sub.add_parser("bench", help="build a benchmark table (mq-resnet20-cifar10, vit-kd-cifar10)")
     bsub = p.add_subparsers(dest="bench_command", required=True)
-    p = bsub.add_parser("build", help="quantize K bit configs of a trained network, measure test top-1")
-    p.add_argument("name", help=f"one of {', '.join(MQ_BENCHMARKS)}")
-    p.add_argument("--configs", type=int, default=150, help="bit configurations, stratified over size")
-    p.add_argument("--seed", type=int, default=0, help="seeds the configuration sample")
+    p = bsub.add_parser("build", help="measure a ground-truth table: quantized bit configs (mq-*) or "
+                        "distilled ViT students (vit-kd-cifar10)")
+    p.add_argument("name", help=f"one of {', '.join(MQ_BENCHMARKS)}, vit-kd-cifar10")
+    p.add_argument("--configs", type=int, default=150, help="bit configurations / students, stratified over size")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sample")
     p.add_argument("--checkpoint", help="trained float network (default: the shipped resnet20 checkpoint)")
     p.add_argument("--choices", type=int, nargs="+", default=[2, 3, 4, 8], help="weight bit widths")
     p.add_argument("--calib-images", type=int, default=1024, help="training images for calibration")
@@ -135,6 +141,7 @@ def add_commands(sub) -> None:
                    "settings is continued")
     p.add_argument("--data-dir", dest="data_dir")
     p.add_argument("--quiet", action="store_true")
+    add_build_options(p)
     p.set_defaults(func=cmd_bench_build)
     p = bsub.add_parser("convert", help="read EMQ's MQ-Bench-101 file (pickle read safely, CSV or JSON) into CSV")
     p.add_argument("path", help="PTQ-GT.pkl / MQ-Bench-101-PTQ-GT.pkl, or a CSV/JSON conversion")

@@ -6,8 +6,11 @@ Families and their type rules (see :mod:`evoproxy.types`):
 * ``binary``    — elementwise; equal kinds (tensors of one domain), or a ``scalar`` / ``layer``
   broadcast against a ``tensor`` (one number per layer)
 * ``matmul``    — tensor[d] x tensor[d] -> tensor[gram(d)]: each layer flattened to rows
-* ``reshape``   — tensor[d] -> tensor[name(d)], e.g. summing out spatial dims
+* ``reshape``   — tensor[d] -> tensor[name(d)], e.g. summing out spatial dims; a channel-free
+  transform maps teacher and student features ("T", "S") to one domain, name(F)
 * ``reduce``    — tensor -> layer (one number per layer tensor)
+* ``distance``  — tensor[d] x tensor[d] -> layer: one number per layer pair (teacher-student
+  comparisons, :mod:`evoproxy.kdops`)
 * ``aggregate`` — layer -> scalar
 
 Ops are pure: they never write into their inputs, and zero or negative input gives a defined
@@ -25,8 +28,10 @@ import torch
 from .registry import Registry
 from .types import LAYER, LAYER_T, SCALAR, SCALAR_T, TENSOR, TypeCheckError, VType, tensor
 
-FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "aggregate")
+FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate")
 EXP_CLAMP = 50.0
+# Domains that differ only in channel count: a channel-free transform gives both one domain
+CHANNEL_FREE = {"T": "F", "S": "F", "TK": "K", "SK": "K"}  # teacher/student pairs
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,11 @@ class Op:
     latex: str  # template with {0}, {1} for the arguments
     sympy: Optional[Callable] = None  # exact sympy form when one exists
     commutative: bool = False
+    channel_free: bool = False  # reshape only: output shape independent of the channel count
 
     @property
     def arity(self) -> int:
-        return 2 if self.family in ("binary", "matmul") else 1
+        return 2 if self.family in ("binary", "matmul", "distance") else 1
 
     def result_type(self, *args: VType) -> VType:
         return _RULES[self.family](self, *args)
@@ -80,11 +86,21 @@ def _matmul(op: Op, a: VType, b: VType) -> VType:
 
 def _reshape(op: Op, a: VType) -> VType:
     _tensor_only(op, a)
-    return tensor(f"{op.name}({a.domain})")
+    d = CHANNEL_FREE.get(a.domain, a.domain) if op.channel_free else a.domain
+    return tensor(f"{op.name}({d})")
 
 
 def _reduce(op: Op, a: VType) -> VType:
     _tensor_only(op, a)
+    return LAYER_T
+
+
+def _distance(op: Op, a: VType, b: VType) -> VType:
+    if a.kind != TENSOR or a != b:
+        raise TypeCheckError(
+            f"{op.name} cannot compare {a} with {b}: distances need two tensors of one domain "
+            "(map teacher and student features through a channel-free transform first, "
+            "e.g. attention_map or gram_batch)")
     return LAYER_T
 
 
@@ -95,7 +111,7 @@ def _aggregate(op: Op, a: VType) -> VType:
 
 
 _RULES = {"unary": _same, "binary": _broadcast, "matmul": _matmul, "reshape": _reshape,
-          "reduce": _reduce, "aggregate": _aggregate}
+          "reduce": _reduce, "distance": _distance, "aggregate": _aggregate}
 
 OPS: Registry[Op] = Registry("op")
 
@@ -238,3 +254,6 @@ register_op(Op("layer_mean", "aggregate", torch.mean, "mean over layers",
 def sympy_function(op: Op) -> Callable:
     """The exact sympy form, or an undefined function named after the op."""
     return op.sympy if op.sympy is not None else _sym(op.name)
+
+
+from . import kdops  # noqa: E402,F401  (teacher-student ops register themselves)

@@ -164,7 +164,10 @@ def _params_pass(model, x, y, names):
 
 @register_pass("flops")
 def _flops_pass(model, x, y, names):
-    """Multiply-accumulates of Conv2d and Linear layers for one image, in millions."""
+    """Multiply-accumulates of Conv2d and Linear layers for one image, in millions (a network's
+    own ``flops()`` count when it has one, e.g. a ViT student's, which adds attention matmuls)."""
+    if callable(getattr(model, "flops", None)):
+        return {"flops": _scalar(model.flops())}
     net = _fresh(model, train=False)
     macs = []
 
@@ -249,3 +252,4 @@ def _gaussian_init(net: nn.Module) -> None:
 
 
 from . import qprobe  # noqa: E402,F401  (registers the quantization passes)
+from . import kdprobe  # noqa: E402,F401  (registers the teacher-student pass)

@@ -19,7 +19,7 @@ class ClassicProxy:
     source: str
     lines: tuple[str, ...] = ("nas",)
     """Which benchmark families ``--proxy all`` scores it on: "nas" (untrained networks), "mq"
-    (bit configurations of a trained network)."""
+    (bit configurations of a trained network), "vit" (ViT students beside a CNN teacher)."""
 
     @property
     def program(self) -> Program:
@@ -48,10 +48,26 @@ for _p in [
                  "NAS-Bench-Suite-Zero"),
     ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",
                  "NAS-Bench-Suite-Zero"),
-    ClassicProxy("params", "params", "trainable parameter count", "baseline"),
-    ClassicProxy("flops", "flops", "multiply-accumulates per image", "baseline"),
-    ClassicProxy("tvt_capability", "sqrt(layer_sum(sum(square(weight))))",
-                 "L2 norm of all student weights (TVT's capability term)", "TVT / Auto-Prox"),
+    ClassicProxy("params", "params", "trainable parameter count", "baseline", ("nas", "vit")),
+    ClassicProxy("flops", "flops", "multiply-accumulates per image", "baseline", ("nas", "vit")),
+    # ViT students and a CNN teacher (TVT / Auto-Prox): teacher statistics from the kd pass.
+    ClassicProxy("tvt_capability", "layer_sum(l2(weight))",
+                 "sum of every Conv2d/Linear weight's Frobenius norm (TVT's capability term)",
+                 "TVT (Auto-Prox's tvt.py)", ("nas", "vit")),
+    ClassicProxy("tvt_teacher", "negate(layer_last(mse(attention_map(t_feat), attention_map(s_feat))))",
+                 "-MSE of teacher and student attention maps at the last stage (TVT's teacher term)",
+                 "TVT (Auto-Prox's tvt.py)", ("vit",)),
+    ClassicProxy("tvt", "div(layer_sum(l2(weight)), layer_last(mse(attention_map(t_feat), attention_map(s_feat))))",
+                 "TVT's two terms combined scale-free: capability / teacher attention distance "
+                 "(the reference code returns them separately)", "TVT", ("vit",)),
+    ClassicProxy("diswot", "negate(add(layer_sum(mse(gram_batch(t_cls_grad), gram_batch(s_cls_grad))), "
+                 "layer_last(mse(gram_batch(t_feat), gram_batch(s_feat)))))",
+                 "-(semantic: class Gram of classifier-weight gradients + relation: batch Gram of the "
+                 "last features), teacher vs student", "Dong et al. 2023 (DisWOT)", ("vit",)),
+    ClassicProxy("autoprox", "add(layer_mean(l2(minmax(weight))), layer_mean(mean(sqrt(sigmoid(act_grad)))))",
+                 "Auto-Prox's discovered tree: mean ||minmax(W)||_F + mean sqrt(sigmoid(grad)) (the "
+                 "gradient input is taken at Linear outputs; theirs is at LayerNorm outputs)",
+                 "Wei et al. 2024 (Auto-Prox)", ("vit",)),
     # Mixed-precision quantization: rank bit configurations of one trained network.
     ClassicProxy("bparams", "layer_sum(mul(bits, numel))", "bit-weighted parameter count (model size)",
                  "EMQ baseline", ("mq",)),

@@ -60,6 +60,18 @@ for _s in [
          "weights (power iteration)", r"\lambda_{\max}H"),
     Stat("orthogonality", LAYER_T, "ompq", "OMPQ layer importance exp(-sum_j CKA(K_l, K_j)) over the "
          "linear kernels of layer outputs", r"\theta"),
+    Stat("t_feat", tensor("T"), "kd", "teacher stage outputs on the probe batch, each resized with "
+         "its student partner to the larger grid", r"F_{T}"),
+    Stat("s_feat", tensor("S"), "kd", "student features at three depths (tokens as maps), aligned "
+         "with the teacher's stages", r"F_{S}"),
+    Stat("t_logits", tensor("Z"), "kd", "teacher logits on the probe batch", r"z_{T}"),
+    Stat("s_logits", tensor("Z"), "kd", "student logits on the probe batch", r"z_{S}"),
+    Stat("t_cls_grad", tensor("TK"), "kd", "cross-entropy gradient of the teacher's classifier "
+         "weight (classes x channels)", r"\nabla_{W^{fc}_{T}}\mathcal{L}"),
+    Stat("s_cls_grad", tensor("SK"), "kd", "cross-entropy gradient of the student's classifier "
+         "weight (classes x channels)", r"\nabla_{W^{fc}_{S}}\mathcal{L}"),
+    Stat("s_attn", tensor("attn"), "kd", "student attention probabilities at the three feature depths",
+         r"\mathcal{A}_{S}"),
     Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
     Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (Conv2d/Linear), millions",
          r"\mathrm{FLOPs}"),

@@ -153,13 +153,7 @@ def train_model(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_te
             yb = torch.from_numpy(y_train[idx]).to(device)
             logits = model(xb)
             loss = loss_fn(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise EvoproxyError(f"training diverged (loss {value}) in epoch {epoch}; lower --lr")
+            value = optimizer_step(opt, sched, loss, epoch)
             loss_sum += value * len(idx)
             correct += int((logits.detach().argmax(1) == yb).sum())
             seen += len(idx)
@@ -173,6 +167,18 @@ def train_model(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_te
     test_acc = evaluate_accuracy(model, x_test, y_test)
     return {"epochs": epochs, "train_loss": history[-1]["train_loss"], "test_acc": test_acc,
             "seconds": time.perf_counter() - start, "history": history}
+
+
+def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor, epoch: int) -> float:
+    """One backward + optimizer + scheduler step; the loss value, or a clear error if it diverged."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise EvoproxyError(f"training diverged (loss {value}) in epoch {epoch}; lower the learning rate")
+    return value
 
 
 def sha256_file(path: PathLike) -> str:

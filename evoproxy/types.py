@@ -5,7 +5,10 @@ Every statistic and every intermediate value has one of three kinds:
 * ``tensor`` — a list of per-layer tensors that share a *domain*: a name for their shape
   family ("W" for weight-shaped, "A" for activation-shaped, or a derived one such as
   "gram(A)"). Elementwise binary ops need equal domains: that is the static shape check.
-* ``layer`` — one number per layer (a 1-D tensor over layers in forward order).
+  Teacher and student features ("T", "S") differ in channel count; channel-free transforms map
+  both to one domain (e.g. "attention_map(F)"), where distances can compare them.
+* ``layer`` — one number per layer (a 1-D tensor over layers in forward order), e.g. from a
+  reduction or from a distance between two tensors of one domain.
 * ``scalar`` — one number for the whole network.
 
 A scalar broadcasts against the other kinds in binary ops.

@@ -59,9 +59,16 @@ class ResNetCifar(nn.Module):
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[1]
+
+    def forward_features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The three stage outputs ``[B, C, h, w]`` and the logits (a teacher's features)."""
         out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.layer3(self.layer2(self.layer1(out)))
-        return self.fc(torch.flatten(self.pool(out), 1))
+        stages = []
+        for stage in (self.layer1, self.layer2, self.layer3):
+            out = stage(out)
+            stages.append(out)
+        return stages, self.fc(torch.flatten(self.pool(out), 1))
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -23,6 +23,7 @@ from evoproxy.proxies import PROXIES
 from evoproxy.stats import STATS
 
 from .test_mq_proxies_direct import MQ_DIRECT
+from .test_vit_proxies_direct import VIT_DIRECT
 
 LAYERS = (nn.Conv2d, nn.Linear)
 REL_TOL = 1e-4
@@ -272,7 +273,7 @@ def direct_l2_norm(model, x, y) -> float:
 
 
 def direct_tvt_capability(model, x, y) -> float:
-    return math.sqrt(sum(float(m.weight.detach().double().pow(2).sum()) for m in _layers(model)))
+    return sum(float(m.weight.detach().double().norm()) for m in _layers(model))
 
 
 def direct_params(model, x, y) -> float:
@@ -322,7 +323,7 @@ def assert_close(got: float, want: float, rel: float = REL_TOL) -> None:
 # ---- the proxies ------------------------------------------------------------------------------
 
 def test_every_registered_proxy_has_a_direct_implementation():
-    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT)
+    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT)
 
 
 @pytest.mark.parametrize("model_name", sorted(MODELS))
