@@ -14,6 +14,7 @@ import csv
 import sys
 
 import numpy as np
+from tqdm import tqdm
 
 from evoproxy import fitness
 from evoproxy.benchmarks import DATASETS, get_benchmark
@@ -46,8 +47,9 @@ def main() -> int:
         probe_bench = max((b for _, b in tables), key=len)  # the table listing every architecture
         ids = probe_bench.arch_ids()
         batch = probe_bench.probe_batch()
-        scores = score_matrix(probe_bench, [s.program for s in specs], ids, batch.x, batch.y,
-                              probe_bench.probe_seed)
+        with tqdm(total=len(ids), desc=f"probing {space}", unit="net", file=sys.stderr) as bar:
+            scores = score_matrix(probe_bench, [s.program for s in specs], ids, batch.x, batch.y,
+                                  probe_bench.probe_seed, on_arch=lambda j, col: bar.update(1))
         by_arch = {probe_bench.arch_of(i): scores[:, j] for j, i in enumerate(ids)}
         for label, bench in tables:
             keep = bench.arch_ids("holdout" if args.holdout else "all")
