@@ -75,6 +75,16 @@ def _resolve_archs(bench, args: argparse.Namespace) -> list[int]:
     return bench.sample(n, args.split, args.seed)
 
 
+def _refuse_teacher_stats(specs, line: str, bench_name: str) -> None:
+    """Teacher statistics exist only on distillation benchmarks: say so rather than score NaN."""
+    from .stats import STATS
+
+    for spec in specs:
+        if line != "vit" and any(STATS.get(st).pass_name == "kd" for st in spec.program.stats):
+            raise EvoproxyError(f"proxy {spec.name} needs teacher statistics, which {bench_name} does not "
+                                "have; use a vit-* benchmark")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -88,6 +98,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     line = getattr(bench, "proxy_line", "nas")
     names = [n for part in args.proxy.split(";") for n in (proxies_for(line) if part == "all" else [part])]
     specs = [ProxySpec(n, PROXIES.get(n).program) if n in PROXIES else resolve(n) for n in names]
+    _refuse_teacher_stats(specs, line, args.benchmark)
     archs = _resolve_archs(bench, args)
     seed = args.seed
     if args.probe is None and hasattr(bench, "probe_batch"):  # the benchmark's own probe

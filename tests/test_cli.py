@@ -114,3 +114,9 @@ def test_eval_json_and_table(capsys, tmp_path):
 def test_unknown_benchmark_is_one_line(capsys):
     code, _, err = run(capsys, "eval", "--proxy", "snip", "--benchmark", "nb999")
     assert code == 2 and "unknown benchmark 'nb999'" in err and err.count("\n") == 1
+
+
+def test_teacher_proxy_on_a_benchmark_without_teacher_is_one_line(capsys):
+    code, out, err = run(capsys, "eval", "--proxy", "tvt", "--benchmark", "synthetic", "--archs", "3")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "needs teacher statistics" in err and "vit-" in err
