@@ -37,6 +37,7 @@ class RunConfig:
     max_size: int = 20
     stats: tuple[str, ...] = ("weight", "grad", "act", "act_grad", "virtual_grad")
     ops: Optional[tuple[str, ...]] = None  # None: every registered op
+    control: Optional[str] = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
     hall_of_fame: int = 5
     baselines: tuple[str, ...] = ("synflow", "nwot", "snip", "grad_norm", "fisher", "jacov",
                                   "l2_norm", "params", "flops")
@@ -63,7 +64,9 @@ class RunConfig:
                   (self.backend in ("serial", "ray"), "backend must be serial or ray"),
                   (self.population >= 2 and self.offspring >= 1, "population >= 2 and offspring >= 1"),
                   (2 <= self.screen_archs <= self.search_archs, "need 2 <= screen_archs <= search_archs"),
-                  (self.generations >= 0, "generations must be >= 0")]
+                  (self.generations >= 0, "generations must be >= 0"),
+                  (self.control is None or self.fitness in ("kendall", "spearman"),
+                   "control needs fitness kendall or spearman (a partial correlation)")]
         for ok, msg in checks:
             if not ok:
                 raise EvoproxyError(f"bad config: {msg}")

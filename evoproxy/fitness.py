@@ -9,6 +9,8 @@ screening; they return scipy's value (NaN for constant input) without warnings.
 """
 from __future__ import annotations
 
+import math
+
 import warnings
 from functools import partial
 from typing import Callable, Optional
@@ -142,6 +144,15 @@ def correlate_checked(scores: ArrayLike, acc: ArrayLike, metric: str = "spearman
     if reason is not None:
         return float("nan"), reason
     return fn(s, a), None
+
+
+def partial_correlation(r_xy: float, r_xz: float, r_yz: float) -> float:
+    """Partial correlation of x and y with z held fixed, from the three pairwise correlations.
+
+    A proxy that ranks exactly like z (|r_xz| = 1) explains nothing beyond z: 0.
+    """
+    denom = math.sqrt(max(0.0, (1 - r_xz ** 2) * (1 - r_yz ** 2)))
+    return (r_xy - r_xz * r_yz) / denom if denom > 1e-12 else 0.0
 
 
 def correlate(scores: ArrayLike, acc: ArrayLike, metric: str = "spearman",

@@ -44,7 +44,7 @@ class Judge:
 
     def __init__(self, backend, screen_keys: Sequence[Key], search_keys: dict[str, list[Key]],
                  accuracies: dict[str, np.ndarray], metric: str = "kendall", combine: str = "mean",
-                 max_tie_frac: float = 0.5) -> None:
+                 max_tie_frac: float = 0.5, control: Optional[str] = None) -> None:
         self.backend = backend
         self.screen_keys = list(screen_keys)
         flat = [k for keys in search_keys.values() for k in keys]
@@ -54,6 +54,8 @@ class Judge:
         self.accuracies = accuracies
         self.metric, self.combine, self.max_tie_frac = metric, combine, max_tie_frac
         fit.get_metric(metric)
+        self.control = control
+        self._control_scores: dict[str, np.ndarray] = {}
         self.seen: dict[str, Verdict] = {}  # canonical hash -> verdict
         self.by_ranks: dict[tuple, str] = {}  # screening rank key -> hash of the evaluated program
 
@@ -141,10 +143,19 @@ class Judge:
                 reason = "nan"   # valid scores, undefined metric (e.g. a constant top-k subset)
             if reason is not None:
                 return Verdict(None, reason.split()[-1], None, {"benchmark": name})
-            per[name] = value
+            per[name] = value if self.control is None else self._beyond_control(name, part, value)
         values = list(per.values())
         total = float(np.mean(values) if self.combine == "mean" else np.min(values))
         return Verdict(total, None, None, {"per_benchmark": per})
+
+    def _beyond_control(self, name: str, scores: np.ndarray, value: float) -> float:
+        """The metric with the control proxy (e.g. model size) held fixed: partial correlation."""
+        if name not in self._control_scores:
+            row, _ = self.backend.score([self.control], self.search_keys[name])
+            self._control_scores[name] = row[0]
+        z, acc = self._control_scores[name], self.accuracies[name]
+        metric = "spearman" if self.metric == "spearman" else "kendall"
+        return fit.partial_correlation(value, fit.correlate(scores, z, metric, 1.0), fit.correlate(acc, z, metric, 1.0))
 
     def _settle(self, p: Program, slot: int, v: Verdict, verdicts: list) -> None:
         verdicts[slot] = v

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import fitness as fit
+from .proxyfile import resolve
 from .config import RunConfig
 from .evalrun import rankable
 from .generate import Generator
@@ -59,8 +60,9 @@ class Search:
         self.holdout_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
                             for n, keys in self.holdout_keys.items()}
         first = next(iter(self.search_keys.values()))
+        control = resolve(c.control).program.text if c.control else None
         self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
-                           c.fitness, c.combine, c.max_tie_frac)
+                           c.fitness, c.combine, c.max_tie_frac, control)
         self.rng = random.Random(c.seed)
         self.population: list[Individual] = []
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash

@@ -262,3 +262,23 @@ def test_remember_ignores_type_and_duplicate_verdicts(make_judge):
     v = judge_one(judge, OTHER)
     assert v.rejection is None  # scored afresh, not a duplicate of a duplicate
     assert np.isfinite(v.fitness)
+
+
+# ---- fitness beyond a control proxy (e.g. model size) ---------------------------------------------
+
+def test_partial_correlation_matches_its_definition():
+    assert fit.partial_correlation(0.5, 0.0, 0.0) == pytest.approx(0.5)
+    assert fit.partial_correlation(0.8, 1.0, 0.8) == 0.0  # ranks exactly like the control: nothing beyond it
+    assert fit.partial_correlation(0.6, 0.5, 0.4) == pytest.approx((0.6 - 0.2) / np.sqrt(0.75 * 0.84))
+
+
+def test_control_turns_fitness_into_the_partial_correlation(make_judge, backend, keys, accuracies):
+    plain = judge_one(make_judge(), OTHER)
+    v = judge_one(make_judge(control=TARGET), OTHER)
+    scores, _ = backend.score([OTHER, TARGET], keys)
+    acc = accuracies["synthetic"]
+    want = fit.partial_correlation(fit.kendall(scores[0], acc), fit.kendall(scores[0], scores[1]),
+                       fit.kendall(acc, scores[1]))
+    assert v.fitness == pytest.approx(want) and v.fitness != pytest.approx(plain.fitness)
+    # the control itself (and any monotone copy of it) explains nothing beyond the control
+    assert judge_one(make_judge(control=TARGET), DOUBLED).fitness == 0.0
