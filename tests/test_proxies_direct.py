@@ -8,7 +8,6 @@ nothing from :mod:`evoproxy.probe`; the library is only reached through
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 import pytest
@@ -17,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from evoproxy.evaluate import evaluate
 from evoproxy.probe import collect
 from evoproxy.proxies import PROXIES
 from evoproxy.stats import STATS
 
+from .directhelp import assert_close, library_score
 from .test_mq_proxies_direct import MQ_DIRECT
 from .test_vit_proxies_direct import VIT_DIRECT
 
@@ -308,16 +307,6 @@ DIRECT = {
     "nwot": direct_nwot, "zen": direct_zen, "l2_norm": direct_l2_norm, "plain": direct_plain,
     "params": direct_params, "flops": direct_flops, "tvt_capability": direct_tvt_capability,
 }
-
-
-def library_score(name: str, model: nn.Module, x, y, seed: int = SEED) -> float:
-    program = PROXIES.get(name).program
-    return evaluate(program, collect(model, x, y, program.stats, seed=seed))
-
-
-def assert_close(got: float, want: float, rel: float = REL_TOL) -> None:
-    assert math.isfinite(want), f"direct value is not finite: {want}"
-    assert math.isclose(got, want, rel_tol=rel, abs_tol=1e-12), f"library {got!r} != direct {want!r}"
 
 
 # ---- the proxies ------------------------------------------------------------------------------

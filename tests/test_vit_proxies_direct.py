@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 
 import pytest
 import torch
@@ -19,12 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from evoproxy import kdprobe
-from evoproxy.evaluate import evaluate
 from evoproxy.kdprobe import DistillPair
 from evoproxy.probe import collect
 from evoproxy.proxies import PROXIES, proxies_for
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.spaces.vit import build_vit, count_params, vit_flops
+
+from .directhelp import assert_close, library_score
 
 LAYERS = (nn.Conv2d, nn.Linear)
 REL_TOL = 1e-5
@@ -202,16 +202,6 @@ VIT_DIRECT = {"tvt_teacher": direct_tvt_teacher, "tvt": direct_tvt, "diswot": di
               "autoprox": direct_autoprox}
 
 
-def library_score(name: str, p: nn.Module, x, y, seed: int = SEED) -> float:
-    program = PROXIES.get(name).program
-    return evaluate(program, collect(p, x, y, program.stats, seed=seed))
-
-
-def assert_close(got: float, want: float, rel: float = REL_TOL) -> None:
-    assert math.isfinite(want), f"direct value is not finite: {want}"
-    assert math.isclose(got, want, rel_tol=rel, abs_tol=1e-12), f"library {got!r} != direct {want!r}"
-
-
 # ---- tests -------------------------------------------------------------------------------------
 
 def test_vit_direct_covers_the_vit_only_proxies():
@@ -227,7 +217,7 @@ def test_vit_proxy_matches_direct_implementation(name, student):
     torch.manual_seed(SEED)
     want = VIT_DIRECT[name](p, x, y)
     torch.manual_seed(SEED)
-    assert_close(library_score(name, p, x, y), want)
+    assert_close(library_score(name, p, x, y), want, REL_TOL)
 
 
 def test_pit_last_pair_is_resized():
@@ -259,4 +249,4 @@ def test_whole_network_stats_describe_the_student_alone(student):
     x, y = batch()
     assert library_score("params", p, x, y) == count_params(p.student)
     assert library_score("flops", p, x, y) == pytest.approx(p.macs_m, rel=1e-12)
-    assert_close(library_score("tvt_capability", p, x, y), _capability(p))
+    assert_close(library_score("tvt_capability", p, x, y), _capability(p), REL_TOL)
