@@ -28,7 +28,7 @@ from .nb201 import split_ids
 
 PathLike = Union[str, os.PathLike]
 DATA = Path(__file__).parent / "data"
-CHECKPOINT = DATA / "resnet20-cifar10-e15.pt"
+CHECKPOINT = DATA / "resnet20-cifar10-e15.pt.gz"
 PROBE_IMAGES, PROBE_SEED = 64, 0
 
 

@@ -29,7 +29,7 @@ from .nb201 import split_ids
 
 PathLike = Union[str, os.PathLike]
 DATA = Path(__file__).parent / "data"
-DEFAULT_TEACHER = DATA / "resnet20-cifar10-e15.pt"
+DEFAULT_TEACHER = DATA / "resnet20-cifar10-e15.pt.gz"
 PROBE_IMAGES, PROBE_SEED = 64, 0
 TABLES = {"autoformer": ("gt_autoformer.csv", "gt_autoformer_2.csv"), "pit": ("gt_pit.csv",)}
 DATASETS = {"c100": "c100", "flowers": "flower", "chaoyang": "chaoyang"}

@@ -13,7 +13,9 @@ records the checkpoint's sha256. The library never prints.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -181,25 +183,34 @@ def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor, epoch:
     return value
 
 
+def _open(path: PathLike, mode: str = "rb"):
+    """A checkpoint file; ``*.gz`` paths are gzip streams (written with a fixed mtime: reproducible)."""
+    return gzip.GzipFile(path, mode, mtime=0) if str(path).endswith(".gz") else open(path, mode)
+
+
 def sha256_file(path: PathLike) -> str:
+    """sha256 of a file's content (of the uncompressed bytes for ``*.gz``, so compressing a
+    checkpoint does not change its identity)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _open(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
 def save_checkpoint(path: PathLike, model: nn.Module, meta: dict) -> dict:
-    """Write ``{"state_dict", "meta"}`` to ``path`` and a ``path + ".json"`` sidecar; returns the sidecar."""
+    """Write ``{"state_dict", "meta"}`` to ``path`` (gzipped if it ends in ``.gz``) and a
+    ``path + ".json"`` sidecar; returns the sidecar."""
     try:  # a JSON round trip leaves only plain types, which weights_only loading accepts
         meta = json.loads(json.dumps(meta, allow_nan=False))
     except (TypeError, ValueError) as err:
         raise EvoproxyError(f"checkpoint metadata must be plain JSON: {err}") from None
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(".tmp-" + path.name)  # keeps the suffix: a .gz stays gzipped
     try:
-        torch.save({"state_dict": state, "meta": meta}, tmp)
+        with _open(tmp, "wb") as f:
+            torch.save({"state_dict": state, "meta": meta}, f)
         os.replace(tmp, path)
         sidecar = {"checkpoint": path.name, "sha256": sha256_file(path), "meta": meta}
         Path(str(path) + ".json").write_text(json.dumps(sidecar, indent=2) + "\n")
@@ -209,12 +220,14 @@ def save_checkpoint(path: PathLike, model: nn.Module, meta: dict) -> dict:
 
 
 def load_checkpoint(path: PathLike) -> tuple[dict, dict]:
-    """``(state_dict, meta)`` of a checkpoint written by :func:`save_checkpoint` (tensors only)."""
+    """``(state_dict, meta)`` of a checkpoint written by :func:`save_checkpoint` (tensors only;
+    ``*.pt.gz`` is read through gzip)."""
     path = Path(path)
     if not path.is_file():
         raise EvoproxyError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with _open(path) as f:
+            obj = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError, zipfile.BadZipFile,
             KeyError, AttributeError, TypeError) as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]

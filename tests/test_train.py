@@ -155,3 +155,14 @@ def test_load_cifar10_subset_is_seeded():
     assert np.array_equal(x, x2) and np.array_equal(y, y2) and set(y) <= set(range(10))
     with pytest.raises(EvoproxyError, match="between 1 and"):
         load_cifar10("test", limit=0)
+
+
+def test_gzipped_checkpoint_round_trips_with_the_uncompressed_sha256(tmp_path):
+    model = resnet_cifar(depth=8)
+    plain = save_checkpoint(tmp_path / "m.pt", model, {"arch": "resnet8"})
+    packed = save_checkpoint(tmp_path / "m.pt.gz", model, {"arch": "resnet8"})
+    raw = (tmp_path / "m.pt.gz").read_bytes()
+    assert raw[:2] == b"\x1f\x8b" and len(raw) < (tmp_path / "m.pt").stat().st_size
+    assert packed["sha256"] == plain["sha256"] == sha256_file(tmp_path / "m.pt.gz")
+    state, meta = load_checkpoint(tmp_path / "m.pt.gz")
+    assert meta == {"arch": "resnet8"} and all(torch.equal(state[k], v) for k, v in model.state_dict().items())
