@@ -17,13 +17,11 @@ The teacher's outputs depend only on the teacher and the batch, so they are comp
 """
 from __future__ import annotations
 
-import hashlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .probe import _fresh, register_pass
+from .probe import _fresh, batch_digest, register_pass
 
 _MEMO: dict[tuple, dict] = {}
 _MEMO_SIZE = 4
@@ -70,22 +68,24 @@ def _classifier(net: nn.Module) -> nn.Linear:
     return head
 
 
-def _run(net: nn.Module, x: torch.Tensor, y: torch.Tensor, keep_attn: bool) -> dict:
-    """Features, logits and classifier-weight gradient of one network (a private copy)."""
+def _run(net: nn.Module, x: torch.Tensor, y: torch.Tensor, keep_attn: bool, backward: bool = True) -> dict:
+    """Features, logits and (with ``backward``) classifier-weight gradient of a private copy."""
     if keep_attn:
         net.keep_attn = True
-    feats, logits = net.forward_features(x)
-    F.cross_entropy(logits, y).backward()
-    out = {"feat": [f.detach() for f in feats], "logits": logits.detach(),
-           "cls_grad": _classifier(net).weight.grad.detach().clone()}
+    with torch.set_grad_enabled(backward):
+        feats, logits = net.forward_features(x)
+        if backward:
+            F.cross_entropy(logits, y).backward()
+    out = {"feat": [f.detach() for f in feats], "logits": logits.detach()}
+    if backward:
+        out["cls_grad"] = _classifier(net).weight.grad.detach().clone()
     if keep_attn:
         out["attn"] = [a.detach() for a in net.attention_maps()]
     return out
 
 
 def _teacher_outputs(pair: DistillPair, x: torch.Tensor, y: torch.Tensor) -> dict:
-    digest = hashlib.sha256(x.detach().cpu().numpy().tobytes() + y.cpu().numpy().tobytes()).hexdigest()
-    key = (pair.teacher_key, digest, str(x.device))
+    key = (pair.teacher_key, batch_digest(x, y), str(x.device))
     if key not in _MEMO:
         if len(_MEMO) >= _MEMO_SIZE:
             _MEMO.pop(next(iter(_MEMO)))
@@ -107,7 +107,7 @@ def _kd_pass(model, x, y, names):
     if not isinstance(model, DistillPair):
         raise ValueError("teacher statistics need a distillation benchmark (a student with a teacher)")
     teacher = _teacher_outputs(model, x, y)
-    student = _run(_fresh(model.student), x, y, keep_attn="s_attn" in names)
+    student = _run(_fresh(model.student), x, y, keep_attn="s_attn" in names, backward="s_cls_grad" in names)
     if len(teacher["feat"]) != len(student["feat"]):
         raise ValueError("teacher and student expose different numbers of feature stages")
     pairs = [align(t, s) for t, s in zip(teacher["feat"], student["feat"])]

@@ -9,6 +9,7 @@ their order, and the caller's model (its weights, BN buffers and grads) is never
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Callable, Iterable
 
 import numpy as np
@@ -88,6 +89,11 @@ class LayerRecorder:
 
 def _grad_or_zeros(w: torch.Tensor) -> torch.Tensor:
     return w.grad.detach() if w.grad is not None else torch.zeros_like(w)
+
+
+def batch_digest(x: torch.Tensor, y: torch.Tensor) -> str:
+    """sha256 of a probe batch: a key for results that depend only on it (and a fixed network)."""
+    return hashlib.sha256(x.detach().cpu().numpy().tobytes() + y.detach().cpu().numpy().tobytes()).hexdigest()
 
 
 def _fresh(model: nn.Module, train: bool = True) -> nn.Module:

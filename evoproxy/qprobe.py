@@ -8,13 +8,11 @@ shared by every configuration, so the result is computed once per reference, bat
 """
 from __future__ import annotations
 
-import hashlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .probe import LayerRecorder, _fresh, register_pass
+from .probe import LayerRecorder, _fresh, batch_digest, register_pass
 from .quant import QuantizedNet, _QuantMixin
 
 FLOAT_BITS = 32
@@ -69,8 +67,7 @@ def _memo_key(model: nn.Module, x: torch.Tensor, y: torch.Tensor, what: str) -> 
     ref = getattr(model, "reference_key", None)
     if ref is None:
         return None
-    digest = hashlib.sha256(x.detach().cpu().numpy().tobytes() + y.detach().cpu().numpy().tobytes())
-    return ref, digest.hexdigest(), torch.initial_seed(), what
+    return ref, batch_digest(x, y), torch.initial_seed(), what
 
 
 def _memoised(model, x, y, what: str, compute) -> torch.Tensor:
