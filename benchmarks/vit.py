@@ -167,7 +167,8 @@ def load_built(name: str = "vit-kd-cifar10", data_dir: Optional[PathLike] = None
     rows = read_rows(path)
     recipe = prov["recipe"]
     label = (f"{name}: {len(rows)} {SPACE} students distilled from {prov['teacher']} "
-             f"({recipe['train_images']} CIFAR-10 images x {recipe['epochs']} epochs; top-1 on "
+             f"({recipe['train_images']} CIFAR-10 images, {recipe.get('views', 1)} views x {recipe['epochs']} epochs; "
+             f"top-1 on "
              f"{recipe['test_images']} test images; `{prov.get('command') or 'evoproxy bench build'}`)")
     return ViTBenchmark(name, SPACE, [json.loads(r["arch"]) for r in rows], [float(r["top1"]) for r in rows],
                         label, data_dir, split_seed)

@@ -53,33 +53,86 @@ def read_rows(path: Path) -> list[dict]:
 
 def build_vit_table(out: PathLike, k: int, seed: int = 0, recipe: KDRecipe = KDRecipe(),
                     teacher_path: Optional[PathLike] = None, data_dir: Optional[PathLike] = None,
-                    command: str = "", on_row: Optional[Callable[[int, int, dict], None]] = None) -> Path:
-    """Build (or continue) the table at ``out``; ``on_row(done, total, row)`` after each student."""
-    from evoproxy.distill import teacher_logits, train_kd
-    from evoproxy.spaces.vit import build_vit, canonical, count_params, vit_flops
-    from evoproxy.train import evaluate_accuracy, load_cifar10
+                    command: str = "", on_row: Optional[Callable[[int, int, dict], None]] = None,
+                    jobs: int = 1) -> Path:
+    """Build (or continue) the table at ``out``; ``on_row(done, total, row)`` after each student.
+
+    ``jobs > 1`` trains that many students at once, each in its own single-threaded process;
+    every student is seeded by its id, so the rows do not depend on ``jobs``.
+    """
+    from evoproxy.distill import augmented_views, teacher_logits
+    from evoproxy.errors import EvoproxyError
+    from evoproxy.train import load_cifar10
 
     from .vit import load_teacher
 
+    if jobs < 1:
+        raise EvoproxyError(f"--jobs must be >= 1, got {jobs}")
     out = Path(out)
     teacher, key = load_teacher(None if teacher_path is None else str(teacher_path))
     prov = {"benchmark": "vit-kd-cifar10", "configs": k, "seed": seed, "space": SPACE, "teacher": key,
             "recipe": recipe.as_dict(), "command": command, "torch": torch.__version__}
     done = resume_table(out, prov, COLUMNS, "a vit-kd table")
     plan = plan_archs(k, seed)
+    todo = [(i, arch) for i, arch in enumerate(plan) if i not in done]
+    if not todo:
+        return out
     x_tr, y_tr = load_cifar10("train", data_dir, limit=recipe.train_images, seed=recipe.data_seed)
-    x_te, y_te = load_cifar10("test", data_dir, limit=recipe.test_images, seed=recipe.data_seed)
-    t_logits = teacher_logits(teacher, x_tr)
-    for i, arch in enumerate(plan):
-        if i in done:
-            continue
-        torch.manual_seed(seed * 100_003 + i)
-        student = build_vit(SPACE, arch)
-        train_kd(student, x_tr, y_tr, t_logits, recipe, seed=seed + i)
-        top1 = evaluate_accuracy(student, x_te, y_te)
-        row = [i, canonical(arch), count_params(student), f"{vit_flops(arch, SPACE) / 1e6:.3f}", f"{top1:.2f}"]
+    x_tr = augmented_views(x_tr, recipe.views, recipe.data_seed)
+    data = {"x": x_tr, "y": y_tr, "t": teacher_logits(teacher, x_tr).numpy()}
+    data["xt"], data["yt"] = load_cifar10("test", data_dir, limit=recipe.test_images, seed=recipe.data_seed)
+    rows = _train_parallel(todo, seed, recipe, data, jobs) if jobs > 1 else (
+        _student_row(i, arch, seed, recipe, data) for i, arch in todo)
+    for row in rows:
         append_row(out, row)
-        done.add(i)
+        done.add(row[0])
         if on_row is not None:
             on_row(len(done), len(plan), dict(zip(COLUMNS, row)))
     return out
+
+
+def _student_row(i: int, arch: dict, seed: int, recipe: KDRecipe, data: dict) -> list:
+    """Train student ``i`` (seeded by its id) and return its table row."""
+    from evoproxy import distill
+    from evoproxy.spaces.vit import build_vit, canonical, count_params, vit_flops
+    from evoproxy.train import evaluate_accuracy
+
+    torch.manual_seed(seed * 100_003 + i)
+    student = build_vit(SPACE, arch)
+    distill.train_kd(student, data["x"], data["y"], torch.from_numpy(data["t"]), recipe, seed=seed + i)
+    top1 = evaluate_accuracy(student, data["xt"], data["yt"])
+    return [i, canonical(arch), count_params(student), f"{vit_flops(arch, SPACE) / 1e6:.3f}", f"{top1:.2f}"]
+
+
+_WORKER_DATA: dict = {}
+
+
+def _init_worker(folder: str) -> None:
+    torch.set_num_threads(1)
+    _WORKER_DATA.update({p.stem: np.load(p) for p in Path(folder).glob("*.npy")})
+
+
+def _worker_row(i: int, arch: dict, seed: int, recipe: KDRecipe) -> list:
+    return _student_row(i, arch, seed, recipe, _WORKER_DATA)
+
+
+def _train_parallel(todo: list, seed: int, recipe: KDRecipe, data: dict, jobs: int):
+    """Rows as students finish, largest first; the data reach the workers as .npy files."""
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from evoproxy.spaces.vit import build_vit, count_params
+
+    todo = sorted(todo, key=lambda t: -count_params(build_vit(SPACE, t[1])))
+    with tempfile.TemporaryDirectory(prefix="evoproxy-vit-") as folder:
+        for name, array in data.items():
+            np.save(Path(folder) / f"{name}.npy", array)
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(folder,))
+        try:
+            futures = [pool.submit(_worker_row, i, arch, seed, recipe) for i, arch in todo]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -20,10 +20,12 @@ def cmd_bench_build_vit(args: argparse.Namespace) -> int:
     from .benchmarks.vit_build import build_vit_table
     from .data import describe_data_dir
 
-    recipe = KDRecipe(train_images=args.train_images, test_images=args.test_images, epochs=args.epochs)
+    recipe = KDRecipe(train_images=args.train_images, test_images=args.test_images, views=args.views,
+                      epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     out = Path(args.out or f"{args.name}.csv")
     command = (f"evoproxy bench build {args.name} --configs {args.configs} --seed {args.seed} "
-               f"--train-images {args.train_images} --epochs {args.epochs} --test-images {args.test_images}")
+               f"--train-images {args.train_images} --views {args.views} --epochs {args.epochs} "
+               f"--lr {args.lr:g} --batch-size {args.batch_size} --test-images {args.test_images}")
     print(f"data: {describe_data_dir(args.data_dir)}", file=sys.stderr)
     bar = tqdm(total=args.configs, desc=args.name, unit="student", file=sys.stderr, disable=args.quiet)
 
@@ -32,7 +34,8 @@ def cmd_bench_build_vit(args: argparse.Namespace) -> int:
         bar.set_postfix(top1=row["top1"], params=row["params"])
 
     try:
-        path = build_vit_table(out, args.configs, args.seed, recipe, args.teacher, args.data_dir, command, on_row)
+        path = build_vit_table(out, args.configs, args.seed, recipe, args.teacher, args.data_dir, command, on_row,
+                               args.jobs)
     finally:
         bar.close()
     print(f"table: {path} (provenance {path}.json)")
@@ -102,5 +105,10 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-images", type=int, default=KDRecipe.train_images,
                    help="CIFAR-10 training subset per student")
     g.add_argument("--test-images", type=int, default=KDRecipe.test_images, help="CIFAR-10 test subset for top-1")
+    g.add_argument("--views", type=int, default=KDRecipe.views,
+                   help="augmented views per image (1 = none, 2 = + mirror, more = + padded crops)")
     g.add_argument("--epochs", type=int, default=KDRecipe.epochs)
+    g.add_argument("--lr", type=float, default=KDRecipe.lr)
+    g.add_argument("--batch-size", type=int, default=KDRecipe.batch_size)
+    g.add_argument("--jobs", type=int, default=1, help="students trained at once, one process each")
     g.add_argument("--teacher", help="teacher checkpoint from `evoproxy train` (default: the shipped ResNet-20)")

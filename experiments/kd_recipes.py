@@ -15,7 +15,7 @@ import torch
 
 from evoproxy.benchmarks.vit import load_teacher
 from evoproxy.benchmarks.vit_build import SPACE, plan_archs
-from evoproxy.distill import KDRecipe, teacher_logits, train_kd
+from evoproxy.distill import KDRecipe, augmented_views, teacher_logits, train_kd
 from evoproxy.spaces.vit import build_vit, count_params
 from evoproxy.train import evaluate_accuracy, load_cifar10
 
@@ -27,15 +27,17 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=KDRecipe.batch_size)
     ap.add_argument("--epochs", type=int, default=KDRecipe.epochs)
     ap.add_argument("--train-images", type=int, default=KDRecipe.train_images)
+    ap.add_argument("--views", type=int, default=KDRecipe.views, help="augmented views per image")
     ap.add_argument("--data-dir")
     args = ap.parse_args()
     torch.set_num_threads(1)
     recipe = replace(KDRecipe(), lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-                     train_images=args.train_images)
+                     train_images=args.train_images, views=args.views)
     plan = sorted(plan_archs(24, 0), key=lambda a: count_params(build_vit(SPACE, a)))
     teacher, _ = load_teacher()
     x, y = load_cifar10("train", args.data_dir, limit=recipe.train_images, seed=recipe.data_seed)
     xt, yt = load_cifar10("test", args.data_dir, limit=recipe.test_images, seed=recipe.data_seed)
+    x = augmented_views(x, recipe.views, recipe.data_seed)
     t_logits = teacher_logits(teacher, x)
     for rank in (int(v) for v in args.students.split(",")):
         torch.manual_seed(rank)

@@ -22,14 +22,6 @@ needs_packs = pytest.mark.skipif(
     reason="CIFAR-10 JPEG packs not in the data directory")
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _fake_data(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n).astype(np.int64)

@@ -14,7 +14,7 @@ from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks.vit import load_built
 from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs
 from evoproxy.cli import main
-from evoproxy.distill import KDRecipe, kd_loss
+from evoproxy.distill import KDRecipe, augmented_views, kd_loss, train_kd
 from evoproxy.errors import EvoproxyError
 from evoproxy.kdprobe import DistillPair
 from evoproxy.spaces.vit import arch_from_json, build_vit, canonical, count_params, vit_flops
@@ -148,7 +148,7 @@ def test_tiny_build_resumes_refuses_other_settings_and_loads(tmp_path, monkeypat
         assert bench.accuracy(i) == float(by_id[i]["top1"])
         assert bench.arch_of(i) == by_id[i]["arch"]
         assert count_params(bench.student(i)) == int(by_id[i]["params"])
-    assert "64 CIFAR-10 images x 1 epochs" in bench.label
+    assert "64 CIFAR-10 images, 1 views x 1 epochs" in bench.label
     with pytest.raises(EvoproxyError, match="only metric is top1"):
         load_built(table=out, metric="base")
 
@@ -156,6 +156,19 @@ def test_tiny_build_resumes_refuses_other_settings_and_loads(tmp_path, monkeypat
     monkeypatch.setattr(distill, "train_kd", real_train)
     fresh = build_vit_table(tmp_path / "fresh.csv", 2, seed=0, recipe=RECIPE)
     assert sorted(_rows(fresh)[1]) == sorted(rows)
+
+
+@needs_cifar
+def test_parallel_build_gives_the_serial_rows(tmp_path, one_thread):
+    recipe = KDRecipe(train_images=64, test_images=32, epochs=1, batch_size=32, views=3)
+    serial = _rows(build_vit_table(tmp_path / "serial.csv", 3, seed=0, recipe=recipe))
+    done = []
+    parallel = build_vit_table(tmp_path / "parallel.csv", 3, seed=0, recipe=recipe, jobs=2,
+                               on_row=lambda d, t, row: done.append((d, t)))
+    assert _rows(parallel)[0] == serial[0] and sorted(_rows(parallel)[1]) == sorted(serial[1])
+    assert done == [(1, 3), (2, 3), (3, 3)]
+    with pytest.raises(EvoproxyError, match="--jobs must be >= 1"):
+        build_vit_table(tmp_path / "x.csv", 3, seed=0, recipe=recipe, jobs=0)
 
 
 def test_load_built_without_a_table_says_how_to_build(tmp_path):
@@ -182,7 +195,46 @@ def test_plan_is_deterministic_distinct_and_spread(plan6):
         plan_archs(0, 0)
 
 
-# ---- the KD loss -------------------------------------------------------------------------------
+# ---- augmentation views and the KD loss --------------------------------------------------------
+
+def test_augmented_views_are_the_image_its_mirror_then_padded_crops():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    before = x.copy()
+    v = augmented_views(x, 4, seed=3)
+    assert v.shape == (4, 20, 32, 32, 3) and v.dtype == np.uint8
+    assert np.array_equal(x, before)
+    assert np.array_equal(v[0], x) and np.array_equal(v[1], x[:, :, ::-1])
+    assert not np.array_equal(v[2], v[3])
+    padded = np.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    for view in v[2:]:
+        for i in range(len(x)):
+            assert any(np.array_equal(view[i], w) or np.array_equal(view[i], w[:, ::-1])
+                       for w in (padded[i, a:a + 32, b:b + 32] for a in range(9) for b in range(9)))
+    assert np.array_equal(augmented_views(x, 4, seed=3), v)
+    assert augmented_views(x, 1).shape == (1, 20, 32, 32, 3)
+    with pytest.raises(EvoproxyError, match="views must be >= 1"):
+        augmented_views(x, 0)
+
+
+def test_train_kd_draws_views_and_checks_shapes(one_thread):
+    rng = np.random.default_rng(1)
+    x = augmented_views(rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8), 2)
+    y = rng.integers(0, 10, 16)
+    t = torch.randn(2, 16, 10, generator=torch.Generator().manual_seed(0))
+    recipe = KDRecipe(epochs=2, batch_size=8)
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        student = build_vit(SPACE, plan_archs(1, 0)[0])
+        losses.append(train_kd(student, x, y, t, recipe, seed=5))
+    assert np.isfinite(losses[0]) and losses[0] == losses[1]
+    assert np.isfinite(train_kd(student, x[0], y, t[0], recipe))   # one view: (N, H, W, C)
+    with pytest.raises(EvoproxyError, match="teacher logits"):
+        train_kd(student, x, y, t[:1], recipe)
+    with pytest.raises(EvoproxyError, match="16 labels"):
+        train_kd(student, x[:, :8], y, t[:, :8], recipe)
+
 
 def _np_log_softmax(z):
     z = z - z.max(axis=1, keepdims=True)
