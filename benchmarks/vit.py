@@ -49,13 +49,24 @@ def load_teacher(path: Optional[str] = None) -> tuple[nn.Module, str]:
     path = path or os.environ.get("EVOPROXY_TEACHER") or str(DEFAULT_TEACHER)
     if not Path(path).is_file():
         raise EvoproxyError(f"teacher checkpoint {path} not found; train one with `evoproxy train` "
-                            "or unset EVOPROXY_TEACHER")
+                            "or fix --teacher / EVOPROXY_TEACHER")
     state, meta = load_checkpoint(path)
     net = build_model(meta.get("arch", "resnet20"))
     net.load_state_dict(state)
     for p in net.parameters():
         p.requires_grad_(False)
     return net.eval(), f"{meta.get('arch', 'resnet20')}:{sha256_file(path)[:16]}"
+
+
+def use_teacher(path: str) -> str:
+    """Make the checkpoint at ``path`` this process's teacher (checked now: one line if unreadable).
+
+    It is passed on as ``EVOPROXY_TEACHER``, so Ray workers and the benchmark labels see it too.
+    """
+    path = str(Path(path).resolve())
+    load_teacher(path)
+    os.environ["EVOPROXY_TEACHER"] = path
+    return path
 
 
 class ViTBenchmark:
@@ -174,4 +185,4 @@ def load_built(name: str = "vit-kd-cifar10", data_dir: Optional[PathLike] = None
                         label, data_dir, split_seed)
 
 
-__all__ = ["ViTBenchmark", "load_built", "load_published", "load_teacher", "DEFAULT_TEACHER"]
+__all__ = ["ViTBenchmark", "load_built", "load_published", "load_teacher", "use_teacher", "DEFAULT_TEACHER"]

@@ -8,7 +8,7 @@ from typing import Callable, Optional, Sequence
 
 from .errors import EvoproxyError
 from .mqcli import add_commands as add_mq_commands
-from .runcli import add_commands
+from .runcli import add_commands, use_teacher_for
 from .vitcli import add_commands as add_vit_commands
 
 
@@ -94,6 +94,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .proxies import PROXIES, proxies_for
     from .proxyfile import ProxySpec, resolve
 
+    if args.teacher:
+        use_teacher_for(args.teacher, [args.benchmark])
     bench = get_benchmark(args.benchmark, args.data_dir, args.seed, args.metric)
     line = getattr(bench, "proxy_line", "nas")
     names = [n for part in args.proxy.split(";") for n in (proxies_for(line) if part == "all" else [part])]
@@ -208,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="test_200ep",
                    choices=["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd", "base"])
     p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
+    p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint from `evoproxy train` "
+                   "(default: EVOPROXY_TEACHER, else the shipped ResNet-20)")
     p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

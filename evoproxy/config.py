@@ -38,6 +38,7 @@ class RunConfig:
     stats: tuple[str, ...] = ("weight", "grad", "act", "act_grad", "virtual_grad")
     ops: Optional[tuple[str, ...]] = None  # None: every registered op
     control: Optional[str] = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
+    teacher: Optional[str] = None  # vit-* benchmarks: teacher checkpoint (None: EVOPROXY_TEACHER or the shipped one)
     hall_of_fame: int = 5
     baselines: tuple[str, ...] = ("synflow", "nwot", "snip", "grad_norm", "fisher", "jacov",
                                   "l2_norm", "params", "flops")

@@ -11,7 +11,7 @@ from .config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_ove
 from .errors import EvoproxyError
 from .store import RunStore
 
-OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir")
+OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher")
 
 
 def _config(args: argparse.Namespace, store: RunStore | None) -> RunConfig:
@@ -40,6 +40,16 @@ def _open_store(args: argparse.Namespace) -> tuple[RunStore, bool]:
     return RunStore(out), False
 
 
+def use_teacher_for(path: str, benchmarks) -> None:
+    """``--teacher``: check the checkpoint and make it the teacher of these (vit-*) benchmarks."""
+    from .benchmarks.vit import use_teacher
+
+    other = [b for b in benchmarks if not b.startswith("vit-")]
+    if other:
+        raise EvoproxyError(f"--teacher only applies to vit-* benchmarks, not {', '.join(other)}")
+    use_teacher(path)
+
+
 def run_search(config: RunConfig, store: RunStore, on_generation=None) -> dict:
     """Run (or continue) a search into ``store`` and write its final report there."""
     from .backends import make_backend
@@ -48,6 +58,8 @@ def run_search(config: RunConfig, store: RunStore, on_generation=None) -> dict:
     from .search import Search
     from .worker import EvalSetup
 
+    if config.teacher:
+        use_teacher_for(config.teacher, config.benchmarks)
     benches = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric)
                for n in config.benchmarks}
     setup = EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
@@ -73,6 +85,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     store, resuming = _open_store(args)
     config = _config(args, store if resuming else None)
+    if config.teacher:
+        use_teacher_for(config.teacher, config.benchmarks)
     if not resuming:
         store.save_config(config.identity())
     for n in config.benchmarks:
@@ -212,6 +226,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint (default: the shipped ResNet-20)")
     p.add_argument("--data-dir", dest="data_dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)

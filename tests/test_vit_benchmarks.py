@@ -11,7 +11,7 @@ import torch
 
 from evoproxy import distill
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
-from evoproxy.benchmarks.vit import load_built
+from evoproxy.benchmarks.vit import load_built, load_teacher
 from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs
 from evoproxy.cli import main
 from evoproxy.distill import KDRecipe, augmented_views, kd_loss, train_kd
@@ -302,3 +302,37 @@ def test_cli_select_budget_below_the_smallest(capsys, pit_params):
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and captured.out == ""
     assert f"smallest: {min(params.values()) / 1e6:.2f}M" in err[0] and "--budget-params" in err[0]
+
+
+# ---- --teacher -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", "--benchmark", "nb201-cifar10", "--proxy", "params", "--teacher", "t.pt"],
+     "--teacher only applies to vit-* benchmarks, not nb201-cifar10"),
+    (["eval", "--benchmark", "vit-pit-c100", "--proxy", "params", "--teacher", "no/such.pt"],
+     "teacher checkpoint"),
+    (["search", "--benchmark", "synthetic", "--teacher", "t.pt", "--generations", "0"],
+     "--teacher only applies to vit-* benchmarks, not synthetic"),
+])
+def test_teacher_flag_errors_are_one_line(capsys, tmp_path, argv, message):
+    if argv[0] == "search":
+        argv = argv + ["--out", str(tmp_path / "run"), "--quiet"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+@needs_tables
+def test_use_teacher_names_the_checkpoint_in_the_label(tmp_path):
+    import gzip
+    import shutil
+
+    from evoproxy.benchmarks.vit import DEFAULT_TEACHER, use_teacher
+    plain = tmp_path / "teacher.pt"
+    with gzip.open(DEFAULT_TEACHER) as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert "SUBSTITUTE teacher" in get_benchmark("vit-pit-c100").label
+    assert use_teacher(str(plain)) == str(plain.resolve())
+    assert f"teacher {plain.resolve()}" in get_benchmark("vit-pit-c100").label
+    assert load_teacher()[1] == load_teacher(str(DEFAULT_TEACHER))[1]   # same weights, same key

@@ -17,6 +17,8 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 from ..worker import EvalSetup, Key, Worker
 
 FAILURES = (RayActorError, GetTimeoutError, RayTaskError)
+PASSED_ENV = ("EVOPROXY_TEACHER", "EVOPROXY_DATA")
+"""Environment the workers need, passed on explicitly (cluster workers do not inherit it)."""
 
 
 class RayBackend:
@@ -29,6 +31,9 @@ class RayBackend:
         if self.owns_ray:
             kwargs = {"address": address} if address else {
                 "num_cpus": workers * setup.threads, "include_dashboard": False}
+            passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+            if passed:
+                kwargs["runtime_env"] = {"env_vars": passed}
             ray.init(logging_level="ERROR", log_to_driver=False, **kwargs)
         self.setup, self.make_benchmark = setup, make_benchmark
         self.remote_worker = ray.remote(num_cpus=setup.threads)(Worker)
