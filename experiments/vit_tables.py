@@ -45,20 +45,22 @@ def main() -> int:
     for space in args.spaces.split(","):
         tables = targets(space, args.data_dir)
         probe_bench = max((b for _, b in tables), key=len)  # the table listing every architecture
-        ids = probe_bench.arch_ids()
+        split = "holdout" if args.holdout else "all"
+        wanted = {b.arch_of(i) for _, b in tables for i in b.arch_ids(split)}
+        ids = [i for i in probe_bench.arch_ids() if probe_bench.arch_of(i) in wanted]
         batch = probe_bench.probe_batch()
         with tqdm(total=len(ids), desc=f"probing {space}", unit="net", file=sys.stderr) as bar:
             scores = score_matrix(probe_bench, [s.program for s in specs], ids, batch.x, batch.y,
                                   probe_bench.probe_seed, on_arch=lambda j, col: bar.update(1))
         by_arch = {probe_bench.arch_of(i): scores[:, j] for j, i in enumerate(ids)}
         for label, bench in tables:
-            keep = bench.arch_ids("holdout" if args.holdout else "all")
+            keep = bench.arch_ids(split)
             accs = bench.accuracies(keep)
             for k, spec in enumerate(specs):
                 s = spec.direction * np.array([by_arch[bench.arch_of(i)][k] for i in keep])
                 s = np.where(np.isfinite(s), s, -np.inf)
                 rows.append((space, label, spec.name, len(keep), fitness.kendall(s, accs)))
-                print(f"{space:<11} {label:<16} {spec.name:<10} n={len(keep):<4} tau {rows[-1][-1]:.3f}",
+                print(f"{space:<11} {label:<16} {spec.name:<24} n={len(keep):<4} tau {rows[-1][-1]:.3f}",
                       flush=True)
         if args.save:
             with open(args.save, "a", newline="") as f:
