@@ -28,7 +28,7 @@ needs_tables = pytest.mark.skipif(
 needs_cifar = pytest.mark.skipif(
     not (have_data("images/cifar10_train_jpeg_bytes.npz") and have_data("images/cifar10_test_jpeg_bytes.npz")),
     reason="needs the shared CIFAR-10 pack")
-RECIPE = KDRecipe(train_images=64, test_images=32, epochs=1, batch_size=32)
+RECIPE = KDRecipe(train_images=64, test_images=32, views=1, epochs=1, batch_size=32)
 
 
 @pytest.fixture(autouse=True)
