@@ -62,3 +62,20 @@ def test_search_joins_a_running_cluster(tmp_path):
         assert "hall of fame" in out.stdout
     finally:
         subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_workers_get_the_teacher_and_data_dir_through_the_runtime_env(monkeypatch, tmp_path):
+    import ray
+
+    from evoproxy.backends.ray_backend import RayBackend
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.worker import EvalSetup
+
+    monkeypatch.setenv("EVOPROXY_TEACHER", str(tmp_path / "teacher.pt"))
+    monkeypatch.setenv("EVOPROXY_DATA", str(tmp_path))
+    backend = RayBackend(EvalSetup(), get_benchmark, workers=1)
+    try:
+        passed = ray.get_runtime_context().runtime_env.get("env_vars", {})
+        assert passed == {"EVOPROXY_TEACHER": str(tmp_path / "teacher.pt"), "EVOPROXY_DATA": str(tmp_path)}
+    finally:
+        backend.close()
