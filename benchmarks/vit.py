@@ -3,8 +3,8 @@
 ``vit-{autoformer,pit}-{c100,flowers,chaoyang}`` read ``<data>/vit/gt_*.csv`` (Auto-Prox's ground
 truth: accuracy of each subnet trained with knowledge distillation from a CIFAR-100 ResNet-56,
 metric ``kd``, or from scratch, ``base``). ``vit-kd-cifar10`` reads the table that
-``evoproxy bench build vit-kd-cifar10`` writes (``benchmarks/data/vit-kd-cifar10.csv``; none ships
-yet: the recipes tried so far do not rank capacity, see the README).
+``evoproxy bench build vit-kd-cifar10`` writes (``benchmarks/data/vit-kd-cifar10.csv``, shipped with
+its provenance sidecar).
 
 Every student is probed beside this project's CIFAR-10 ResNet-20 teacher on CIFAR-10 images at
 32x32, with a 10-class head. For the published tables that is a *substitute* teacher and probe
