@@ -53,6 +53,8 @@ def _choose(bench, ids: list[int], scores: np.ndarray, params: dict[int, int]) -
 
 
 def cmd_select(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .benchmarks import get_benchmark
     from .proxyfile import resolve
     from .scoring import score_matrix
@@ -69,7 +71,11 @@ def cmd_select(args: argparse.Namespace) -> int:
         raise EvoproxyError(f"no {args.space} architecture of {name} has <= {args.budget_params}M params "
                             f"(smallest: {min(params.values()) / 1e6:.2f}M); raise --budget-params")
     batch = bench.probe_batch()
-    scores = spec.direction * score_matrix(bench, [spec.program], ids, batch.x, batch.y, bench.probe_seed)[0]
+    with tqdm(total=len(ids), desc=f"probing {args.space}", unit="net", file=sys.stderr,
+              disable=args.quiet) as bar:
+        raw = score_matrix(bench, [spec.program], ids, batch.x, batch.y, bench.probe_seed,
+                           on_arch=lambda j, col: bar.update(1))
+    scores = spec.direction * raw[0]
     picks = _choose(bench, ids, scores, params)
     accs = np.array([bench.accuracy(i) for i in ids])
     rng = np.random.default_rng(args.seed)
@@ -96,6 +102,7 @@ def add_commands(sub) -> None:
     p.add_argument("--metric", default="kd", help="kd or base (published tables), top1 (cifar-vit)")
     p.add_argument("--seed", type=int, default=0, help="seeds the random pick")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--data-dir", dest="data_dir")
     p.set_defaults(func=cmd_select)
 

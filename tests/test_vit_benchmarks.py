@@ -288,7 +288,9 @@ def pit_params():
 def test_cli_select_under_a_params_budget(capsys, pit_params):
     bench, params = pit_params
     assert main(["select", "--proxy", "params", "--space", "pit", "--budget-params", "1.0", "--json"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    assert "probing pit" in captured.err   # the progress bar
+    out = captured.out.strip().splitlines()
     doc = json.loads(out[-1])
     cands = [i for i, p in params.items() if p <= 1e6]
     assert doc["benchmark"] == "vit-pit-c100" and doc["candidates"] == len(cands) > 1
