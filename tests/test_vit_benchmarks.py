@@ -12,7 +12,7 @@ import torch
 from evoproxy import distill
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks.vit import load_built, load_teacher
-from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs
+from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs, read_rows
 from evoproxy.cli import main
 from evoproxy.distill import KDRecipe, augmented_views, kd_loss, train_kd
 from evoproxy.errors import EvoproxyError
@@ -97,17 +97,16 @@ def test_shipped_table_matches_its_plan_and_provenance():
     from evoproxy.benchmarks.vit import DATA, DEFAULT_TEACHER
     from evoproxy.train import sha256_file
 
-    table = DATA / "vit-kd-cifar10.csv"
     side = json.loads((DATA / "vit-kd-cifar10.csv.json").read_text())
     assert side["recipe"] == KDRecipe().as_dict() and side["space"] == SPACE
     assert side["teacher"].split(":")[1] == sha256_file(DEFAULT_TEACHER)[:16]
-    header, rows = _rows(table)
-    assert tuple(header) == COLUMNS and len(rows) == side["configs"]
+    rows = read_rows(DATA / "vit-kd-cifar10.csv")
+    assert len(rows) == side["configs"]
     plan = plan_archs(side["configs"], side["seed"])
-    for row in (dict(zip(COLUMNS, r)) for r in rows):
+    for row in rows:
         assert row["arch"] == canonical(plan[int(row["id"])])
         assert int(row["params"]) == count_params(build_vit(SPACE, json.loads(row["arch"])))
-    accs = np.array([float(dict(zip(COLUMNS, r))["top1"]) for r in rows])
+    accs = np.array([float(row["top1"]) for row in rows])
     assert 10 < accs.min() and accs.max() < 100 and accs.max() - accs.min() > 2
     bench = get_benchmark("vit-kd-cifar10")
     assert len(bench) == len(rows) and "views x" in bench.label
