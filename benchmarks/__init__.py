@@ -1,12 +1,20 @@
-"""Benchmark registry: ``get_benchmark(name)`` returns an :class:`evoproxy.benchmark.Benchmark`."""
+"""Benchmark registry: ``get_benchmark(name)`` returns an :class:`evoproxy.scoring.benchmark.Benchmark`.
+
+Each benchmark is a :class:`BenchmarkInfo` record in :data:`BENCHMARKS`. Add one from your own
+code with ``register_benchmark(BenchmarkInfo("my-bench", my_factory))``, where
+``my_factory(data_dir=..., split_seed=..., metric=...)`` returns a Benchmark (subclass
+:class:`evoproxy.benchmarks.base.TableBenchmark` for the id/split plumbing).
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from evoproxy.benchmark import Benchmark
 from evoproxy.errors import EvoproxyError
+from evoproxy.registry import Registry
+from evoproxy.scoring.benchmark import Benchmark
 
 from .mq import load_mq
 from .nb201 import load_nb201
@@ -14,27 +22,53 @@ from .synthetic import load_synthetic
 from .vit import DATASETS, load_built, load_published
 
 Factory = Callable[..., Benchmark]
-"""``factory(data_dir=..., split_seed=..., metric=...) -> Benchmark``."""
+"""``factory(data_dir=..., split_seed=..., metric=...[, teacher=...]) -> Benchmark``."""
 
-BENCHMARKS: dict[str, Factory] = {
-    "nb201-cifar10": partial(load_nb201, "cifar10"),
-    "nb201-cifar100": partial(load_nb201, "cifar100"),
-    "nb201-imagenet16": partial(load_nb201, "imagenet16"),
-    "synthetic": load_synthetic,
-    "mq-resnet20-cifar10": partial(load_mq, "mq-resnet20-cifar10"),
-    **{f"vit-{space}-{ds}": partial(load_published, space, ds) for space in ("autoformer", "pit")
-       for ds in DATASETS},
-    "vit-kd-cifar10": partial(load_built, "vit-kd-cifar10"),
-}
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    """A registered benchmark: its name, its factory, and what the factory accepts."""
+
+    name: str
+    factory: Factory
+    uses_teacher: bool = False
+    """The factory takes ``teacher=`` (a checkpoint path, None for its default): distillation."""
+
+
+BENCHMARKS: Registry[BenchmarkInfo] = Registry("benchmark")
+
+
+def register_benchmark(info: BenchmarkInfo) -> BenchmarkInfo:
+    return BENCHMARKS.add(info.name, info)
+
+
+for _info in [
+    BenchmarkInfo("nb201-cifar10", partial(load_nb201, "cifar10")),
+    BenchmarkInfo("nb201-cifar100", partial(load_nb201, "cifar100")),
+    BenchmarkInfo("nb201-imagenet16", partial(load_nb201, "imagenet16")),
+    BenchmarkInfo("synthetic", load_synthetic),
+    BenchmarkInfo("mq-resnet20-cifar10", partial(load_mq, "mq-resnet20-cifar10")),
+    *(BenchmarkInfo(f"vit-{space}-{ds}", partial(load_published, space, ds), uses_teacher=True)
+      for space in ("autoformer", "pit") for ds in DATASETS),
+    BenchmarkInfo("vit-kd-cifar10", partial(load_built, "vit-kd-cifar10"), uses_teacher=True),
+]:
+    register_benchmark(_info)
 
 
 def get_benchmark(name: str, data_dir: Optional[Union[str, Path]] = None, split_seed: int = 0,
-                  metric: str = "test_200ep") -> Benchmark:
-    """The benchmark called ``name``; :class:`EvoproxyError` listing valid names otherwise."""
-    factory = BENCHMARKS.get(name)
-    if factory is None:
+                  metric: str = "test_200ep", teacher: Optional[str] = None) -> Benchmark:
+    """The benchmark called ``name``; :class:`EvoproxyError` listing valid names otherwise.
+
+    ``teacher`` (a checkpoint path) is for distillation benchmarks only; elsewhere it is an error.
+    """
+    if name not in BENCHMARKS:
         raise EvoproxyError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
-    return factory(data_dir=data_dir, split_seed=split_seed, metric=metric)
+    info = BENCHMARKS.get(name)
+    if not info.uses_teacher:
+        if teacher is not None:
+            raise EvoproxyError(f"--teacher only applies to vit-* benchmarks, not {name}")
+        return info.factory(data_dir=data_dir, split_seed=split_seed, metric=metric)
+    return info.factory(data_dir=data_dir, split_seed=split_seed, metric=metric, teacher=teacher)
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "get_benchmark"]
+__all__ = ["BENCHMARKS", "Benchmark", "BenchmarkInfo", "get_benchmark", "register_benchmark"]

@@ -1,6 +1,6 @@
 """Build an MQ benchmark table: sample bit configurations, quantize, measure test top-1.
 
-``build_mq_table`` quantizes one trained network (post-training, :func:`evoproxy.quant.quantize_model`)
+``build_mq_table`` quantizes one trained network (post-training, :func:`evoproxy.spaces.quantized.quantize_model`)
 for each of K bit configurations stratified over model size, measures top-1 on the CIFAR-10 test set
 and appends each finished row to a CSV at once, so an interrupted build resumes where it stopped.
 A ``.json`` sidecar holds the provenance (checkpoint sha256, seeds, method, command); a build resumes
@@ -19,6 +19,7 @@ import torch
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
+from .checkpoints import load_reference
 from .tables import append_row, read_table, resume_table
 
 PathLike = Union[str, os.PathLike]
@@ -62,7 +63,7 @@ def plan_configs(space: BitSpace, k: int, seed: int) -> list[BitConfig]:
     pool = []
     for _ in range(POOL_PER_CONFIG * k):
         p = rng.dirichlet(np.ones(len(space.choices)))
-        bits = [space._fixed(i) or int(rng.choice(space.choices, p=p)) for i in range(space.n_layers)]
+        bits = [space.fixed_bits(i) or int(rng.choice(space.choices, p=p)) for i in range(space.n_layers)]
         pool.append(BitConfig(tuple(bits)))
     sizes = np.array([space.size_bits(c) for c in pool])
     n_bins = max(k - len(chosen), 1)
@@ -95,11 +96,11 @@ def build_mq_table(out: PathLike, k: int, checkpoint: PathLike, seed: int = 0,
                    method: MQMethod = MQMethod(), data_dir: Optional[PathLike] = None,
                    command: str = "", on_row: Optional[Callable[[int, int, dict], None]] = None) -> Path:
     """Build (or continue) the table at ``out``; returns its path. ``on_row(done, total, row)``."""
-    from evoproxy.images import normalise
-    from evoproxy.quant import quantize_model
-    from evoproxy.train import evaluate_accuracy, load_cifar10
+    from evoproxy.data.images import normalise
+    from evoproxy.spaces.quantized import quantize_model
+    from evoproxy.training.loop import evaluate_accuracy
+    from evoproxy.data.cifar import load_cifar10
 
-    from .mq import load_reference
 
     out, checkpoint = Path(out), Path(checkpoint)
     model, sha = load_reference(checkpoint, method.model)

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from evoproxy.benchmark import SPLITS, sample_ids
-from evoproxy.data import HOW_TO, resolve_data_dir
+from evoproxy.data.paths import HOW_TO, resolve_data_dir
 from evoproxy.errors import DataMissing, EvoproxyError
+
+from .base import TableBenchmark
 
 if TYPE_CHECKING:
     from torch import nn
@@ -68,50 +69,17 @@ def read_table(path: str) -> NB201Table:
                       tuple(r["naslib_op_indices"].zfill(6) for r in rows), columns)
 
 
-def split_ids(n: int, seed: int) -> dict[str, list[int]]:
-    """Seeded permutation of ``0..n-1`` cut in half: ``search`` / ``holdout`` (sorted)."""
-    perm = np.random.default_rng(seed).permutation(n)
-    half = n // 2
-    return {"all": list(range(n)), "search": sorted(perm[:half].tolist()),
-            "holdout": sorted(perm[half:].tolist())}
-
-
-class NB201Benchmark:
-    """One NB201 dataset and accuracy metric; implements :class:`evoproxy.benchmark.Benchmark`."""
+class NB201Benchmark(TableBenchmark):
+    """One NB201 dataset and accuracy metric; implements :class:`evoproxy.scoring.benchmark.Benchmark`."""
 
     def __init__(self, name: str, num_classes: int, arch_strs: Sequence[str],
                  op_indices: Sequence[str], acc: np.ndarray, label: str, split_seed: int = 0):
+        super().__init__(range(len(acc)), split_seed)
         self.name, self.num_classes, self.label = name, num_classes, label
-        self.split_seed = split_seed
         self._arch_strs, self._op_indices = tuple(arch_strs), tuple(op_indices)
         self._acc = np.asarray(acc, dtype=np.float64)
         self._by_arch = {s: i for i, s in enumerate(self._arch_strs)}
         self._by_ops = {s: i for i, s in enumerate(self._op_indices)}
-        self._splits = split_ids(len(self._acc), split_seed)
-
-    def __repr__(self) -> str:
-        return f"<{self.name}: {len(self._acc)} archs, {self.label}>"
-
-    def __len__(self) -> int:
-        return len(self._acc)
-
-    def _check(self, arch_id: int) -> int:
-        ok = isinstance(arch_id, (int, np.integer)) and not isinstance(arch_id, bool)
-        if not ok or not 0 <= int(arch_id) < len(self._acc):
-            raise EvoproxyError(f"{self.name}: arch id {arch_id!r} is not an integer "
-                                f"in 0..{len(self._acc) - 1}")
-        return int(arch_id)
-
-    def arch_ids(self, split: str = "all") -> list[int]:
-        if split not in self._splits:
-            raise EvoproxyError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-        return list(self._splits[split])
-
-    def accuracy(self, arch_id: int) -> float:
-        return float(self._acc[self._check(arch_id)])
-
-    def accuracies(self, arch_ids: Sequence[int]) -> np.ndarray:
-        return np.array([self.accuracy(i) for i in arch_ids])
 
     def arch_of(self, arch_id: int) -> str:
         return self._arch_strs[self._check(arch_id)]
@@ -131,9 +99,6 @@ class NB201Benchmark:
     def build(self, arch_id: int) -> "nn.Module":
         from evoproxy.spaces.nb201 import build_nb201
         return build_nb201(self.arch_of(arch_id), num_classes=self.num_classes)
-
-    def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
-        return sample_ids(self.name, self.arch_ids(split), n, split, seed)
 
 
 def _check_args(dataset: str, metric: str) -> None:

@@ -15,9 +15,9 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from evoproxy.data import data_file
+from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
-from evoproxy.fitness import spearman
+from evoproxy.scoring.fitness import spearman
 
 SUITE_ZERO = "nb201/nb201_zc_proxies_725x3_naslib.csv"
 PROXIES = ("flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain",
@@ -68,7 +68,7 @@ def reference_spearman(dataset: str = "cifar10", data_dir: Optional[Union[str, P
     ``against``: the file's ``val_accuracy`` (default), or an NB201 table metric such as
     ``"test_200ep"`` (the published Suite-Zero figures match that one). This describes the
     reference data, so rows with a missing (NaN) value are left out for that proxy; ``-inf``
-    ranks lowest. (Our own proxies go through :func:`evoproxy.fitness.screen` instead.)
+    ranks lowest. (Our own proxies go through :func:`evoproxy.scoring.fitness.screen` instead.)
     """
     rows = load_suite_zero(dataset, data_dir)
     acc = np.array([r.val_accuracy for r in rows])

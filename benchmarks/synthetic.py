@@ -4,7 +4,7 @@ Every architecture is a small CNN whose configuration follows from its id alone 
 :func:`config_of`). Its ground truth is **not** a training result: it is the target program
 (default ``layer_sum(l2(grad))``) evaluated on the statistics evoproxy's own probe collects
 for that network, on one fixed synthetic probe batch, with the network initialised exactly
-as :func:`evoproxy.scoring.score_arch` does (``torch.manual_seed(seed)`` right before
+as :func:`evoproxy.scoring.score.score_arch` does (``torch.manual_seed(seed)`` right before
 ``build``). A search that probes these networks with the same batch and seed therefore sees
 the very statistics the ground truth was computed from, so the target formula ranks them
 perfectly (Kendall 1.0) and an end-to-end test can check that evolution recovers it.
@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 from torch import nn
 
-from evoproxy.benchmark import SPLITS, sample_ids
 from evoproxy.errors import EvoproxyError
-from evoproxy.images import ProbeBatch, synthetic_batch
-from evoproxy.program import Program, check_proxy, parse
-from evoproxy.scoring import score_arch
+from evoproxy.data.images import ProbeBatch, synthetic_batch
+from evoproxy.lang.program import Program, check_proxy, parse
+from evoproxy.scoring.score import score_arch
 
-from .nb201 import split_ids
+from .base import TableBenchmark
 
 DEFAULT_TARGET = "layer_sum(l2(grad))"
 NUM_CLASSES = 10
@@ -76,8 +75,8 @@ def _describe(config: dict) -> str:
                        f"{', bn' if s['bn'] else ''})" for s in config["stages"]) + " -> pool -> fc"
 
 
-class SyntheticBenchmark:
-    """Small CNNs with a formula as ground truth; implements :class:`evoproxy.benchmark.Benchmark`.
+class SyntheticBenchmark(TableBenchmark):
+    """Small CNNs with a formula as ground truth; implements :class:`evoproxy.scoring.benchmark.Benchmark`.
 
     ``target``: a whole-network formula (text or :class:`Program`). ``n_archs``: ids are
     ``0..n_archs-1``. ``split_seed``: the search/holdout permutation. ``probe_batch``: size of the
@@ -94,26 +93,12 @@ class SyntheticBenchmark:
             raise EvoproxyError(f"synthetic: n_archs must be an integer >= 2, got {n_archs!r}")
         if not isinstance(probe_batch, (int, np.integer)) or probe_batch < 1:
             raise EvoproxyError(f"synthetic: probe_batch must be a positive integer, got {probe_batch!r}")
-        self.n_archs, self.split_seed = int(n_archs), split_seed
+        super().__init__(range(int(n_archs)), split_seed)
+        self.n_archs = int(n_archs)
         self.probe_size, self.seed = int(probe_batch), seed
         self.label = (f"SYNTHETIC benchmark: accuracy = {self.target.text} on a fixed probe batch "
                       f"({self.probe_size} synthetic images, seed {seed}; not a real training result)")
-        self._splits = split_ids(self.n_archs, split_seed)
         self._batch: Optional[ProbeBatch] = None
-        self._acc: dict[int, float] = {}
-
-    def __repr__(self) -> str:
-        return f"<{self.name}: {self.n_archs} archs, {self.label}>"
-
-    def __len__(self) -> int:
-        return self.n_archs
-
-    def _check(self, arch_id: int) -> int:
-        ok = isinstance(arch_id, (int, np.integer)) and not isinstance(arch_id, bool)
-        if not ok or not 0 <= int(arch_id) < self.n_archs:
-            raise EvoproxyError(f"{self.name}: arch id {arch_id!r} is not an integer "
-                                f"in 0..{self.n_archs - 1}")
-        return int(arch_id)
 
     def probe_batch(self) -> ProbeBatch:
         """The fixed batch the ground truth is computed on; a search must probe with it."""
@@ -126,11 +111,6 @@ class SyntheticBenchmark:
     def probe_seed(self) -> int:
         """The init seed the ground truth used; a search must build networks with it."""
         return self.seed
-
-    def arch_ids(self, split: str = "all") -> list[int]:
-        if split not in self._splits:
-            raise EvoproxyError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-        return list(self._splits[split])
 
     def config_of(self, arch_id: int) -> dict:
         """The configuration of ``arch_id`` (see the module function :func:`config_of`)."""
@@ -146,7 +126,7 @@ class SyntheticBenchmark:
     def accuracy(self, arch_id: int) -> float:
         """The target formula on this network's probe statistics (computed once, then cached).
 
-        Scored through :func:`evoproxy.scoring.score_arch`, i.e. exactly as a search scores it.
+        Scored through :func:`evoproxy.scoring.score.score_arch`, i.e. exactly as a search scores it.
         """
         i = self._check(arch_id)
         hit = self._acc.get(i)
@@ -158,12 +138,6 @@ class SyntheticBenchmark:
                                     f"arch {i} ({self.arch_of(i)}); choose another target formula")
             self._acc[i] = hit
         return hit
-
-    def accuracies(self, arch_ids: Sequence[int]) -> np.ndarray:
-        return np.array([self.accuracy(i) for i in arch_ids])
-
-    def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
-        return sample_ids(self.name, self.arch_ids(split), n, split, seed)
 
 
 def load_synthetic(data_dir: Optional[Union[str, Path]] = None, split_seed: int = 0,

@@ -1,7 +1,7 @@
 """Build the ``vit-kd-cifar10`` table: small ViT students distilled from the CIFAR-10 teacher.
 
 Students are drawn from the ``cifar-vit`` space spread evenly over parameter count, each is
-trained with :func:`evoproxy.distill.train_kd` on a seeded CIFAR-10 subset, and its test top-1
+trained with :func:`evoproxy.training.distill.train_kd` on a seeded CIFAR-10 subset, and its test top-1
 is appended to the CSV as soon as it finishes, so an interrupted build resumes (see
 :mod:`evoproxy.benchmarks.tables`). The sidecar records teacher checksum, seeds and recipe.
 """
@@ -14,8 +14,9 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 
-from evoproxy.distill import KDRecipe
+from evoproxy.training.distill import KDRecipe
 
+from .checkpoints import load_teacher
 from .tables import append_row, read_table, resume_table
 
 PathLike = Union[str, os.PathLike]
@@ -60,11 +61,10 @@ def build_vit_table(out: PathLike, k: int, seed: int = 0, recipe: KDRecipe = KDR
     ``jobs > 1`` trains that many students at once, each in its own single-threaded process;
     every student is seeded by its id, so the rows do not depend on ``jobs``.
     """
-    from evoproxy.distill import augmented_views, teacher_logits
+    from evoproxy.training.distill import augmented_views, teacher_logits
     from evoproxy.errors import EvoproxyError
-    from evoproxy.train import load_cifar10
+    from evoproxy.data.cifar import load_cifar10
 
-    from .vit import load_teacher
 
     if jobs < 1:
         raise EvoproxyError(f"--jobs must be >= 1, got {jobs}")
@@ -93,9 +93,9 @@ def build_vit_table(out: PathLike, k: int, seed: int = 0, recipe: KDRecipe = KDR
 
 def _student_row(i: int, arch: dict, seed: int, recipe: KDRecipe, data: dict) -> list:
     """Train student ``i`` (seeded by its id) and return its table row."""
-    from evoproxy import distill
+    from evoproxy.training import distill
     from evoproxy.spaces.vit import build_vit, canonical, count_params, vit_flops
-    from evoproxy.train import evaluate_accuracy
+    from evoproxy.training.loop import evaluate_accuracy
 
     torch.manual_seed(seed * 100_003 + i)
     student = build_vit(SPACE, arch)

@@ -1,8 +1,9 @@
 """evoproxy: discover zero-cost proxies by evolving formulas over untrained-network statistics."""
-from .errors import DataMissing, EvoproxyError
-from .evaluate import evaluate, evaluate_many, to_callable
-from .program import FormulaError, Program, parse
-from .proxyfile import ProxySpec, load_proxy, read_proxy, resolve
+from evoproxy.errors import DataMissing, EvoproxyError
+from evoproxy.lang.interpret import evaluate, evaluate_many, to_callable
+from evoproxy.lang.program import FormulaError, Program, parse
+from evoproxy.lang.proxyfile import ProxySpec, read_proxy, resolve
+from evoproxy.scoring.score import load_proxy
 
 __all__ = ["Program", "parse", "evaluate", "evaluate_many", "to_callable", "ProxySpec", "resolve",
            "read_proxy", "load_proxy", "EvoproxyError", "DataMissing", "FormulaError"]

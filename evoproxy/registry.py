@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Generic, Iterator, TypeVar
 
-from .errors import EvoproxyError
+from evoproxy.errors import EvoproxyError
 
 T = TypeVar("T")
 

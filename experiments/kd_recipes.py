@@ -15,9 +15,10 @@ import torch
 
 from evoproxy.benchmarks.vit import load_teacher
 from evoproxy.benchmarks.vit_build import SPACE, plan_archs
-from evoproxy.distill import KDRecipe, augmented_views, teacher_logits, train_kd
+from evoproxy.training.distill import KDRecipe, augmented_views, teacher_logits, train_kd
 from evoproxy.spaces.vit import build_vit, count_params
-from evoproxy.train import evaluate_accuracy, load_cifar10
+from evoproxy.training.loop import evaluate_accuracy
+from evoproxy.data.cifar import load_cifar10
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import csv
 
 import numpy as np
 
-from evoproxy import fitness
+from evoproxy.scoring import fitness
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from evoproxy import fitness
+from evoproxy.scoring import fitness
 from evoproxy.benchmarks import DATASETS, get_benchmark
-from evoproxy.proxyfile import resolve
-from evoproxy.scoring import score_matrix
+from evoproxy.lang.proxyfile import resolve
+from evoproxy.scoring.score import score_matrix
 
 TABLE_OF = {"autoformer": "vit-autoformer-{}", "pit": "vit-pit-{}", "cifar-vit": "vit-kd-cifar10"}
 

@@ -114,7 +114,7 @@ class BitSpace:
         """Number of quantizable layers."""
         return len(self.layer_names)
 
-    def _fixed(self, i: int) -> int | None:
+    def fixed_bits(self, i: int) -> int | None:
         """The bit width layer ``i`` is pinned to, or None when it is free."""
         if self.first_last_bits is not None and i in (0, self.n_layers - 1):
             return self.first_last_bits
@@ -123,14 +123,14 @@ class BitSpace:
     def sample(self, rng: np.random.Generator, act_bits: int = 8) -> BitConfig:
         """A config with free layers drawn uniformly from ``choices``."""
         draws = rng.choice(self.choices, size=self.n_layers)
-        bits = tuple(self._fixed(i) or int(b) for i, b in enumerate(draws))
+        bits = tuple(self.fixed_bits(i) or int(b) for i, b in enumerate(draws))
         return BitConfig(bits, act_bits)
 
     def uniform(self, b: int, act_bits: int = 8) -> BitConfig:
         """All free layers at ``b`` bits (first/last stay at ``first_last_bits``)."""
         if b not in self.choices:
             raise EvoproxyError(f"bit width {b} not in choices {self.choices}; pick one of them")
-        return BitConfig(tuple(self._fixed(i) or b for i in range(self.n_layers)), act_bits)
+        return BitConfig(tuple(self.fixed_bits(i) or b for i in range(self.n_layers)), act_bits)
 
     def validate(self, cfg: BitConfig) -> None:
         """Raise EvoproxyError unless ``cfg`` fits this space."""
@@ -138,7 +138,7 @@ class BitSpace:
             raise EvoproxyError(f"bit config has {len(cfg.bits)} layers, model has {self.n_layers}; "
                                 "give one bit width per quantizable layer")
         for i, b in enumerate(cfg.bits):
-            want = self._fixed(i)
+            want = self.fixed_bits(i)
             if want is not None and b != want:
                 raise EvoproxyError(f"layer {i} ({self.layer_names[i]}) must be {want} bits, got {b}; "
                                     "first and last layers are fixed")

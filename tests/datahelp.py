@@ -1,5 +1,5 @@
 """Shared by the data-marked tests: is a file present in the data directory?"""
-from evoproxy.data import resolve_data_dir
+from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import DataMissing
 
 

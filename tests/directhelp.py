@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 
-from evoproxy.evaluate import evaluate
-from evoproxy.probe import collect
-from evoproxy.proxies import PROXIES
+from evoproxy.lang.interpret import evaluate
+from evoproxy.probe.base import collect
+from evoproxy.lang.proxies import PROXIES
 
 
 def library_score(name: str, model, x, y, seed: int = 0) -> float:

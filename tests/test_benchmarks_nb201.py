@@ -5,9 +5,10 @@ import types
 
 import pytest
 
-from evoproxy.benchmark import Benchmark
+from evoproxy.scoring.benchmark import Benchmark
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks import nb201 as nb
+from evoproxy.benchmarks.base import split_ids
 from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
 from evoproxy.errors import DataMissing, EvoproxyError
 
@@ -27,8 +28,8 @@ def test_unknown_name_lists_valid_names():
 
 
 def test_split_is_deterministic_and_disjoint():
-    a, b = nb.split_ids(15625, 0), nb.split_ids(15625, 0)
-    assert a == b and a != nb.split_ids(15625, 1)
+    a, b = split_ids(15625, 0), split_ids(15625, 0)
+    assert a == b and a != split_ids(15625, 1)
     search, hold = set(a["search"]), set(a["holdout"])
     assert not search & hold and search | hold == set(range(15625))
     assert abs(len(search) - len(hold)) <= 1

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from evoproxy.cli import main
-from evoproxy.proxyfile import read_proxy
+from evoproxy.lang.proxyfile import read_proxy
 
 
 def run(capsys, *argv):
@@ -69,7 +69,7 @@ def test_export_json_is_usable_by_eval_and_load_proxy(capsys, tmp_path):
     import torch
 
     from evoproxy import load_proxy
-    from evoproxy.images import synthetic_batch
+    from evoproxy.data.images import synthetic_batch
     from evoproxy.spaces.nb201 import build_nb201
 
     run_dir = tmp_path / "run"

@@ -1,8 +1,8 @@
 """Data directory resolution order and missing-file messages."""
 import pytest
 
-from evoproxy import data
-from evoproxy.data import ENV_VAR, data_file, describe_data_dir, resolve_data_dir
+from evoproxy.data import paths as data
+from evoproxy.data.paths import ENV_VAR, data_file, describe_data_dir, resolve_data_dir
 from evoproxy.errors import DataMissing
 
 
@@ -69,3 +69,13 @@ def test_describe(dirs):
     assert describe_data_dir() == f"{dirs['env']} ({ENV_VAR})"
     assert describe_data_dir(dirs["explicit"]).endswith("(--data-dir)")
     assert describe_data_dir(dirs["explicit"] / "typo").startswith("invalid:")
+
+
+def test_the_checkout_data_dir_is_shared_data_beside_the_checkout():
+    """The default data directory does not move when the module does: <checkout>/../shared/data."""
+    from pathlib import Path
+
+    from evoproxy.data.paths import checkout_data_dir
+
+    checkout = Path(__file__).resolve().parents[1]
+    assert checkout_data_dir() == checkout.parent / "shared" / "data"

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.fitness import (METRICS, correlate, correlate_checked, emq_fitness, kendall, pearson,
+from evoproxy.scoring.fitness import (METRICS, correlate, correlate_checked, emq_fitness, kendall, pearson,
                               screen, spearman, tie_fraction, top_indices, topk_kendall, topk_spearman)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from evoproxy.errors import DataMissing, EvoproxyError
-from evoproxy.images import load_array_pickle, load_probe_batch, normalise
+from evoproxy.data.images import load_array_pickle, load_probe_batch, normalise
 
 
 from tests.datahelp import have_data as _have

@@ -10,13 +10,13 @@ from scipy.spatial.distance import cosine as scipy_cosine_distance
 from scipy.special import softmax
 from scipy.stats import entropy, pearsonr
 
-from evoproxy.evaluate import apply_op, evaluate, evaluate_many
-from evoproxy.export import to_latex, to_sympy
-from evoproxy.generate import Generator
-from evoproxy.ops import OPS
-from evoproxy.program import FormulaError, check_proxy, parse
-from evoproxy.types import LAYER_T, SCALAR_T, TypeCheckError, tensor
-from evoproxy.variation import Limits, crossover, mutate
+from evoproxy.lang.interpret import apply_op, evaluate, evaluate_many
+from evoproxy.lang.export import to_latex, to_sympy
+from evoproxy.search.generate import Generator
+from evoproxy.lang.ops import OPS
+from evoproxy.lang.program import FormulaError, check_proxy, parse
+from evoproxy.lang.types import LAYER_T, SCALAR_T, TypeCheckError, tensor
+from evoproxy.search.variation import Limits, crossover, mutate
 
 DISTANCES = ("mse", "l1dist", "kl_t", "cosine", "pearson")
 TRANSFORMS = ("gram_batch", "gram_channel", "attention_map")

@@ -8,15 +8,15 @@ import math
 import pytest
 import torch
 
-from evoproxy import kdprobe
-from evoproxy.evaluate import evaluate
-from evoproxy.kdprobe import DistillPair, align
-from evoproxy.probe import collect
-from evoproxy.program import FormulaError, check_proxy, parse
-from evoproxy.proxies import PROXIES
+from evoproxy.probe import teacher as kdprobe
+from evoproxy.lang.interpret import evaluate
+from evoproxy.probe.teacher import DistillPair, align
+from evoproxy.probe.base import collect
+from evoproxy.lang.program import FormulaError, check_proxy, parse
+from evoproxy.lang.proxies import PROXIES
 from evoproxy.spaces.resnet_cifar import ResNetCifar, resnet_cifar
 from evoproxy.spaces.vit import Attention, build_vit, count_params
-from evoproxy.stats import STATS
+from evoproxy.lang.stats import STATS
 
 KD_STATS = sorted(n for n in STATS if STATS.get(n).pass_name == "kd")
 TINY_VIT = {"hidden_dim": 64, "depth": 3, "mlp_ratio": [2.0, 2.0, 2.0], "num_heads": [2, 2, 4]}

@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.allocate import allocate, uniform_within
+from evoproxy.app.allocate import allocate, uniform_within
 from evoproxy.benchmarks.mq import MQBenchmark, load_reference
 from evoproxy.benchmarks.mq_build import MQMethod, build_mq_table, plan_configs
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitSpace
 from evoproxy.spaces.resnet_cifar import resnet_cifar
-from evoproxy.store import RunStore
-from evoproxy.train import evaluate_accuracy, load_cifar10, save_checkpoint
+from evoproxy.search.store import RunStore
+from evoproxy.training.loop import evaluate_accuracy
+from evoproxy.data.cifar import load_cifar10
+from evoproxy.training.checkpoint import save_checkpoint
 
 from .datahelp import have_data
 
@@ -126,7 +128,7 @@ def test_cli_errors_are_one_line(capsys, tmp_path) -> None:
 
 def test_shipped_table_matches_its_provenance() -> None:
     from evoproxy.benchmarks.mq import DATA
-    from evoproxy.train import sha256_file
+    from evoproxy.training.checkpoint import sha256_file
 
     side = json.loads((DATA / "mq-resnet20-cifar10.csv.json").read_text())
     assert side["checkpoint_sha256"] == sha256_file(DATA / side["checkpoint"])
@@ -140,7 +142,7 @@ def test_shipped_table_matches_its_provenance() -> None:
 @needs_data
 @pytest.mark.slow
 def test_search_on_the_mq_benchmark_resumes_and_exports(tmp_path, capsys) -> None:
-    from evoproxy.program import parse
+    from evoproxy.lang.program import parse
 
     run = str(tmp_path / "r")
     assert main(["search", "--benchmark", "mq-resnet20-cifar10", "--population", "6", "--quiet",

@@ -1,8 +1,8 @@
 import torch
 import pytest
 
-from evoproxy.evaluate import apply_op
-from evoproxy.ops import OPS, Op, register_op
+from evoproxy.lang.interpret import apply_op
+from evoproxy.lang.ops import OPS, Op, register_op
 
 SAMPLES = {
     "zeros": torch.zeros(3, 4, 2, 2),

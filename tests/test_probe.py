@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from evoproxy.probe import collect
-from evoproxy.stats import STATS
+from evoproxy.probe.base import collect
+from evoproxy.lang.stats import STATS
 from tests.test_proxies_direct import MODELS, _copy, batch, linear_bias, tiny_cnn
 
 

@@ -5,9 +5,9 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evoproxy.generate import Generator
-from evoproxy.program import FormulaError, Program, check_proxy, parse
-from evoproxy.types import SCALAR_T
+from evoproxy.search.generate import Generator
+from evoproxy.lang.program import FormulaError, Program, check_proxy, parse
+from evoproxy.lang.types import SCALAR_T
 
 GEN = Generator()
 

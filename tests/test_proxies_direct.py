@@ -2,7 +2,7 @@
 
 The direct implementations below are written from the papers / the NAS-Bench-Suite-Zero
 (NASLib, zero-cost-nas) reference code, in plain PyTorch on a deep copy of the model. They use
-nothing from :mod:`evoproxy.probe`; the library is only reached through
+nothing from :mod:`evoproxy.probe.base`; the library is only reached through
 ``evaluate(PROXIES.get(name).program, collect(model, x, y, program.stats, seed=0))``.
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from evoproxy.probe import collect
-from evoproxy.proxies import PROXIES
-from evoproxy.stats import STATS
+from evoproxy.probe.base import collect
+from evoproxy.lang.proxies import PROXIES
+from evoproxy.lang.stats import STATS
 
 from .directhelp import assert_close, library_score
 from .test_mq_proxies_direct import MQ_DIRECT

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from evoproxy import qprobe
-from evoproxy.evaluate import evaluate_many
-from evoproxy.probe import collect
-from evoproxy.proxies import PROXIES
-from evoproxy.quant import QuantizedNet, quantize_model, quantize_weight_mse
+from evoproxy.probe import quant as qprobe
+from evoproxy.lang.interpret import evaluate_many
+from evoproxy.probe.base import collect
+from evoproxy.lang.proxies import PROXIES
+from evoproxy.spaces.quantized import QuantizedNet, quantize_model, quantize_weight_mse
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace, quantize_weight
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 

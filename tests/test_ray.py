@@ -28,9 +28,9 @@ def test_search_recovers_the_known_formula_on_ray(tmp_path):
 
 
 def test_a_dying_worker_costs_only_its_candidate():
-    from evoproxy.backends.ray_backend import RayBackend
+    from evoproxy.backends.ray import RayBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.worker import EvalSetup
+    from evoproxy.scoring.worker import EvalSetup
 
     backend = RayBackend(EvalSetup(), get_benchmark, workers=2)
     try:
@@ -64,18 +64,17 @@ def test_search_joins_a_running_cluster(tmp_path):
         subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
 
 
-def test_workers_get_the_teacher_and_data_dir_through_the_runtime_env(monkeypatch, tmp_path):
+def test_workers_get_the_data_dir_through_the_runtime_env(monkeypatch, tmp_path):
     import ray
 
-    from evoproxy.backends.ray_backend import RayBackend
+    from evoproxy.backends.ray import RayBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.worker import EvalSetup
+    from evoproxy.scoring.worker import EvalSetup
 
-    monkeypatch.setenv("EVOPROXY_TEACHER", str(tmp_path / "teacher.pt"))
     monkeypatch.setenv("EVOPROXY_DATA", str(tmp_path))
     backend = RayBackend(EvalSetup(), get_benchmark, workers=1)
     try:
         passed = ray.get_runtime_context().runtime_env.get("env_vars", {})
-        assert passed == {"EVOPROXY_TEACHER": str(tmp_path / "teacher.pt"), "EVOPROXY_DATA": str(tmp_path)}
+        assert passed == {"EVOPROXY_DATA": str(tmp_path)}
     finally:
         backend.close()

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from evoproxy.config import RunConfig
-from evoproxy.runcli import run_search
-from evoproxy.store import RunStore
+from evoproxy.search.config import RunConfig
+from evoproxy.app.search import run_search
+from evoproxy.search.store import RunStore
 
 TARGET = "layer_sum(l2(grad))"
 
@@ -64,8 +64,8 @@ def test_other_selections_run(tmp_path, selection):
 
 
 def test_two_branch_preset_keeps_its_shape(tmp_path):
-    from evoproxy.program import parse
-    from evoproxy.variation import slots_of
+    from evoproxy.lang.program import parse
+    from evoproxy.search.variation import slots_of
 
     report, store = search(tmp_path, representation="two-branch", generations=3)
     for row in store.candidates():

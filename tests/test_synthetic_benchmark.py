@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.benchmark import Benchmark
+from evoproxy.scoring.benchmark import Benchmark
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks.synthetic import DEFAULT_TARGET, SyntheticBenchmark, config_of, load_synthetic
 from evoproxy.errors import EvoproxyError
-from evoproxy.evaluate import evaluate
-from evoproxy.fitness import kendall, tie_fraction
-from evoproxy.probe import collect
-from evoproxy.program import parse
-from evoproxy.scoring import score_matrix
+from evoproxy.lang.interpret import evaluate
+from evoproxy.scoring.fitness import kendall, tie_fraction
+from evoproxy.probe.base import collect
+from evoproxy.lang.program import parse
+from evoproxy.scoring.score import score_matrix
 
 
 @pytest.fixture(autouse=True, scope="module")

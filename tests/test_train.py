@@ -8,10 +8,11 @@ import torch
 
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
-from evoproxy.images import normalise
+from evoproxy.data.images import normalise
 from evoproxy.spaces.resnet_cifar import resnet_cifar
-from evoproxy.train import (augment, build_model, load_checkpoint, save_checkpoint, sha256_file,
-                            to_input, train_model)
+from evoproxy.training.loop import augment, to_input, train_model
+from evoproxy.spaces.resnet_cifar import build_model
+from evoproxy.training.checkpoint import load_checkpoint, save_checkpoint, sha256_file
 
 
 from tests.datahelp import have_data as _have
@@ -139,7 +140,7 @@ def test_cli_train_writes_checkpoint(tmp_path, capsys, one_thread):
 @pytest.mark.data
 @needs_packs
 def test_load_cifar10_subset_is_seeded():
-    from evoproxy.train import load_cifar10
+    from evoproxy.data.cifar import load_cifar10
 
     x, y = load_cifar10("test", limit=20, seed=1)
     x2, y2 = load_cifar10("test", limit=20, seed=1)

@@ -3,11 +3,11 @@ import random
 
 import pytest
 
-from evoproxy.generate import Generator
-from evoproxy.gp import Individual, hall_of_fame, make_toolbox, pareto_front
-from evoproxy.program import Program, check_proxy, parse
-from evoproxy.types import SCALAR_T, TENSOR
-from evoproxy.variation import (SLOTS, Limits, TwoBranch, crossover, mutate, point_mutation,
+from evoproxy.search.generate import Generator
+from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_front
+from evoproxy.lang.program import Program, check_proxy, parse
+from evoproxy.lang.types import SCALAR_T, TENSOR
+from evoproxy.search.variation import (SLOTS, Limits, TwoBranch, crossover, mutate, point_mutation,
                                 positions, replace, slots_of, subtree_mutation, two_branch)
 
 STATS = ("weight", "grad", "act", "act_grad", "virtual_grad", "fan_in", "params")

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy import distill
+from evoproxy.training import distill
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks.vit import load_built, load_teacher
 from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs, read_rows
 from evoproxy.cli import main
-from evoproxy.distill import KDRecipe, augmented_views, kd_loss, train_kd
+from evoproxy.training.distill import KDRecipe, augmented_views, kd_loss, train_kd
 from evoproxy.errors import EvoproxyError
-from evoproxy.kdprobe import DistillPair
+from evoproxy.probe.teacher import DistillPair
 from evoproxy.spaces.vit import arch_from_json, build_vit, canonical, count_params, vit_flops
 
 from .datahelp import have_data
@@ -95,7 +95,7 @@ def _rows(path):
 
 def test_shipped_table_matches_its_plan_and_provenance():
     from evoproxy.benchmarks.vit import DATA, DEFAULT_TEACHER
-    from evoproxy.train import sha256_file
+    from evoproxy.training.checkpoint import sha256_file
 
     side = json.loads((DATA / "vit-kd-cifar10.csv.json").read_text())
     assert side["recipe"] == KDRecipe().as_dict() and side["space"] == SPACE
@@ -345,15 +345,19 @@ def test_teacher_flag_errors_are_one_line(capsys, tmp_path, argv, message):
 
 
 @needs_tables
-def test_use_teacher_names_the_checkpoint_in_the_label(tmp_path):
+def test_a_given_teacher_is_named_in_the_label(tmp_path, monkeypatch):
     import gzip
     import shutil
 
-    from evoproxy.benchmarks.vit import DEFAULT_TEACHER, use_teacher
+    from evoproxy.app.benchmarks import open_benchmark
+    from evoproxy.benchmarks.vit import DEFAULT_TEACHER
     plain = tmp_path / "teacher.pt"
     with gzip.open(DEFAULT_TEACHER) as src, open(plain, "wb") as dst:
         shutil.copyfileobj(src, dst)
+    monkeypatch.delenv("EVOPROXY_TEACHER", raising=False)
     assert "SUBSTITUTE teacher" in get_benchmark("vit-pit-c100").label
-    assert use_teacher(str(plain)) == str(plain.resolve())
-    assert f"teacher {plain.resolve()}" in get_benchmark("vit-pit-c100").label
+    assert f"teacher {plain}" in get_benchmark("vit-pit-c100", teacher=str(plain)).label
+    monkeypatch.setenv("EVOPROXY_TEACHER", str(plain))   # the command line's default
+    assert f"teacher {plain.resolve()}" in open_benchmark("vit-pit-c100").label
+    assert "SUBSTITUTE teacher" in get_benchmark("vit-pit-c100").label   # the library reads no environment
     assert load_teacher()[1] == load_teacher(str(DEFAULT_TEACHER))[1]   # same weights, same key

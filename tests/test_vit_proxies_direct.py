@@ -3,8 +3,8 @@ implementations.
 
 The direct versions below are plain torch on deep copies of a :class:`DistillPair`'s student
 (a ``cifar-vit`` AutoFormer-style net or a PiT) and teacher (a CIFAR ResNet-20, eval mode). They
-use nothing from :mod:`evoproxy.probe`, :mod:`evoproxy.kdprobe` (beyond the pair itself),
-:mod:`evoproxy.ops` / :mod:`evoproxy.kdops` or the evaluator; the library is reached only through
+use nothing from :mod:`evoproxy.probe.base`, :mod:`evoproxy.probe.teacher` (beyond the pair itself),
+:mod:`evoproxy.lang.ops` / :mod:`evoproxy.lang.teacher_ops` or the evaluator; the library is reached only through
 ``evaluate(PROXIES.get(name).program, collect(pair, x, y, program.stats, seed=0))``.
 """
 from __future__ import annotations
@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evoproxy import kdprobe
-from evoproxy.kdprobe import DistillPair
-from evoproxy.probe import collect
-from evoproxy.proxies import PROXIES, proxies_for
+from evoproxy.probe import teacher as kdprobe
+from evoproxy.probe.teacher import DistillPair
+from evoproxy.probe.base import collect
+from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.spaces.vit import build_vit, count_params, vit_flops
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from evoproxy.data import data_file
+from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.vit import (AUTOFORMER_TINY, CIFAR_VIT, PIT_SPACE, AutoFormerSub, PiTSub, arch_from_json,
                                  build_vit, canonical, count_params, sample_arch, vit_flops, vit_mac_parts)

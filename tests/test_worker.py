@@ -5,11 +5,11 @@ import random
 import numpy as np
 import pytest
 
-import evoproxy.worker as worker_mod
+import evoproxy.scoring.worker as worker_mod
 from evoproxy.benchmarks import get_benchmark
-from evoproxy.generate import Generator
-from evoproxy.program import Program
-from evoproxy.worker import EvalSetup, Worker
+from evoproxy.search.generate import Generator
+from evoproxy.lang.program import Program
+from evoproxy.scoring.worker import EvalSetup, Worker
 
 # act dominates the memory: 8 images x up to 16 channels x 32 x 32 floats per layer (~0.5 MB)
 PROGRAMS = ["layer_sum(l2(grad))", "layer_sum(l2(act))", "layer_mean(sum(mul(act, act_grad)))",
@@ -163,3 +163,17 @@ def test_a_failing_evaluation_scores_nan():
     stats: dict = {}
     p = Program.call("layer_sum", Program.call("l2", Program.stat("grad")))
     assert math.isnan(worker_mod._safe_eval(p, stats, {}))
+
+
+def test_the_setup_names_the_teacher_to_every_benchmark_it_opens():
+    """The teacher travels as data (in EvalSetup, to serial and Ray workers alike), not by environment."""
+    opened = []
+
+    def make_benchmark(name, **kwargs):
+        opened.append((name, kwargs))
+        return get_benchmark("synthetic")
+
+    worker = Worker(EvalSetup(teacher="/ckpt/teacher.pt"), make_benchmark)
+    worker.bench("vit-pit-c100")
+    assert opened == [("vit-pit-c100", {"data_dir": None, "split_seed": 0, "metric": "test_200ep",
+                                        "teacher": "/ckpt/teacher.pt"})]

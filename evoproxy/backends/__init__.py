@@ -1,37 +1,65 @@
 """Where candidate programs are scored: in-process (``serial``) or on Ray actors (``ray``).
 
 A backend has one job, ``score(texts, keys) -> (scores, timed_out)``; the search loop never
-knows where it runs. Both build the same :class:`~evoproxy.worker.Worker` with the same setup,
-so the same seed gives the same run on either.
+knows where it runs. Both build the same :class:`~evoproxy.scoring.worker.Worker` with the same
+setup, so the same seed gives the same run on either. Backends are :class:`BackendInfo` records in
+:data:`BACKENDS`; add one with ``register_backend(BackendInfo("mine", make))``, where
+``make(setup, make_benchmark, workers, address)`` returns an object with ``score`` and ``close``.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import EvoproxyError
-from ..worker import EvalSetup, Key, Worker
+from evoproxy.registry import Registry
+from evoproxy.scoring.worker import EvalSetup, Key
 
 
-class SerialBackend:
-    name = "serial"
-
-    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
-        self.worker = Worker(setup, make_benchmark)
+class Backend(Protocol):
+    name: str
 
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
-        return self.worker.score(texts, keys)
+        """(programs x keys) scores and the indices of programs that ran out of time."""
+        ...
 
     def close(self) -> None:
-        self.worker.cache.clear()
+        ...
+
+
+BackendFactory = Callable[[EvalSetup, Callable[..., object], int, Optional[str]], Backend]
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    make: BackendFactory
+    """``make(setup, make_benchmark, workers, address) -> Backend``."""
+    doc: str = ""
+
+
+BACKENDS: Registry[BackendInfo] = Registry("backend")
+
+
+def register_backend(info: BackendInfo) -> BackendInfo:
+    return BACKENDS.add(info.name, info)
+
+
+def _serial(setup, make_benchmark, workers, address):
+    from evoproxy.backends.serial import SerialBackend
+    return SerialBackend(setup, make_benchmark)
+
+
+def _ray(setup, make_benchmark, workers, address):
+    from evoproxy.backends.ray import RayBackend  # ray is imported only when asked for
+    return RayBackend(setup, make_benchmark, workers, address)
+
+
+register_backend(BackendInfo("serial", _serial, "in this process (the default)"))
+register_backend(BackendInfo("ray", _ray, "Ray actors: embedded locally, or a cluster with --ray-address"))
 
 
 def make_backend(kind: str, setup: EvalSetup, make_benchmark: Callable[..., object],
-                 workers: int = 2, address: Optional[str] = None):
-    if kind == "serial":
-        return SerialBackend(setup, make_benchmark)
-    if kind == "ray":
-        from .ray_backend import RayBackend
-        return RayBackend(setup, make_benchmark, workers, address)
-    raise EvoproxyError(f"unknown backend {kind!r}; choose serial or ray")
+                 workers: int = 2, address: Optional[str] = None) -> Backend:
+    return BACKENDS.get(kind).make(setup, make_benchmark, workers, address)

@@ -24,10 +24,10 @@ def measure(stats: list[str] | None, archs: int, batch_size: int) -> dict:
     import torch
 
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.images import load_probe_batch
-    from evoproxy.probe import collect
-    from evoproxy.proxies import PROXIES
-    from evoproxy.scoring import needed_stats
+    from evoproxy.data.images import load_probe_batch
+    from evoproxy.probe.base import collect
+    from evoproxy.lang.proxies import PROXIES
+    from evoproxy.scoring.score import needed_stats
 
     names = stats or sorted(needed_stats([PROXIES.get(p).program for p in PROXIES]))
     bench = get_benchmark("nb201-cifar10")

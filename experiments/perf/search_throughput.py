@@ -13,10 +13,10 @@ import random
 import resource
 import time
 
-from evoproxy.backends import SerialBackend
+from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
-from evoproxy.generate import Generator
-from evoproxy.worker import EvalSetup, Worker
+from evoproxy.search.generate import Generator
+from evoproxy.scoring.worker import EvalSetup, Worker
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
 
@@ -64,7 +64,7 @@ def main() -> None:
           f"statistics-major is {warm / per_candidate:.0f}x faster once resident, "
           f"{first / per_candidate:.1f}x on the first batch")
 
-    from evoproxy.backends.ray_backend import RayBackend
+    from evoproxy.backends.ray import RayBackend
     ray_backend = RayBackend(setup, get_benchmark, workers=2)
     first_r, warm_r = rate(ray_backend.score, texts, keys)
     ray_backend.close()

@@ -13,9 +13,9 @@ import argparse
 import statistics
 import tempfile
 
-from evoproxy.config import load_config
-from evoproxy.runcli import run_search
-from evoproxy.store import RunStore
+from evoproxy.search.config import load_config
+from evoproxy.app.search import run_search
+from evoproxy.search.store import RunStore
 
 
 def one(config, seed: int, selection: str) -> tuple[float, int]:

@@ -1,0 +1,34 @@
+"""Opening benchmarks for a use case: names resolved, the teacher checked before any work."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+from evoproxy.benchmarks import BENCHMARKS, get_benchmark
+from evoproxy.benchmarks.checkpoints import load_teacher
+from evoproxy.errors import EvoproxyError
+
+TEACHER_ENV = "EVOPROXY_TEACHER"
+
+
+def resolve_teacher(path: Optional[str], benchmarks: Sequence[str]) -> Optional[str]:
+    """The teacher checkpoint for these benchmarks: ``path``, else ``$EVOPROXY_TEACHER`` (for
+    distillation benchmarks), else None (their shipped default). Checked now: one line if unreadable."""
+    if path is not None:
+        other = [b for b in benchmarks if b in BENCHMARKS and not BENCHMARKS.get(b).uses_teacher]
+        if other:
+            raise EvoproxyError(f"--teacher only applies to vit-* benchmarks, not {', '.join(other)}")
+    elif all(b in BENCHMARKS and BENCHMARKS.get(b).uses_teacher for b in benchmarks):
+        path = os.environ.get(TEACHER_ENV) or None
+    if path is None:
+        return None
+    path = str(Path(path).resolve())
+    load_teacher(path)
+    return path
+
+
+def open_benchmark(name: str, data_dir: Optional[str] = None, split_seed: int = 0,
+                   metric: str = "test_200ep", teacher: Optional[str] = None):
+    """``get_benchmark`` with the teacher resolved as :func:`resolve_teacher` does."""
+    return get_benchmark(name, data_dir, split_seed, metric, resolve_teacher(teacher, [name]))

@@ -1,0 +1,89 @@
+"""The eval use case: score proxies on a benchmark's architectures, saving each as it is done."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from evoproxy.benchmarks.suite_zero import load_suite_zero
+from evoproxy.data.images import load_probe_batch
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang.proxies import PROXIES, proxies_for
+from evoproxy.lang.proxyfile import ProxySpec, resolve
+from evoproxy.lang.stats import STATS
+from evoproxy.scoring.summary import run_eval
+
+__all__ = ["proxy_specs", "resolve_archs", "probe_for", "ScoreWriter", "run_eval"]
+
+
+def proxy_specs(text: str, bench) -> list[ProxySpec]:
+    """``a;b;all``: registered names, formulas or files; ``all`` is every classic proxy of the
+    benchmark's line. Teacher statistics are refused outside distillation benchmarks."""
+    names = [n for part in text.split(";") for n in (proxies_for(bench.proxy_line) if part == "all" else [part])]
+    specs = [ProxySpec(n, PROXIES.get(n).program) if n in PROXIES else resolve(n) for n in names]
+    for spec in specs:
+        if bench.proxy_line != "vit" and any(STATS.get(st).pass_name == "kd" for st in spec.program.stats):
+            raise EvoproxyError(f"proxy {spec.name} needs teacher statistics, which {bench.name} does not "
+                                "have; use a vit-* benchmark")
+    return specs
+
+
+def resolve_archs(bench, archs: str, split: str, seed: int, data_dir: Optional[str]) -> list[int]:
+    """``archs``: how many to sample from ``split``, or ``suite-zero`` (NAS-Bench-Suite-Zero's)."""
+    if archs == "suite-zero":
+        dataset = bench.name.split("-", 1)[1]
+        rows = load_suite_zero("ImageNet16-120" if dataset == "imagenet16" else dataset, data_dir)
+        return [bench.index_of(r.arch_str) for r in rows]
+    try:
+        n = int(archs)
+    except ValueError:
+        raise EvoproxyError(f"--archs takes a number or 'suite-zero', got {archs!r}") from None
+    return bench.sample(n, split, seed)
+
+
+def probe_for(bench, probe: Optional[str], batch_size: int, seed: int, data_dir: Optional[str]):
+    """``(batch, seed)``: the benchmark's own probe when it dictates one and none is asked for."""
+    own = bench.probe_batch() if probe is None else None
+    if own is not None:
+        return own, seed if bench.probe_seed is None else bench.probe_seed
+    return load_probe_batch(probe or "cifar10", batch_size, seed, data_dir), seed
+
+
+class ScoreWriter:
+    """Writes each architecture's scores as soon as they exist, so an interrupted run keeps them.
+
+    An existing file with the same columns is continued: its architectures are not probed again.
+    """
+
+    def __init__(self, path: str, bench, archs: Sequence[int], specs: Sequence[ProxySpec]) -> None:
+        self.bench, self.archs = bench, archs
+        header = ["arch_id", "accuracy", *(s.name for s in specs)]
+        self.done = read_scores(path, header, set(archs))
+        self.file = open(path, "a" if self.done else "w", newline="")
+        self.csv = csv.writer(self.file)
+        if not self.done:
+            self.csv.writerow(header)
+
+    def write(self, j: int, column) -> None:
+        arch = self.todo[j]
+        self.csv.writerow([arch, self.bench.accuracy(arch), *(repr(float(v)) for v in column)])
+        self.file.flush()
+
+    @property
+    def todo(self) -> list[int]:
+        return [a for a in self.archs if a not in self.done]
+
+
+def read_scores(path: str, header: list[str], wanted: set[int]) -> dict:
+    """Scores already in ``path`` (if it exists with exactly ``header``) for wanted archs."""
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if rows[0] != header:
+        raise EvoproxyError(f"{path} holds other columns ({', '.join(rows[0][2:])}); "
+                            "choose another --save file or remove it")
+    return {int(r[0]): np.array([float(v) for v in r[2:]]) for r in rows[1:]
+            if len(r) == len(header) and int(r[0]) in wanted}

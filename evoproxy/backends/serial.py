@@ -1,0 +1,21 @@
+"""The serial backend: one :class:`~evoproxy.scoring.worker.Worker` in this process."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from evoproxy.scoring.worker import EvalSetup, Key, Worker
+
+
+class SerialBackend:
+    name = "serial"
+
+    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
+        self.worker = Worker(setup, make_benchmark)
+
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
+        return self.worker.score(texts, keys)
+
+    def close(self) -> None:
+        self.worker.cache.clear()

@@ -1,0 +1,67 @@
+"""``evoproxy allocate``: proxy-guided per-layer bit widths under a size budget."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tqdm import tqdm
+
+from evoproxy.app import allocate, build
+from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.app.catalog import resolve
+from evoproxy.cli.registry import CommandGroup, add_data_dir, register_commands
+from evoproxy.errors import EvoproxyError
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    name = f"mq-{args.model}-cifar10"
+    if name not in build.MQ_BENCHMARKS:
+        raise EvoproxyError(f"no MQ benchmark for model {args.model!r}; "
+                            f"choose {', '.join(build.MQ_BENCHMARKS.values())}")
+    bench = open_benchmark(name, args.data_dir)
+    _, space = bench.reference()
+    batch = bench.probe_batch()
+    baselines = args.baselines.split(",")
+    methods = [resolve(args.proxy)] + [resolve(b) for b in baselines if b and b != "uniform"]
+    rows, cache = [], {}
+    for budget in args.budget_mb:
+        found = []
+        for spec in methods:
+            scorer = allocate.ProxyScorer(spec.program, bench.quantize, batch.x, batch.y, bench.probe_seed)
+            with tqdm(total=args.generations, desc=f"{spec.name} @ {budget} MB", unit="gen",
+                      file=sys.stderr, disable=args.quiet) as bar:
+                result = allocate.allocate(space, scorer, budget, args.seed, args.population, args.generations,
+                                           on_generation=lambda g, best: bar.update(1))
+            found.append((spec.name, result.config, result.evaluations))
+        if "uniform" in baselines:
+            found.append(("uniform", allocate.uniform_within(space, budget), 0))
+        for method, cfg, evals in found:
+            top1 = None if args.no_measure else allocate.measure(bench, cfg, cache)
+            rows.append({"budget_mb": budget, "method": method, "size_mb": round(space.size_mb(cfg), 4),
+                         "top1": top1, "evaluations": evals, "config": cfg.canonical})
+            print(f"{budget:>7} MB  {method:<12} size {space.size_mb(cfg):.4f} MB  "
+                  f"top1 {'-' if top1 is None else f'{top1:.2f}'}  {cfg.canonical}", flush=True)
+    if args.json:
+        print(json.dumps({"benchmark": name, "proxy": args.proxy, "seed": args.seed, "rows": rows}))
+    return 0
+
+
+def add_allocate(sub) -> None:
+    p = sub.add_parser("allocate", help="choose per-layer bit widths under a size budget with a proxy")
+    p.add_argument("--proxy", required=True, help="a registered name, a formula, or a proxy .json file")
+    p.add_argument("--model", default="resnet20")
+    p.add_argument("--budget-mb", type=float, nargs="+", required=True, help="weight-size budget(s) in MiB")
+    p.add_argument("--baselines", default="uniform,hawq_v2",
+                   help="comma-separated: uniform (widest uniform config that fits) and/or proxies")
+    p.add_argument("--generations", type=int, default=10)
+    p.add_argument("--population", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-measure", action="store_true", help="skip measuring test accuracy")
+    p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
+    add_data_dir(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_allocate)
+
+
+register_commands(CommandGroup("allocate", add_allocate))

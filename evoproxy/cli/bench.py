@@ -1,0 +1,110 @@
+"""``evoproxy bench build`` (an MQ table or the ViT distillation table) and ``bench convert``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from evoproxy.app import build
+from evoproxy.app.benchmarks import resolve_teacher
+from evoproxy.cli.registry import CommandGroup, add_data_dir, register_commands
+
+
+def cmd_bench_build(args: argparse.Namespace) -> int:
+    build.check_buildable(args.name)
+    if args.name == build.VIT_TABLE:
+        return cmd_bench_build_vit(args)
+    method = build.MQMethod(model=build.MQ_BENCHMARKS[args.name], choices=tuple(args.choices),
+                            calib_images=args.calib_images, bn_reestimate=args.bn_reestimate,
+                            test_limit=args.test_limit)
+    command = (f"evoproxy bench build {args.name} --configs {args.configs} --seed {args.seed} "
+               f"--choices {' '.join(map(str, method.choices))} --calib-images {args.calib_images}"
+               + (" --bn-reestimate" if args.bn_reestimate else "")
+               + (f" --test-limit {args.test_limit}" if args.test_limit else ""))
+    print(f"data: {build.describe_data_dir(args.data_dir)}", file=sys.stderr)
+    bar = tqdm(total=args.configs, desc=args.name, unit="config", file=sys.stderr, disable=args.quiet)
+
+    def on_row(done: int, total: int, row: dict) -> None:
+        bar.n = done
+        bar.set_postfix(top1=row["top1"], size_mb=f"{float(row['size_mb']):.3f}")
+
+    try:
+        path = build.build_mq_table(build.default_out(args.name, args.out), args.configs,
+                                    args.checkpoint or build.CHECKPOINT, args.seed, method, args.data_dir,
+                                    command, on_row)
+    finally:
+        bar.close()
+    print(f"table: {path} (provenance {path}.json)")
+    return 0
+
+
+def cmd_bench_build_vit(args: argparse.Namespace) -> int:
+    recipe = build.KDRecipe(train_images=args.train_images, test_images=args.test_images, views=args.views,
+                            epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    command = (f"evoproxy bench build {args.name} --configs {args.configs} --seed {args.seed} "
+               f"--train-images {args.train_images} --views {args.views} --epochs {args.epochs} "
+               f"--lr {args.lr:g} --batch-size {args.batch_size} --test-images {args.test_images}")
+    print(f"data: {build.describe_data_dir(args.data_dir)}", file=sys.stderr)
+    bar = tqdm(total=args.configs, desc=args.name, unit="student", file=sys.stderr, disable=args.quiet)
+
+    def on_row(done: int, total: int, row: dict) -> None:
+        bar.n = done
+        bar.set_postfix(top1=row["top1"], params=row["params"])
+
+    try:
+        teacher = resolve_teacher(args.teacher, [args.name])
+        path = build.build_vit_table(build.default_out(args.name, args.out), args.configs, args.seed, recipe,
+                                     teacher, args.data_dir, command, on_row, args.jobs)
+    finally:
+        bar.close()
+    print(f"table: {path} (provenance {path}.json)")
+    return 0
+
+
+def cmd_bench_convert(args: argparse.Namespace) -> int:
+    n, layers = build.convert_mqbench101(args.path, args.out)
+    print(f"{n} MQ-Bench-101 rows ({layers} layers each) -> {args.out}")
+    return 0
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help=f"build a benchmark table ({', '.join(build.BUILDABLE)})")
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    p = bsub.add_parser("build", help="measure a ground-truth table: quantized bit configs (mq-*) or "
+                        "distilled ViT students (vit-kd-cifar10)")
+    p.add_argument("name", help=f"one of {', '.join(build.BUILDABLE)}")
+    p.add_argument("--configs", type=int, default=150, help="bit configurations / students, stratified over size")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sample")
+    p.add_argument("--checkpoint", help="trained float network (default: the shipped resnet20 checkpoint)")
+    p.add_argument("--choices", type=int, nargs="+", default=[2, 3, 4, 8], help="weight bit widths")
+    p.add_argument("--calib-images", type=int, default=1024, help="training images for calibration")
+    p.add_argument("--bn-reestimate", action="store_true", help="also re-estimate BN statistics")
+    p.add_argument("--test-limit", type=int, help="measure on a seeded subset of the test set")
+    p.add_argument("--out", help="table CSV (default NAME.csv); an existing one with the same "
+                   "settings is continued")
+    add_data_dir(p)
+    p.add_argument("--quiet", action="store_true")
+    add_build_options(p)
+    p.set_defaults(func=cmd_bench_build)
+    p = bsub.add_parser("convert", help="read EMQ's MQ-Bench-101 file (pickle read safely, CSV or JSON) into CSV")
+    p.add_argument("path", help="PTQ-GT.pkl / MQ-Bench-101-PTQ-GT.pkl, or a CSV/JSON conversion")
+    p.add_argument("--out", required=True, help="CSV to write (index,bit_cfg,acc)")
+    p.set_defaults(func=cmd_bench_convert)
+
+
+def add_build_options(p: argparse.ArgumentParser) -> None:
+    r = build.KDRecipe
+    g = p.add_argument_group("vit-kd-cifar10")
+    g.add_argument("--train-images", type=int, default=r.train_images, help="CIFAR-10 training subset per student")
+    g.add_argument("--test-images", type=int, default=r.test_images, help="CIFAR-10 test subset for top-1")
+    g.add_argument("--views", type=int, default=r.views,
+                   help="augmented views per image (1 = none, 2 = + mirror, more = + padded crops)")
+    g.add_argument("--epochs", type=int, default=r.epochs)
+    g.add_argument("--lr", type=float, default=r.lr)
+    g.add_argument("--batch-size", type=int, default=r.batch_size)
+    g.add_argument("--jobs", type=int, default=1, help="students trained at once, one process each")
+    g.add_argument("--teacher", help="teacher checkpoint from `evoproxy train` (default: the shipped ResNet-20)")
+
+
+register_commands(CommandGroup("bench", add_bench))

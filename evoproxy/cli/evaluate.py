@@ -1,0 +1,82 @@
+"""``evoproxy eval``: score proxies on a benchmark's architectures."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tqdm import tqdm
+
+from evoproxy.app import evaluate
+from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.cli.registry import CommandGroup, add_data_dir, print_table, register_commands
+
+METRICS = ["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd", "base"]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    bench = open_benchmark(args.benchmark, args.data_dir, args.seed, args.metric, args.teacher)
+    specs = evaluate.proxy_specs(args.proxy, bench)
+    archs = evaluate.resolve_archs(bench, args.archs, args.split, args.seed, args.data_dir)
+    batch, seed = evaluate.probe_for(bench, args.probe, args.batch_size, args.seed, args.data_dir)
+    print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
+          f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
+    saver = evaluate.ScoreWriter(args.save, bench, archs, specs) if args.save else None
+    done = saver.done if saver else {}
+    if done:
+        print(f"continuing {args.save}: {len(done)} architectures already scored", file=sys.stderr)
+    with tqdm(total=len(archs) - len(done), desc="probing", unit="net", file=sys.stderr,
+              disable=args.quiet) as bar:
+        def on_arch(j: int, column) -> None:
+            bar.update(1)
+            if saver:
+                saver.write(j, column)
+        run = evaluate.run_eval(bench, specs, archs, batch.x, batch.y, seed, args.device, on_arch, done)
+    if saver:
+        saver.file.close()
+    if args.json:
+        print(json.dumps(_json_doc(args, bench, batch, archs, run), allow_nan=True))
+    else:
+        rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", f"{r.emq:.3f}",
+                 str(r.invalid)) for r in run.results]
+        print_table(rows, ("proxy", "kendall", "spearman", "pearson", "emq", "invalid"))
+        print(f"{len(archs)} architectures of {bench.name} in {run.seconds:.1f} s")
+    return 0
+
+
+def _json_doc(args, bench, batch, archs, run) -> dict:
+    doc = {"benchmark": bench.name, "label": bench.label, "probe": batch.label,
+           "proxy": args.proxy, "n": len(archs), "seconds": round(run.seconds, 2),
+           "results": [r.as_dict() for r in run.results]}
+    if len(run.results) == 1:
+        doc.update({k: v for k, v in run.results[0].as_dict().items() if k != "proxy"})
+    else:  # several proxies: each headline figure keyed by proxy name
+        doc.update({k: {r.proxy: getattr(r, k) for r in run.results}
+                    for k in ("kendall", "spearman", "emq", "invalid")})
+    return doc
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("eval", help="score proxies on a benchmark's architectures")
+    p.add_argument("--proxy", required=True,
+                   help="'all', a registered name, a formula, or a proxy .json file ('a;b' for several)")
+    p.add_argument("--benchmark", default="nb201-cifar10")
+    p.add_argument("--archs", default="100", help="how many to sample, or 'suite-zero' for the "
+                   "NAS-Bench-Suite-Zero architectures of this dataset")
+    p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
+    p.add_argument("--seed", type=int, default=0, help="seeds the sample, the probe batch and init")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--probe", help="cifar10, cifar10-test, synthetic, or a directory of CIFAR "
+                   "python-format batches (default: the benchmark's own probe if it has one, else cifar10)")
+    p.add_argument("--metric", default="test_200ep", choices=METRICS)
+    p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
+    p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint from `evoproxy train` "
+                   "(default: EVOPROXY_TEACHER, else the shipped ResNet-20)")
+    p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
+    p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_dir(p)
+    p.set_defaults(func=cmd_eval)
+
+
+register_commands(CommandGroup("eval", add_commands))

@@ -1,0 +1,100 @@
+"""``evoproxy search`` and ``evoproxy export``: thin commands over :mod:`evoproxy.app.search`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evoproxy.app import search
+from evoproxy.app.catalog import names
+from evoproxy.cli.registry import CommandGroup, add_data_dir, fmt_holdout, register_commands
+from evoproxy.errors import EvoproxyError
+
+OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    store, resuming = search.open_store(args.out, args.resume)
+    given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if args.benchmark:
+        given["benchmarks"] = tuple(args.benchmark.split(","))
+    config = search.resolve_config(given, args.set or [], args.config, store if resuming else None)
+    labels = search.benchmark_labels(config)
+    if not resuming:
+        store.save_config(config.identity())
+    for label in labels:
+        print(f"benchmark: {label}", file=sys.stderr)
+    last = store.last_generation()
+    bar = tqdm(total=config.generations + 1, initial=0 if last is None else last + 1,
+               desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
+    try:
+        report = search.run_search(config, store, on_generation=lambda s: _progress(bar, s))
+    except KeyboardInterrupt:
+        raise EvoproxyError("interrupted; nothing committed is lost: "
+                            f"evoproxy search --resume {store.run_dir}") from None
+    finally:
+        bar.close()
+    _print_report(report, store.run_dir)
+    return 0
+
+
+def _progress(bar, s: dict) -> None:
+    hold = next(iter(s["best_holdout"].values()), {}).get("kendall")
+    bar.set_postfix(best=f"{s['best_fitness']:.3f}", holdout=f"{hold:.3f}" if hold is not None else "-",
+                    evals_s=f"{s['evals_per_s']:.1f}", rejected=sum(s["rejections"].values()))
+    bar.update(1)
+
+
+def _print_report(report: dict, run_dir: Path) -> None:
+    print(f"hall of fame (holdout; fitness = search-split {report['fitness']}):")
+    for e in report["hall_of_fame"]:
+        print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {fmt_holdout(e['holdout'])}\n     {e['formula']}")
+    print("baselines on the same holdout networks and batch:")
+    for b in report["baselines"]:
+        print(f"  {b['proxy']:10s} {fmt_holdout(b['holdout'])}")
+    print("Pareto front (search fitness vs program size):")
+    for e in report["pareto"]:
+        print(f"  size {e['size']:2d}  fitness {e['search_fitness']:.3f}  {e['formula']}")
+    totals = report.get("rejections", {})
+    print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none")
+          + " (per generation in the run store)")
+    print(f"run store: {run_dir / 'run.sqlite'}; export with: evoproxy export {run_dir}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        print(json.dumps(search.export_json(args.run_dir, args.top), indent=2))
+    else:
+        for line in search.export_lines(args.run_dir, args.top, args.format, fmt_holdout):
+            print(line)
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("search", help="evolve proxies on a benchmark (the main job)")
+    p.add_argument("--benchmark", help="benchmark name(s), comma-separated")
+    p.add_argument("--config", help="a TOML file, e.g. experiments/quick.toml")
+    p.add_argument("--generations", type=int)
+    p.add_argument("--population", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--backend", choices=names("backends"))
+    p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (or set RAY_ADDRESS)")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint (default: the shipped ResNet-20)")
+    add_data_dir(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("export", help="export a finished run's discovered proxies")
+    p.add_argument("run_dir")
+    p.add_argument("--top", type=int, default=1)
+    p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
+    p.set_defaults(func=cmd_export)
+
+
+register_commands(CommandGroup("search", add_commands))

@@ -1,0 +1,101 @@
+"""The classic zero-cost proxies, each registered as a program in the proxy language.
+
+Proxies that are not per-layer formulas (NASWOT, Jacov, Zen, params, FLOPs) are whole-network
+statistics, so their program is a single leaf. All are "higher is better".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evoproxy.lang.program import Program, check_proxy, parse
+from evoproxy.registry import Registry
+
+
+@dataclass(frozen=True)
+class ClassicProxy:
+    name: str
+    formula: str
+    description: str
+    source: str
+    lines: tuple[str, ...] = ("nas",)
+    """Which benchmark families ``--proxy all`` scores it on: "nas" (untrained networks), "mq"
+    (bit configurations of a trained network), "vit" (ViT students beside a CNN teacher)."""
+
+    @property
+    def program(self) -> Program:
+        return check_proxy(parse(self.formula))
+
+
+PROXIES: Registry[ClassicProxy] = Registry("proxy")
+
+
+def register_proxy(proxy: ClassicProxy) -> ClassicProxy:
+    """Add a classic proxy (its formula must parse and give one number per network)."""
+    check_proxy(parse(proxy.formula))  # checked now, not when first used
+    return PROXIES.add(proxy.name, proxy)
+
+for _p in [
+    ClassicProxy("grad_norm", "layer_sum(l2(grad))", "sum of per-layer gradient norms",
+                 "Abdelfattah et al. 2021", ("nas", "mq")),
+    ClassicProxy("snip", "layer_sum(sum(abs(mul(grad, weight))))", "connection sensitivity |g * W|",
+                 "Lee et al. 2019", ("nas", "mq")),
+    ClassicProxy("grasp", "negate(layer_sum(sum(mul(weight, hess_grad))))",
+                 "-W * Hg, gradient-signal preservation", "Wang et al. 2020"),
+    ClassicProxy("fisher",
+                 "layer_sum(mul(fan_in, sum(mul(0.5, batch_mean(square(spatial_sum(mul(act, act_grad))))))))",
+                 "Fisher information of layer outputs per channel, spread over the weights feeding "
+                 "each channel as NASLib does", "Turner et al. 2020"),
+    ClassicProxy("synflow", "layer_sum(sum(abs(mul(virtual_grad, weight))))",
+                 "synaptic flow on the |W| network with an all-ones input", "Tanaka et al. 2020", ("nas", "mq")),
+    ClassicProxy("jacov", "jacov", "input-Jacobian correlation score", "Mellor et al. 2021 (v1)"),
+    ClassicProxy("nwot", "nwot", "NASWOT ReLU-code kernel log-determinant", "Mellor et al. 2021"),
+    ClassicProxy("zen", "zen", "Zen-score", "Lin et al. 2021"),
+    ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
+                 "NAS-Bench-Suite-Zero"),
+    ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",
+                 "NAS-Bench-Suite-Zero"),
+    ClassicProxy("params", "params", "trainable parameter count", "baseline", ("nas", "vit")),
+    ClassicProxy("flops", "flops", "multiply-accumulates per image", "baseline", ("nas", "vit")),
+    # ViT students and a CNN teacher (TVT / Auto-Prox): teacher statistics from the kd pass.
+    ClassicProxy("tvt_capability", "layer_sum(l2(weight))",
+                 "sum of every Conv2d/Linear weight's Frobenius norm (TVT's capability term)",
+                 "TVT (Auto-Prox's tvt.py)", ("nas", "vit")),
+    ClassicProxy("tvt_teacher", "negate(layer_last(mse(attention_map(t_feat), attention_map(s_feat))))",
+                 "-MSE of teacher and student attention maps at the last stage (TVT's teacher term)",
+                 "TVT (Auto-Prox's tvt.py)", ("vit",)),
+    ClassicProxy("tvt", "div(layer_sum(l2(weight)), layer_last(mse(attention_map(t_feat), attention_map(s_feat))))",
+                 "TVT's two terms combined scale-free: capability / teacher attention distance "
+                 "(the reference code returns them separately)", "TVT", ("vit",)),
+    ClassicProxy("diswot", "negate(add(layer_sum(mse(gram_batch(t_cls_grad), gram_batch(s_cls_grad))), "
+                 "layer_last(mse(gram_batch(t_feat), gram_batch(s_feat)))))",
+                 "-(semantic: class Gram of classifier-weight gradients + relation: batch Gram of the "
+                 "last features), teacher vs student", "Dong et al. 2023 (DisWOT)", ("vit",)),
+    ClassicProxy("autoprox", "add(layer_mean(l2(minmax(weight))), layer_mean(mean(sqrt(sigmoid(act_grad)))))",
+                 "Auto-Prox's discovered tree: mean ||minmax(W)||_F + mean sqrt(sigmoid(grad)) (the "
+                 "gradient input is taken at Linear outputs; theirs is at LayerNorm outputs)",
+                 "Wei et al. 2024 (Auto-Prox)", ("vit",)),
+    # Mixed-precision quantization: rank bit configurations of one trained network.
+    ClassicProxy("bparams", "layer_sum(mul(bits, numel))", "bit-weighted parameter count (model size)",
+                 "EMQ baseline", ("mq",)),
+    ClassicProxy("bops", "layer_sum(mul(mul(bits, act_bits), macs))", "bit operations per image",
+                 "EMQ baseline", ("mq",)),
+    ClassicProxy("bsnip", "layer_sum(mul(bits, sum(abs(mul(grad, weight)))))",
+                 "bit-weighted SNIP", "EMQ baseline", ("mq",)),
+    ClassicProxy("bsynflow", "layer_sum(mul(bits, sum(abs(mul(virtual_grad, weight)))))",
+                 "bit-weighted synflow", "EMQ baseline", ("mq",)),
+    ClassicProxy("hawq_v1", "negate(layer_sum(mul(hess_eig, square(l2(qerror)))))",
+                 "-sum top Hessian eigenvalue x ||W - Q(W)||^2", "Dong et al. 2019 (HAWQ)", ("mq",)),
+    ClassicProxy("hawq_v2", "negate(layer_sum(mul(div(hess_trace, numel), square(l2(qerror)))))",
+                 "-sum Tr(H)/n x ||W - Q(W)||^2", "Dong et al. 2020 (HAWQ-v2)", ("mq",)),
+    ClassicProxy("ompq", "layer_mean(mul(orthogonality, bits))",
+                 "OMPQ layer orthogonality importance x bits (EMQ's score form)", "Ma et al. 2023", ("mq",)),
+    ClassicProxy("qe_score", "layer_sum(add(log(sqrt(fan_in)), log(quant_std)))",
+                 "quantization-entropy score: log sqrt(fan-in) + log std after quantization, per layer",
+                 "Sun et al. 2022 (QE)", ("mq",)),
+]:
+    register_proxy(_p)
+
+
+def proxies_for(line: str) -> list[str]:
+    """Names of the classic proxies that ``--proxy all`` scores on a benchmark of ``line``."""
+    return [p.name for p in PROXIES.values() if line in p.lines]

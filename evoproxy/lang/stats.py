@@ -1,0 +1,85 @@
+"""The statistic registry: the leaves of proxy programs.
+
+A statistic is computed by a named *pass* of the probe (:mod:`evoproxy.probe.base`); statistics
+that share a pass are computed together, once per network and batch. Per-layer statistics
+all follow one forward layer order (the order Conv2d/Linear layers run), so ``grad[l]``
+always belongs to ``weight[l]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evoproxy.registry import Registry
+from evoproxy.lang.types import LAYER_T, SCALAR_T, VType, tensor
+
+W, A = tensor("W"), tensor("A")
+
+
+@dataclass(frozen=True)
+class Stat:
+    name: str
+    vtype: VType
+    pass_name: str
+    description: str
+    latex: str
+
+
+STATS: Registry[Stat] = Registry("statistic")
+
+
+def register_stat(stat: Stat) -> Stat:
+    return STATS.add(stat.name, stat)
+
+
+for _s in [
+    Stat("weight", W, "train", "layer weights of the untrained network", r"W"),
+    Stat("grad", W, "train", "d cross-entropy / d weight on the labelled probe batch",
+         r"\nabla_{W}\mathcal{L}"),
+    Stat("act", A, "train", "layer outputs on the probe batch", r"A"),
+    Stat("act_grad", A, "train", "d cross-entropy / d layer output", r"\nabla_{A}\mathcal{L}"),
+    Stat("fan_in", LAYER_T, "train", "inputs feeding one output unit of each layer (C_in/groups x kernel)",
+         r"\mathrm{fan}_{\mathrm{in}}"),
+    Stat("virtual_grad", W, "synflow",
+         "d sum(logits) / d weight of the |weights| network, float64, on an all-ones input",
+         r"\nabla_{|W|}R"),
+    Stat("hess_grad", W, "grasp", "Hessian-gradient product H g of the cross-entropy (GraSP)",
+         r"H g"),
+    Stat("numel", LAYER_T, "train", "number of weights of each layer", r"n"),
+    Stat("macs", LAYER_T, "train", "multiply-accumulates of each layer for one probe image", r"\mathrm{MAC}"),
+    Stat("bits", LAYER_T, "quant", "weight bit width of each layer (32 for a float network)", r"b"),
+    Stat("act_bits", LAYER_T, "quant", "bit width of each layer's input activations (32: float)",
+         r"b_{A}"),
+    Stat("qweight", W, "quant", "the quantized weights Q(W) the network computes with (W when float)",
+         r"Q(W)"),
+    Stat("qerror", W, "quant", "quantization error W - Q(W) (zero for a float network)", r"\Delta W"),
+    Stat("quant_std", LAYER_T, "quant", "std of a unit Gaussian after b_W-bit times after b_A-bit "
+         "quantization (QE-score's table; 1 for float)", r"\sigma_{b}"),
+    Stat("hess_trace", LAYER_T, "hessian", "Hutchinson estimate of each layer's Hessian trace of "
+         "the cross-entropy at the float weights", r"\operatorname{Tr}H"),
+    Stat("hess_eig", LAYER_T, "hess_eig", "top eigenvalue of each layer's Hessian block at the float "
+         "weights (power iteration)", r"\lambda_{\max}H"),
+    Stat("orthogonality", LAYER_T, "ompq", "OMPQ layer importance exp(-sum_j CKA(K_l, K_j)) over the "
+         "linear kernels of layer outputs", r"\theta"),
+    Stat("t_feat", tensor("T"), "kd", "teacher stage outputs on the probe batch, each resized with "
+         "its student partner to the larger grid", r"F_{T}"),
+    Stat("s_feat", tensor("S"), "kd", "student features at three depths (tokens as maps), aligned "
+         "with the teacher's stages", r"F_{S}"),
+    Stat("t_logits", tensor("Z"), "kd", "teacher logits on the probe batch", r"z_{T}"),
+    Stat("s_logits", tensor("Z"), "kd", "student logits on the probe batch", r"z_{S}"),
+    Stat("t_cls_grad", tensor("TK"), "kd", "cross-entropy gradient of the teacher's classifier "
+         "weight (classes x channels)", r"\nabla_{W^{fc}_{T}}\mathcal{L}"),
+    Stat("s_cls_grad", tensor("SK"), "kd", "cross-entropy gradient of the student's classifier "
+         "weight (classes x channels)", r"\nabla_{W^{fc}_{S}}\mathcal{L}"),
+    Stat("s_attn", tensor("attn"), "kd", "student attention probabilities at the three feature depths",
+         r"\mathcal{A}_{S}"),
+    Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
+    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (Conv2d/Linear), millions",
+         r"\mathrm{FLOPs}"),
+    Stat("nwot", SCALAR_T, "nwot",
+         "log-determinant of the ReLU binary-code kernel over the batch (NASWOT)", r"\mathrm{NWOT}"),
+    Stat("jacov", SCALAR_T, "jacov", "score of the input-Jacobian correlation spectrum",
+         r"\mathrm{Jacov}"),
+    Stat("zen", SCALAR_T, "zen", "Zen-score: log expected feature-map change under input noise "
+         "plus BN scale terms", r"\mathrm{Zen}"),
+]:
+    register_stat(_s)

@@ -1,0 +1,175 @@
+"""The standard probe passes: training statistics, synflow, GraSP, params, FLOPs, NASWOT, Jacov, Zen."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evoproxy.probe.base import LAYER_TYPES, LayerRecorder, fresh_copy, register_pass
+
+
+@runtime_checkable
+class CountsOwnFlops(Protocol):
+    """A network that counts its own multiply-accumulates (e.g. a ViT student's attention matmuls)."""
+
+    def flops(self) -> float:
+        """Multiply-accumulates per image, in millions."""
+        ...
+
+
+@register_pass("train")
+def _train_pass(model, x, y, names):
+    net = fresh_copy(model)
+    rec = LayerRecorder(net, keep_act="act" in names, keep_act_grad="act_grad" in names)
+    backward = bool(names & {"grad", "act_grad"})
+    with torch.set_grad_enabled(backward):
+        logits = net(x)
+        if backward:
+            F.cross_entropy(logits, y).backward()
+    rec.remove()
+    per_layer = lambda fn: torch.tensor([float(fn(m)) for m in rec.layers], dtype=torch.float64,
+                                        device=x.device)
+    table = {"weight": rec.weights, "grad": rec.grads,
+             "fan_in": lambda: per_layer(lambda m: m.weight[0].numel()),
+             "numel": lambda: per_layer(lambda m: m.weight.numel()),
+             "macs": lambda: per_layer(lambda m: m.weight[0].numel() * rec.out_numel[m]),
+             "act": lambda: tuple(rec.acts[m] for m in rec.layers),
+             "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
+    return {n: table[n]() for n in names}
+
+
+@register_pass("synflow")
+def _synflow_pass(model, x, y, names):
+    """Gradients of sum(logits) in the float64 |params| network on one all-ones image.
+
+    BN runs in eval mode on its (abs'd) running statistics, which at initialisation is the
+    identity up to eps: the synflow paper's data-free setting.
+    """
+    net = fresh_copy(model, train=False).double()
+    with torch.no_grad():
+        for p in net.state_dict().values():
+            if p.is_floating_point():
+                p.abs_()
+    rec = LayerRecorder(net)
+    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64, device=x.device)).sum().backward()
+    rec.remove()
+    return {"virtual_grad": rec.grads()}
+
+
+@register_pass("grasp")
+def _grasp_pass(model, x, y, names):
+    """GraSP's Hessian-gradient product: weight.grad of z = g_detached . grad(loss, create_graph)."""
+    net = fresh_copy(model)
+    rec = LayerRecorder(net)
+    loss = F.cross_entropy(net(x), y)
+    rec.remove()
+    weights = [m.weight for m in rec.layers]
+    g = torch.autograd.grad(loss, weights, allow_unused=True)
+    loss = F.cross_entropy(net(x), y)
+    g_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    z = sum((a.detach() * b).sum() for a, b in zip(g, g_f) if a is not None and b is not None)
+    net.zero_grad(set_to_none=True)
+    if isinstance(z, torch.Tensor) and z.requires_grad:
+        z.backward()
+    return {"hess_grad": rec.grads()}
+
+
+def _scalar(v: float) -> torch.Tensor:
+    return torch.tensor(float(v), dtype=torch.float64)
+
+
+@register_pass("params")
+def _params_pass(model, x, y, names):
+    return {"params": _scalar(sum(p.numel() for p in model.parameters() if p.requires_grad))}
+
+
+@register_pass("flops")
+def _flops_pass(model, x, y, names):
+    """Multiply-accumulates of Conv2d and Linear layers for one image, in millions (a network's
+    own ``flops()`` count when it has one, e.g. a ViT student's, which adds attention matmuls)."""
+    if isinstance(model, CountsOwnFlops):
+        return {"flops": _scalar(model.flops())}
+    net = fresh_copy(model, train=False)
+    macs = []
+
+    def hook(m, inputs, out):
+        per_out = m.in_features if isinstance(m, nn.Linear) else (
+            m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])
+        macs.append(out.numel() * per_out)
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, LAYER_TYPES)]
+    with torch.no_grad():
+        net(x[:1])
+    for h in handles:
+        h.remove()
+    return {"flops": _scalar(sum(macs) / 1e6)}
+
+
+@register_pass("nwot")
+def _nwot_pass(model, x, y, names):
+    """NASWOT: log|K| with K = c c^T + (1-c)(1-c)^T summed over the inputs of every ReLU."""
+    net = fresh_copy(model)
+    n = x.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+
+    def hook(m, inputs, out):
+        codes = (inputs[0].reshape(n, -1) > 0).double()
+        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    return {"nwot": _scalar(torch.linalg.slogdet(kernel.cpu())[1])}
+
+
+@register_pass("jacov")
+def _jacov_pass(model, x, y, names):
+    """Jacobian covariance: -sum(log(v + k) + 1/(v + k)) over eigenvalues v of corr(dy/dx)."""
+    net = fresh_copy(model)
+    xg = x.clone().requires_grad_(True)
+    out = net(xg)
+    out.backward(torch.ones_like(out))
+    jac = xg.grad.reshape(x.shape[0], -1).double().cpu().numpy()
+    with np.errstate(all="ignore"):
+        corr = np.corrcoef(jac)
+    if not np.isfinite(corr).all():
+        return {"jacov": _scalar(float("nan"))}
+    v = np.linalg.eigvalsh(corr)
+    k = 1e-5
+    return {"jacov": _scalar(-np.sum(np.log(v + k) + 1.0 / (v + k)))}
+
+
+@register_pass("zen")
+def _zen_pass(model, x, y, names, gamma: float = 1e-2):
+    """Zen-score on Gaussian input with Gaussian re-initialised weights (Zen-NAS)."""
+    net = fresh_copy(model)
+    _gaussian_init(net)
+    feats = []
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    if not pools:
+        return {"zen": _scalar(float("nan"))}
+    handle = pools[-1].register_forward_hook(lambda m, i, o: feats.append(i[0]))
+    a, b = torch.randn_like(x), torch.randn_like(x)
+    with torch.no_grad():
+        net(a)
+        net(a + gamma * b)
+    handle.remove()
+    delta = (feats[0] - feats[1]).abs().sum(dim=(1, 2, 3)).mean()
+    bn_log = sum(torch.log(torch.sqrt(m.running_var.mean())) for m in net.modules()
+                 if isinstance(m, nn.BatchNorm2d))
+    return {"zen": _scalar(torch.log(delta) + bn_log)}
+
+
+def _gaussian_init(net: nn.Module) -> None:
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, LAYER_TYPES):
+                nn.init.normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)

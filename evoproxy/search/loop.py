@@ -1,0 +1,222 @@
+"""The evolution loop: steady-state search over proxy programs with a resumable run store.
+
+Each generation makes ``config.offspring`` children; the selection strategy
+(:mod:`evoproxy.search.selection`, ``config.selection``) draws their parents and decides who joins.
+
+Each generation is committed to the run store in one transaction together with the
+population and the random generator's state, so ``--resume`` after a crash continues from the
+last committed generation and ends with the same result as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from evoproxy.scoring import fitness as fit
+from evoproxy.lang.proxyfile import resolve
+from evoproxy.search.config import RunConfig
+from evoproxy.scoring.summary import rankable
+from evoproxy.search.generate import Generator
+from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_front
+from evoproxy.lang.program import Program, parse
+from evoproxy.search.screening import Judge, Verdict, count_rejections
+from evoproxy.search.selection import SELECTIONS, SelectionParams
+from evoproxy.search.store import CandidateRow, RunStore, rng_state_from_json, rng_state_to_json
+from evoproxy.search.variation import Limits
+
+MAX_INIT_ROUNDS = 30
+
+
+@dataclass(frozen=True)
+class Candidate:
+    program: Program
+    origin: str
+    parents: tuple[str, ...] = ()
+
+
+class Search:
+    def __init__(self, config: RunConfig, backend, benches: dict, store: RunStore,
+                 on_generation: Optional[Callable[[dict], None]] = None) -> None:
+        c = self.config = config
+        self.backend, self.store, self.on_generation = backend, store, on_generation
+        self.generator = Generator(stats=c.stats, ops=c.ops)
+        self.selection = SELECTIONS.get(c.selection)
+        self.selection_params = SelectionParams(c.top_frac, c.tournament_size)
+        self.toolbox = make_toolbox(self.generator, c.representation, Limits(c.max_depth, c.max_size))
+        self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
+                            for n, b in benches.items()}
+        self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
+                             for n, b in benches.items()}
+        self.accuracies = {n: np.array([benches[n].accuracy(a) for _, a in keys])
+                           for n, keys in self.search_keys.items()}
+        self.holdout_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
+                            for n, keys in self.holdout_keys.items()}
+        first = next(iter(self.search_keys.values()))
+        control = resolve(c.control).program.text if c.control else None
+        self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
+                           c.fitness, c.combine, c.max_tie_frac, control)
+        self.rng = random.Random(c.seed)
+        self.population: list[Individual] = []
+        self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
+        self.born = 0
+        self.holdout_cache: dict[str, dict] = {}
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run (or continue) to ``config.generations``; returns the generation resumed after (-1: fresh)."""
+        last = self._resume()
+        if last < 0:
+            self._initial()
+        for g in range(max(last, 0) + 1, self.config.generations + 1):
+            self._generation(g)
+        return last
+
+    def _initial(self) -> None:
+        start, rows = time.perf_counter(), []
+        verdicts_all: list[Verdict] = []
+        for _ in range(MAX_INIT_ROUNDS):
+            need = self.config.population - len(self.population)
+            if need <= 0:
+                break
+            cands = [Candidate(self.toolbox.random(self.rng), "init") for _ in range(2 * need)]
+            verdicts = self.judge.judge([c.program for c in cands])
+            for cand, v in zip(cands, verdicts):
+                rows.append(self._row(0, len(rows), cand, v))
+                ind = self._admit(cand, v)
+                if ind is not None and len(self.population) < self.config.population and \
+                        ind not in self.population:
+                    self.population.append(ind)
+            verdicts_all += verdicts
+        self._commit(0, rows, verdicts_all, start)
+
+    def _generation(self, g: int) -> None:
+        start = time.perf_counter()
+        cands = []
+        for _ in range(self.config.offspring):
+            cands.append(self._child())
+            if self.selection.random_rival:
+                cands.append(Candidate(self.toolbox.random(self.rng), "random"))
+        verdicts = self.judge.judge([c.program for c in cands])
+        rows = [self._row(g, i, c, v) for i, (c, v) in enumerate(zip(cands, verdicts))]
+        admitted = [self._admit(c, v) for c, v in zip(cands, verdicts)]
+        step = 2 if self.selection.random_rival else 1
+        for k in range(0, len(cands), step):
+            group = [ind for ind in admitted[k:k + step] if ind is not None]
+            if group:
+                self._replace(max(group, key=lambda i: i.value))
+        self._commit(g, rows, verdicts, start)
+
+    # ---- selection and variation ----------------------------------------------------------------
+    def _child(self) -> Candidate:
+        a, b = self.selection.parents(self.rng, self.population, self.selection_params)
+        tb = self.toolbox
+        if self.rng.random() < self.config.p_crossover:
+            child, origin, parents = tb.mate(self.rng, a.program, b.program), "crossover", (a, b)
+            if child is not None and self.rng.random() < 0.5:
+                child, origin = tb.mutate(self.rng, child) or child, "crossover+mutation"
+        else:
+            child, origin, parents = tb.mutate(self.rng, a.program), "mutation", (a,)
+        if child is None:
+            return Candidate(tb.random(self.rng), "random")
+        return Candidate(child, origin, tuple(p.program.hash for p in parents))
+
+    def _replace(self, ind: Individual) -> None:
+        if ind not in self.population:
+            self.selection.replace(self.population, ind)
+
+    def _admit(self, cand: Candidate, v: Verdict) -> Optional[Individual]:
+        self.born += 1
+        if not v.usable:
+            return None
+        ind = Individual(cand.program, float(v.fitness), self.born)
+        self.evaluated.setdefault(cand.program.hash, ind)
+        return ind
+
+    # ---- records --------------------------------------------------------------------------------
+    @staticmethod
+    def _row(g: int, i: int, cand: Candidate, v: Verdict) -> CandidateRow:
+        p = cand.program
+        return CandidateRow(g, i, p.text, p.canonical().text, p.hash, cand.origin,
+                            list(cand.parents), v.fitness, v.scores, v.rejection, v.reused_from)
+
+    def best(self) -> Individual:
+        return max(self.population, key=lambda i: (i.value, -i.born))
+
+    def holdout(self, program: Program) -> dict:
+        """Holdout Kendall/Spearman per benchmark of one program, cached by hash."""
+        if program.hash not in self.holdout_cache:
+            self.holdout_many([program])
+        return self.holdout_cache[program.hash]
+
+    def holdout_many(self, programs: list[Program]) -> list[dict]:
+        """Score several programs on the holdout networks in one statistics-major pass."""
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in self.holdout_cache]
+        if todo:
+            scores = self.backend.score([p.text for p in todo], _flat(self.holdout_keys))[0]
+            for p, row in zip(todo, scores):
+                self.holdout_cache[p.hash] = _per_benchmark(row, self.holdout_keys, self.holdout_acc)
+        return [self.holdout_cache[p.hash] for p in programs]
+
+    def search_scores(self, programs: list[Program]) -> list[dict]:
+        """The same figures on the search networks (for baselines beside evolved programs)."""
+        scores = self.backend.score([p.text for p in programs], _flat(self.search_keys))[0]
+        return [_per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
+
+    def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:
+        best = self.best()
+        summary = {"best_fitness": best.value, "best": best.program.text,
+                   "best_holdout": self.holdout(best.program),
+                   "mean_fitness": float(np.mean([i.value for i in self.population])),
+                   "candidates": len(rows), "rejections": count_rejections(verdicts),
+                   "seconds": time.perf_counter() - start}
+        summary["evals_per_s"] = len(rows) / max(summary["seconds"], 1e-9)
+        state = {"rng": rng_state_to_json(self.rng.getstate()), "born": self.born,
+                 "holdout_cache": self.holdout_cache}
+        self.store.commit_generation(g, rows, [i.to_json() for i in self.population], state, summary)
+        if self.on_generation is not None:
+            self.on_generation({"generation": g, **summary})
+
+    def _resume(self) -> int:
+        last = self.store.last_generation()
+        if last is None:
+            return -1
+        population, state, _ = self.store.load_generation(last)
+        self.rng.setstate(rng_state_from_json(state["rng"]))
+        self.born = state["born"]
+        self.holdout_cache = state["holdout_cache"]
+        for row in self.store.candidates():
+            v = Verdict(None if math.isnan(row.fitness) else row.fitness, row.rejection,
+                        row.reused_from, row.scores)
+            self.judge.remember(row.hash, v)
+            if v.usable:
+                self.evaluated.setdefault(row.hash, Individual(parse(row.text), v.fitness, 0))
+        self.population = [Individual(parse(m["text"]), m["fitness"], m["born"]) for m in population]
+        return last
+
+    # ---- results --------------------------------------------------------------------------------
+    def hall_of_fame(self) -> list[Individual]:
+        return hall_of_fame(list(self.evaluated.values()), self.config.hall_of_fame)
+
+    def pareto(self) -> list[Individual]:
+        return pareto_front(list(self.evaluated.values()))
+
+
+def _flat(keys: dict[str, list]) -> list:
+    return [k for n in keys for k in keys[n]]
+
+
+def _per_benchmark(row: np.ndarray, keys: dict[str, list], accs: dict[str, np.ndarray]) -> dict:
+    """Reporting figures, with ``evoproxy eval``'s policy: NaN scores rank lowest and are counted."""
+    out, start = {}, 0
+    for n, nkeys in keys.items():
+        part = row[start:start + len(nkeys)]
+        start += len(nkeys)
+        ranked = rankable(part)
+        out[n] = {"kendall": fit.kendall(ranked, accs[n]), "spearman": fit.spearman(ranked, accs[n]),
+                  "invalid": int(np.sum(~np.isfinite(part)))}
+    return out

@@ -1,0 +1,167 @@
+"""Compatibility screening and fitness: the path every candidate takes before it may join.
+
+1. static: the program must type-check and give one number per network ("type");
+2. canonical-form deduplication: a program seen before reuses its verdict ("duplicate");
+3. a cheap dynamic screen on a few fixed screening networks: exceptions and NaN ("nan"),
+   infinities ("inf"), constant ("constant") or mostly tied ("ties") scores, and time ("timeout");
+4. rank equivalence: a program that ranks the screening networks exactly like an evaluated one
+   reuses its fitness ("rank-equivalent");
+5. full evaluation on each benchmark's search networks; fitness is the rank correlation with
+   accuracy (combined over benchmarks by mean or min), an invalid score vector is rejected.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from evoproxy.scoring import fitness as fit
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang.program import Program, check_proxy
+from evoproxy.scoring.worker import Key
+
+REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent")
+
+
+@dataclass
+class Verdict:
+    fitness: Optional[float]  # None when rejected without a reusable fitness
+    rejection: Optional[str] = None
+    reused_from: Optional[str] = None
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        """Has a fitness it may compete with (fresh, or reused from an equivalent program)."""
+        return self.fitness is not None and self.rejection in (None, "duplicate", "rank-equivalent")
+
+
+class Judge:
+    """Screens and scores batches of candidate programs through a backend."""
+
+    def __init__(self, backend, screen_keys: Sequence[Key], search_keys: dict[str, list[Key]],
+                 accuracies: dict[str, np.ndarray], metric: str = "kendall", combine: str = "mean",
+                 max_tie_frac: float = 0.5, control: Optional[str] = None) -> None:
+        self.backend = backend
+        self.screen_keys = list(screen_keys)
+        flat = [k for keys in search_keys.values() for k in keys]
+        if flat[:len(self.screen_keys)] != self.screen_keys:
+            raise ValueError("the screening keys must be the first of the search keys")
+        self.search_keys = search_keys
+        self.accuracies = accuracies
+        self.metric, self.combine, self.max_tie_frac = metric, combine, max_tie_frac
+        fit.get_metric(metric)
+        self.control = control
+        self._control_scores: dict[str, np.ndarray] = {}
+        self.seen: dict[str, Verdict] = {}  # canonical hash -> verdict
+        self.by_ranks: dict[tuple, str] = {}  # screening rank key -> hash of the evaluated program
+
+    def remember(self, hash_: str, verdict: Verdict) -> None:
+        """Feed back a stored verdict (resume), leaving the caches as an uninterrupted run would."""
+        if verdict.rejection in ("duplicate", "type"):
+            return
+        if verdict.rejection == "rank-equivalent":
+            self.seen.setdefault(hash_, Verdict(verdict.fitness, None, None, verdict.scores))
+            return
+        self.seen.setdefault(hash_, verdict)
+        ranks = verdict.scores.get("screen_ranks")
+        if ranks is not None:
+            self.by_ranks.setdefault(tuple(ranks), hash_)
+
+    def judge(self, programs: Sequence[Program]) -> list[Verdict]:
+        verdicts: list[Optional[Verdict]] = [None] * len(programs)
+        fresh: dict[str, int] = {}
+        for i, p in enumerate(programs):
+            try:
+                check_proxy(p)
+            except EvoproxyError:
+                verdicts[i] = Verdict(None, "type")
+                continue
+            if p.hash in self.seen or p.hash in fresh:
+                continue  # resolved after this batch's fresh ones
+            fresh[p.hash] = i
+        self._screen_and_score([programs[i] for i in fresh.values()], list(fresh.values()), verdicts)
+        for i, p in enumerate(programs):
+            if verdicts[i] is None:  # seen before, or earlier in this batch
+                base = self.seen[p.hash]
+                verdicts[i] = Verdict(base.fitness if base.rejection is None else None, "duplicate",
+                                      p.hash, base.scores)
+        return verdicts  # type: ignore[return-value]
+
+    def _screen_and_score(self, programs: list[Program], slots: list[int],
+                          verdicts: list[Optional[Verdict]]) -> None:
+        if not programs:
+            return
+        texts = [p.text for p in programs]
+        screen, late = self.backend.score(texts, self.screen_keys)
+        to_score: list[int] = []
+        twins: list[tuple[int, str, tuple]] = []
+        for k, p in enumerate(programs):
+            reason = "timeout" if k in late else fit.screen(screen[k], self.max_tie_frac)
+            if reason is not None:
+                self._settle(p, slots[k], Verdict(None, reason), verdicts)
+                continue
+            ranks = tuple(int(r) for r in 2 * rankdata(screen[k]))
+            if ranks in self.by_ranks:
+                twins.append((k, self.by_ranks[ranks], ranks))
+                continue
+            self.by_ranks[ranks] = p.hash
+            to_score.append(k)
+        self._full(programs, slots, to_score, verdicts, screen)
+        for k, twin, ranks in twins:  # after _full: the twin may be in this very batch
+            base = self.seen[twin]
+            scores = {**base.scores, "screen_ranks": list(ranks)}
+            v = Verdict(base.fitness, "rank-equivalent", twin, scores) if base.rejection is None \
+                else Verdict(None, base.rejection, twin, scores)  # ranks like a rejected one
+            self._settle(programs[k], slots[k], v, verdicts)
+
+    def _full(self, programs, slots, to_score, verdicts, screen) -> None:
+        if not to_score:
+            return
+        texts = [programs[k].text for k in to_score]
+        keys = [key for name in self.search_keys for key in self.search_keys[name]]
+        n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
+        rest, late = self.backend.score(texts, keys[n:])
+        scores = np.hstack([screen[to_score], rest])
+        for row, k in enumerate(to_score):
+            ranks = [int(r) for r in 2 * rankdata(screen[k])]
+            v = self._fitness(scores[row]) if row not in late else Verdict(None, "timeout")
+            v.scores["screen_ranks"] = ranks
+            self._settle(programs[k], slots[k], v, verdicts)
+
+    def _fitness(self, row: np.ndarray) -> Verdict:
+        per, start = {}, 0
+        for name, keys in self.search_keys.items():
+            part = row[start:start + len(keys)]
+            start += len(keys)
+            value, reason = fit.correlate_checked(part, self.accuracies[name], self.metric,
+                                                  self.max_tie_frac)
+            if reason is None and not np.isfinite(value):
+                reason = "nan"   # valid scores, undefined metric (e.g. a constant top-k subset)
+            if reason is not None:
+                return Verdict(None, reason.split()[-1], None, {"benchmark": name})
+            per[name] = value if self.control is None else self._beyond_control(name, part, value)
+        values = list(per.values())
+        total = float(np.mean(values) if self.combine == "mean" else np.min(values))
+        return Verdict(total, None, None, {"per_benchmark": per})
+
+    def _beyond_control(self, name: str, scores: np.ndarray, value: float) -> float:
+        """The metric with the control proxy (e.g. model size) held fixed: partial correlation."""
+        if name not in self._control_scores:
+            row, _ = self.backend.score([self.control], self.search_keys[name])
+            self._control_scores[name] = row[0]
+        z, acc = self._control_scores[name], self.accuracies[name]
+        metric = "spearman" if self.metric == "spearman" else "kendall"
+        return fit.partial_correlation(value, fit.correlate(scores, z, metric, 1.0), fit.correlate(acc, z, metric, 1.0))
+
+    def _settle(self, p: Program, slot: int, v: Verdict, verdicts: list) -> None:
+        verdicts[slot] = v
+        self.seen[p.hash] = v if v.rejection != "rank-equivalent" else Verdict(
+            v.fitness, None, None, v.scores)
+
+
+def count_rejections(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    return dict(Counter(v.rejection for v in verdicts if v.rejection is not None))

@@ -1,0 +1,298 @@
+"""The embedded SQLite run store of an evolution run: one file, ``RUN_DIR/run.sqlite``.
+
+Durability: WAL journal with ``synchronous=FULL``; everything of one generation (its
+candidates, the population after it, the driver state and the summary) is written in one
+transaction, so a killed run resumes from its last committed generation and never sees a
+partly written one.
+
+Values are stored as JSON text or SQLite rows, never pickled. Before encoding, NaN and
+infinite floats become ``null`` (``None``), tuples become lists and numpy scalars/arrays
+become Python numbers/lists. The REAL column ``candidates.fitness`` stores NaN and ``None``
+as SQL NULL and reads NULL back as ``float("nan")``; infinities are kept there.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from evoproxy.errors import EvoproxyError
+
+SCHEMA_VERSION = 1
+DB_NAME = "run.sqlite"
+_RESERVED = ("schema_version", "config")
+_MISSING = object()
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generations (generation INTEGER PRIMARY KEY,
+    population TEXT NOT NULL, state TEXT NOT NULL, summary TEXT NOT NULL,
+    committed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS candidates (generation INTEGER NOT NULL, idx INTEGER NOT NULL,
+    text TEXT NOT NULL, canonical TEXT NOT NULL, hash TEXT NOT NULL, origin TEXT NOT NULL,
+    parents TEXT NOT NULL, fitness REAL, scores TEXT NOT NULL, rejection TEXT,
+    reused_from TEXT, PRIMARY KEY (generation, idx));
+CREATE INDEX IF NOT EXISTS candidates_hash ON candidates (hash);
+CREATE TABLE IF NOT EXISTS hall_of_fame (rank INTEGER PRIMARY KEY, entry TEXT NOT NULL)
+"""
+_CAND_COLS = ("generation, idx, text, canonical, hash, origin, parents, fitness, scores, "
+              "rejection, reused_from")
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """One candidate program created during a run, with how it was judged."""
+
+    generation: int  # generation number (0 = initial population)
+    index: int  # position within the generation (order of creation)
+    text: str  # program text as created
+    canonical: str  # canonical text
+    hash: str  # 16-hex hash of the canonical text
+    origin: str  # "init", "random", "crossover", "mutation", "crossover+mutation", ...
+    parents: list[str]  # parent hashes (lineage)
+    fitness: Optional[float]  # search fitness; None/NaN if rejected (read back as NaN)
+    scores: dict  # e.g. {"kendall": .., "spearman": .., "per_benchmark": {...}}
+    rejection: Optional[str]  # None if fully evaluated, else the reason ("nan", "ties", ...)
+    reused_from: Optional[str]  # hash whose fitness was reused, else None
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain JSON data: NaN/inf -> None, tuples -> lists, numpy -> Python."""
+    if isinstance(obj, (np.generic, np.ndarray)):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(_plain(obj), allow_nan=False, separators=(",", ":"))
+
+
+def _real(x: Optional[float]) -> Optional[float]:
+    """A fitness for the REAL column: NaN and None become NULL."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def rng_state_to_json(state: tuple) -> list:
+    """``random.Random().getstate()`` as a JSON-able list ``[version, [625 ints], gauss_next]``."""
+    version, internal, gauss_next = state
+    return [version, list(internal), gauss_next]
+
+
+def rng_state_from_json(obj: list) -> tuple:
+    """The inverse of :func:`rng_state_to_json`, ready for ``random.Random().setstate``."""
+    if not isinstance(obj, (list, tuple)) or len(obj) != 3:
+        raise ValueError("rng state must be [version, [ints], gauss_next]")
+    version, internal, gauss_next = obj
+    return (int(version), tuple(int(i) for i in internal),
+            None if gauss_next is None else float(gauss_next))
+
+
+class RunStore:
+    """The run store in ``run_dir``; a context manager that closes the connection."""
+
+    def __init__(self, run_dir: str | Path, create: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / DB_NAME
+        self._conn = self._connect(create)
+        try:
+            self._check_schema(create)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        missing = f"no run store at {self.path}; start a run with --out"
+        if not create and not self.path.is_file():
+            raise EvoproxyError(missing)
+        try:
+            if create:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            uri = self.path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise EvoproxyError(f"cannot open run store at {self.path} ({exc}); "
+                                "check the --out directory") from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise EvoproxyError(f"{self.path} is not a usable run store ({exc}); "
+                                "use another --out directory") from None
+        return conn
+
+    def _tables(self) -> set[str]:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {r[0] for r in rows}
+
+    def _check_schema(self, create: bool) -> None:
+        with self._transaction():
+            tables = self._tables()
+            if "meta" not in tables and (tables or not create):
+                raise EvoproxyError(f"no run store at {self.path}; start a run with --out")
+            if "meta" in tables:
+                found = self._meta_raw("schema_version")
+                if found != SCHEMA_VERSION:
+                    raise EvoproxyError(
+                        f"run store {self.path} has schema version {found}, this evoproxy "
+                        f"reads {SCHEMA_VERSION}; use a matching evoproxy or a new --out")
+            for stmt in _SCHEMA.split(";"):
+                self._conn.execute(stmt)
+            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                               (_dumps(SCHEMA_VERSION),))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (holding the write lock from the start); rolled back on error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta and config ---------------------------------------------------------------
+
+    def _meta_raw(self, key: str) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a small JSON value under ``key`` (replacing any earlier one)."""
+        if key in _RESERVED:
+            raise ValueError(f"meta key {key!r} is reserved")
+        with self._transaction():
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def save_config(self, config: dict) -> None:
+        """Store the run config once; an equal config again is a no-op, a different one raises."""
+        if not isinstance(config, dict):
+            raise TypeError("config must be a dict")
+        new = json.loads(_dumps(config))
+        with self._transaction():
+            old = self._meta_raw("config")
+            if old is None:
+                self._conn.execute("INSERT INTO meta VALUES ('config', ?)", (_dumps(new),))
+                return
+        if old != new:
+            keys = sorted(k for k in old.keys() | new.keys()
+                          if old.get(k, _MISSING) != new.get(k, _MISSING))
+            raise EvoproxyError(
+                f"run config differs from the one stored in {self.path} in: {', '.join(keys)}; "
+                "resume with the same settings or start a new run with another --out")
+
+    def load_config(self) -> Optional[dict]:
+        """The stored run config, or None before :meth:`save_config`."""
+        return self._meta_raw("config")
+
+    # -- generations -------------------------------------------------------------------
+
+    def commit_generation(self, generation: int, candidates: list[CandidateRow],
+                          population: list[dict], state: dict, summary: dict) -> None:
+        """Write one generation (candidates, population after it, state, summary) atomically."""
+        if any(c.generation != generation for c in candidates):
+            raise ValueError(f"a candidate of generation {generation} has another generation")
+        rows = [self._cand_row(c) for c in candidates]
+        gen_row = (generation, _dumps(population), _dumps(state), _dumps(summary),
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        with self._transaction():
+            last = self._last_generation()
+            if generation < 0 or (last is not None and generation <= last):
+                raise ValueError(f"cannot commit generation {generation}: last committed is {last}")
+            try:
+                self._insert_candidates(rows)
+            except sqlite3.IntegrityError:
+                raise ValueError(f"duplicate candidate index in generation {generation}") from None
+            self._insert_generation(gen_row)
+
+    @staticmethod
+    def _cand_row(c: CandidateRow) -> tuple:
+        return (c.generation, c.index, c.text, c.canonical, c.hash, c.origin, _dumps(c.parents),
+                _real(c.fitness), _dumps(c.scores), c.rejection, c.reused_from)
+
+    def _insert_candidates(self, rows: list[tuple]) -> None:
+        self._conn.executemany(f"INSERT INTO candidates ({_CAND_COLS}) "
+                               "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _insert_generation(self, row: tuple) -> None:
+        self._conn.execute("INSERT INTO generations VALUES (?,?,?,?,?)", row)
+
+    def _last_generation(self) -> Optional[int]:
+        return self._conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+
+    def last_generation(self) -> Optional[int]:
+        """The last committed generation, or None if none is."""
+        return self._last_generation()
+
+    def load_generation(self, generation: int) -> tuple[list[dict], dict, dict]:
+        """``(population, state, summary)`` of a committed generation."""
+        row = self._conn.execute("SELECT population, state, summary FROM generations "
+                                 "WHERE generation=?", (generation,)).fetchone()
+        if row is None:
+            raise EvoproxyError(
+                f"generation {generation} is not in the run store at {self.path} (last "
+                f"committed: {self._last_generation()}); pick a committed generation")
+        return json.loads(row[0]), json.loads(row[1]), json.loads(row[2])
+
+    def candidates(self, generation: Optional[int] = None) -> list[CandidateRow]:
+        """All candidates, or those of one generation, in (generation, index) order."""
+        sql = f"SELECT {_CAND_COLS} FROM candidates"
+        args: tuple = ()
+        if generation is not None:
+            sql, args = sql + " WHERE generation=?", (generation,)
+        rows = self._conn.execute(sql + " ORDER BY generation, idx", args).fetchall()
+        return [CandidateRow(g, i, t, c, h, o, json.loads(p),
+                             float("nan") if f is None else f, json.loads(s), r, u)
+                for g, i, t, c, h, o, p, f, s, r, u in rows]
+
+    def summaries(self) -> list[dict]:
+        """One summary per committed generation, in order, each with its ``"generation"``."""
+        rows = self._conn.execute("SELECT generation, summary FROM generations "
+                                  "ORDER BY generation").fetchall()
+        return [{"generation": g, **{k: v for k, v in json.loads(s).items() if k != "generation"}}
+                for g, s in rows]
+
+    # -- hall of fame ------------------------------------------------------------------
+
+    def save_hall_of_fame(self, entries: list[dict]) -> None:
+        """Replace the stored hall of fame with ``entries`` (best first)."""
+        rows = [(rank, _dumps(e)) for rank, e in enumerate(entries)]
+        with self._transaction():
+            self._conn.execute("DELETE FROM hall_of_fame")
+            self._conn.executemany("INSERT INTO hall_of_fame VALUES (?, ?)", rows)
+
+    def hall_of_fame(self) -> list[dict]:
+        """The stored hall of fame, in rank order (empty if none was saved)."""
+        rows = self._conn.execute("SELECT entry FROM hall_of_fame ORDER BY rank").fetchall()
+        return [json.loads(r[0]) for r in rows]
