@@ -4,7 +4,7 @@ The direct versions use plain torch on deep copies of the *float* model: bits ar
 layers by ``BitSpace.layer_names`` (forward order), weights are quantized with
 ``quantize_weight_mse`` and the quantized network is rebuilt as "float copy with Q(W) weights +
 pre-hooks that fake-quantize the inputs with the calibrated scales of the QuantizedNet". Nothing
-from evoproxy.probe.base / qprobe / collect / evaluate is used there; the library is reached only
+from evoproxy.probe (base, quant) or the interpreter is used there; the library is reached only
 through ``evaluate(program, collect(qnet, x, y, program.stats, seed=0))``.
 """
 from __future__ import annotations
