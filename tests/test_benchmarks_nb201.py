@@ -1,8 +1,4 @@
-"""NB201 benchmarks: registry, splits, table values, analog-nasbench fallback, Suite-Zero."""
-import itertools
-import sys
-import types
-
+"""NB201 benchmarks: registry, splits, table values, the embedded table, Suite-Zero."""
 import pytest
 
 from evoproxy.scoring.benchmark import Benchmark
@@ -10,7 +6,7 @@ from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks import nb201 as nb
 from evoproxy.benchmarks.base import split_ids
 from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
-from evoproxy.errors import DataMissing, EvoproxyError
+from evoproxy.errors import EvoproxyError
 
 
 from tests.datahelp import have_data as _have
@@ -35,44 +31,28 @@ def test_split_is_deterministic_and_disjoint():
     assert abs(len(search) - len(hold)) <= 1
 
 
-class _FakeAnalog:
-    """Stands in for analog-nasbench's ``AnalogNASBench`` API."""
-
-    def list_available_architectures(self):
-        return list(itertools.product(range(5), repeat=6))
-
-    def query_metric(self, arch, metric):
-        assert metric == "baseline_accuracy"
-        return 50.0 + sum(arch)
-
-
-@pytest.fixture
-def fake_analog(monkeypatch):
-    monkeypatch.setitem(sys.modules, "analognasbench", types.SimpleNamespace(AnalogNASBench=_FakeAnalog))
-    nb.analog_table.cache_clear()
-    yield
-    nb.analog_table.cache_clear()
-
-
-def test_fallback_to_analog_nasbench(tmp_path, fake_analog):
+def test_the_embedded_table_serves_when_the_data_directory_has_none(tmp_path):
     bench = get_benchmark("nb201-cifar10", data_dir=tmp_path)
-    assert bench.label.startswith("FALLBACK: analog-nasbench")
-    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-    i = bench.index_of(arch)
-    assert bench.arch_of(i) == arch and bench.index_of("220420") == i
-    assert bench.accuracy(i) == 50.0 + 2 + 2 + 0 + 4 + 2 + 0
-    with pytest.raises(DataMissing):
-        get_benchmark("nb201-cifar100", data_dir=tmp_path)
+    assert "EMBEDDED" in bench.label and len(bench) == 15625
+    assert bench.accuracy(1) == pytest.approx(93.66)
+    assert round(max(bench.accuracy(i) for i in bench.arch_ids()), 2) == 94.37
+    for name, best in (("nb201-cifar100", 73.51), ("nb201-imagenet16", 47.31)):
+        other = get_benchmark(name, data_dir=tmp_path)
+        assert round(max(other.accuracy(i) for i in other.arch_ids()), 2) == best   # the published optima
+    for i in (0, 1, 777, 15624):
+        assert bench.index_of(bench.arch_of(i)) == i == bench.index_of(bench.op_indices_of(i))
+    assert get_benchmark("nb201-imagenet16", data_dir=tmp_path, metric="valid_12ep").num_classes == 120
 
 
-def test_neither_table_nor_package(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "analognasbench", None)
-    nb.analog_table.cache_clear()
-    with pytest.raises(DataMissing) as err:
-        get_benchmark("nb201-cifar10", data_dir=tmp_path)
-    nb.analog_table.cache_clear()
-    msg = str(err.value)
-    assert "\n" not in msg and "pip install analog-nasbench" in msg and "EVOPROXY_DATA" in msg
+@pytest.mark.data
+@needs_table
+def test_the_embedded_table_equals_the_data_directory_table():
+    full = nb.read_table(str(nb.resolve_data_dir() / nb.TABLE))
+    compact = nb.read_compact_table(str(nb.nb201_table_path()))
+    assert full.arch_strs == compact.arch_strs and full.op_indices == compact.op_indices
+    assert set(full.columns) == set(compact.columns)
+    for c in full.columns:
+        assert full.columns[c].tobytes() == compact.columns[c].tobytes(), c
 
 
 @pytest.mark.data

@@ -79,3 +79,19 @@ def test_the_checkout_data_dir_is_shared_data_beside_the_checkout():
 
     checkout = Path(__file__).resolve().parents[1]
     assert checkout_data_dir() == checkout.parent / "shared" / "data"
+
+
+def test_data_status_says_what_is_embedded_and_what_is_missing(tmp_path, capsys):
+    from evoproxy.cli import main
+
+    assert main(["data", "status", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[3:]}
+    assert "EMBEDDED" in rows["nb201/nb201_all_15625.csv"]
+    assert "EMBEDDED" in rows["images/cifar10_train_jpeg_bytes.npz"] and "for the rest" in rows[
+        "images/cifar10_train_jpeg_bytes.npz"]
+    assert "MISSING" in rows["images/cifar10_test_jpeg_bytes.npz"] and "MISSING" in rows["vit/gt_pit.csv"]
+    (tmp_path / "vit").mkdir()
+    (tmp_path / "vit" / "gt_pit.csv").write_text("arch_json\n")
+    main(["data", "status", "--data-dir", str(tmp_path)])
+    assert f"data directory: {tmp_path / 'vit' / 'gt_pit.csv'}" in capsys.readouterr().out

@@ -29,13 +29,31 @@ def test_synthetic_is_deterministic():
     assert a.label.startswith("SYNTHETIC") and a.is_synthetic and len(a) == 16
 
 
-def test_missing_cifar_falls_back_loudly_or_raises(tmp_path):
-    batch = load_probe_batch("cifar10", 8, data_dir=tmp_path)
-    assert batch.label.startswith("SYNTHETIC") and "no CIFAR images found" in batch.label
-    with pytest.raises(DataMissing):
-        load_probe_batch("cifar10", 8, data_dir=tmp_path, allow_synthetic=False)
+def test_without_a_pack_the_embedded_probe_set_serves_and_nothing_is_substituted(tmp_path):
+    batch = load_probe_batch("cifar10", 16, seed=0, data_dir=tmp_path)
+    assert "EMBEDDED probe set" in batch.label and "real" in batch.label and not batch.is_synthetic
+    assert batch.x.shape == (16, 3, 32, 32) and 0 <= int(batch.y.min()) and int(batch.y.max()) <= 9
+    assert _same(batch, load_probe_batch("cifar10", 16, seed=0, data_dir=tmp_path))
+    with pytest.raises(DataMissing, match="--probe synthetic") as err:   # not embedded: refused, in one line
+        load_probe_batch("cifar10", 12, seed=0, data_dir=tmp_path)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DataMissing, match="cifar10_test"):
+        load_probe_batch("cifar10-test", 16, data_dir=tmp_path)
+    with pytest.raises(EvoproxyError, match="batch size 0"):
+        load_probe_batch("cifar10", 0, data_dir=tmp_path)
     with pytest.raises(DataMissing, match="--data-dir"):  # a typo'd folder is never papered over
         load_probe_batch("cifar10", 8, data_dir=tmp_path / "typo")
+
+
+@pytest.mark.data
+@needs_train
+def test_the_embedded_probe_set_gives_the_same_batches_as_the_full_pack(tmp_path):
+    from evoproxy.data import embedded
+
+    for size in embedded.PROBE_BATCH_SIZES:
+        for seed in embedded.PROBE_SEEDS:
+            full, small = load_probe_batch("cifar10", size, seed), load_probe_batch("cifar10", size, seed, tmp_path)
+            assert torch.equal(full.x, small.x) and torch.equal(full.y, small.y), (size, seed)
 
 
 def test_unknown_source():

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,27 @@ def test_resume_refuses_a_changed_config(tmp_path, capsys):
     capsys.readouterr()
     assert main(["search", "--resume", str(tmp_path / "r"), "--population", "8"]) == 2
     assert "drop population" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_main_job_runs_on_the_embedded_default_with_the_data_directory_hidden(tmp_path):
+    """A fresh machine: no data directory; the run's store, output and export name the EMBEDDED source."""
+    import json
+
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    cfg = tmp_path / "small.toml"
+    cfg.write_text((Path(__file__).parents[1] / "experiments/quick.toml").read_text())
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "evoproxy", "search", "--config", str(cfg), "--out", str(out), "--quiet",
+            "--generations", "1", "--population", "4", "--set", "search_archs=8", "--set", "holdout_archs=8",
+            "--set", "screen_archs=4", "--set", 'baselines=["params"]']
+    env = {**os.environ, "EVOPROXY_DATA": str(empty)}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "EMBEDDED default table" in run.stderr and "EMBEDDED probe set" in run.stderr
+    exported = subprocess.run([sys.executable, "-m", "evoproxy", "export", str(out)], capture_output=True,
+                              text=True, env=env, timeout=120)
+    doc = json.loads(exported.stdout)
+    assert "EMBEDDED" in doc["data"]["benchmarks"]["nb201-cifar10"]
+    assert "EMBEDDED" in doc["data"]["probe"]["nb201-cifar10"]

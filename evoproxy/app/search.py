@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, Sequence
 from evoproxy.app.benchmarks import resolve_teacher
 from evoproxy.backends import make_backend
 from evoproxy.benchmarks import get_benchmark
+from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang import export
 from evoproxy.lang.program import parse
@@ -48,11 +49,18 @@ def open_store(out: Optional[str], resume: Optional[str]) -> tuple[RunStore, boo
     return RunStore(path), False
 
 
-def benchmark_labels(config: RunConfig) -> list[str]:
-    """Each benchmark's provenance line (opening them also checks their data are there)."""
+def data_sources(config: RunConfig) -> dict[str, dict[str, str]]:
+    """Where each benchmark's ground truth and probe images come from (EMBEDDED, data directory,
+    user file or SYNTHETIC); opening them checks they are there, before any work starts."""
     teacher = resolve_teacher(config.teacher, config.benchmarks)
-    return [get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher).label
-            for n in config.benchmarks]
+    out: dict[str, dict[str, str]] = {"benchmarks": {}, "probe": {}}
+    for n in config.benchmarks:
+        bench = get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
+        batch = bench.probe_batch()
+        if batch is None:
+            batch = load_probe_batch(config.probe, config.batch_size, config.seed, config.data_dir)
+        out["benchmarks"][n], out["probe"][n] = bench.label, batch.label
+    return out
 
 
 def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
@@ -69,6 +77,7 @@ def run_search(config: RunConfig, store: RunStore,
                for n in config.benchmarks}
     backend = make_backend(config.backend, eval_setup(config, teacher), get_benchmark, config.workers,
                            config.ray_address)
+    store.set_meta("data", data_sources(config))
     try:
         search = Search(config, backend, benches, store, on_generation)
         search.run()
@@ -97,7 +106,7 @@ def export_json(run_dir: str, top: int) -> dict:
                            search_fitness=e["search_fitness"], holdout=e["holdout"], lineage=e["lineage"])
             for e in entries]
     meta = {"run": str(run_dir), "seed": report["seed"], "baselines": report["baselines"],
-            "config": store.load_config()}
+            "config": store.load_config(), "data": store.get_meta("data")}
     return {**docs[0], **meta, "others": docs[1:]}
 
 

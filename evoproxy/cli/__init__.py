@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from evoproxy.cli.registry import COMMANDS, CommandGroup, register_commands
-from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select  # noqa: F401  (--help order)
+from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_commands"]

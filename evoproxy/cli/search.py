@@ -22,11 +22,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.benchmark:
         given["benchmarks"] = tuple(args.benchmark.split(","))
     config = search.resolve_config(given, args.set or [], args.config, store if resuming else None)
-    labels = search.benchmark_labels(config)
+    sources = search.data_sources(config)
     if not resuming:
         store.save_config(config.identity())
-    for label in labels:
-        print(f"benchmark: {label}", file=sys.stderr)
+    for name, label in sources["benchmarks"].items():
+        print(f"benchmark: {label}\nprobe: {sources['probe'][name]}", file=sys.stderr)
     last = store.last_generation()
     bar = tqdm(total=config.generations + 1, initial=0 if last is None else last + 1,
                desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)

@@ -18,6 +18,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from evoproxy.data import embedded
 from evoproxy.data.paths import data_file, resolve_data_dir
 from evoproxy.errors import DataMissing, EvoproxyError
 
@@ -63,7 +64,7 @@ def _sample(n_total: int, batch_size: int, seed: int) -> np.ndarray:
     if not 0 < batch_size <= n_total:
         raise EvoproxyError(f"batch size {batch_size} must be between 1 and {n_total}; "
                             "pass a smaller --batch-size")
-    return np.random.default_rng(seed).choice(n_total, size=batch_size, replace=False)
+    return embedded.sample_indices(n_total, batch_size, seed)
 
 
 @lru_cache(maxsize=4)
@@ -82,11 +83,27 @@ def decode_jpeg(blob: np.ndarray) -> np.ndarray:
 
 
 def _from_pack(source: str, batch_size: int, seed: int, data_dir: Optional[Union[str, Path]]) -> ProbeBatch:
-    data, offsets, labels = jpeg_pack(str(data_file(PACKS[source], data_dir)))
+    """From the data directory's pack, else (training images) from the embedded probe set: the same
+    images either way, so seeded results do not depend on where they came from."""
+    split = "train" if source == "cifar10" else "test"
+    try:
+        path = data_file(PACKS[source], data_dir)
+    except DataMissing as err:
+        _sample(embedded.CIFAR10_TRAIN_IMAGES, batch_size, seed)  # the same size check as a full pack's
+        found = embedded.probe_images(batch_size, seed) if source == "cifar10" else None
+        if found is None:
+            raise DataMissing(f"{err}; the embedded probe set has only cifar10 training batches of "
+                              f"{'/'.join(map(str, embedded.PROBE_BATCH_SIZES))} images with seeds "
+                              f"{embedded.PROBE_SEEDS[0]}-{embedded.PROBE_SEEDS[-1]} "
+                              "(or pass --probe synthetic for Gaussian input)") from None
+        blobs, labels = found
+        images = np.stack([decode_jpeg(b) for b in blobs])
+        return _make(images, labels, f"cifar10-{split} (real, {batch_size} images, seed {seed}; EMBEDDED probe set)")
+    data, offsets, labels = jpeg_pack(str(path))
     idx = _sample(len(labels), batch_size, seed)
     images = np.stack([decode_jpeg(data[offsets[i]:offsets[i + 1]]) for i in idx])
-    split = "train" if source == "cifar10" else "test"
-    return _make(images, labels[idx], f"cifar10-{split} (real, {batch_size} images, seed {seed})")
+    return _make(images, labels[idx], f"cifar10-{split} (real, {batch_size} images, seed {seed}; "
+                 f"data directory: {path})")
 
 
 def synthetic_batch(batch_size: int = 64, seed: int = 0, why: str = "") -> ProbeBatch:
@@ -100,23 +117,17 @@ def synthetic_batch(batch_size: int = 64, seed: int = 0, why: str = "") -> Probe
 
 
 def load_probe_batch(source: str = "cifar10", batch_size: int = 64, seed: int = 0,
-                     data_dir: Optional[Union[str, Path]] = None,
-                     allow_synthetic: bool = True) -> ProbeBatch:
-    """A deterministic probe batch (same arguments -> identical batch).
+                     data_dir: Optional[Union[str, Path]] = None) -> ProbeBatch:
+    """A deterministic probe batch (same arguments -> identical batch); its label names its source.
 
-    When a CIFAR-10 pack is missing, falls back to :func:`synthetic_batch` (labelled
-    SYNTHETIC) if ``allow_synthetic``, else raises :class:`DataMissing`.
+    Real images are never replaced silently: without them, :class:`DataMissing` says what is
+    missing; Gaussian input comes only from ``source="synthetic"`` (labelled SYNTHETIC).
     """
     if source == "synthetic":
         return synthetic_batch(batch_size, seed)
     if source in PACKS:
         resolve_data_dir(data_dir)  # a missing --data-dir / EVOPROXY_DATA folder is an error
-        try:
-            return _from_pack(source, batch_size, seed, data_dir)
-        except DataMissing as err:
-            if not allow_synthetic:
-                raise
-            return synthetic_batch(batch_size, seed, why=f"no CIFAR images found: {err}")
+        return _from_pack(source, batch_size, seed, data_dir)
     path = Path(source).expanduser()
     if path.is_dir():
         return _from_python_batches(path, batch_size, seed)

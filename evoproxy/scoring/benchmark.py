@@ -30,7 +30,7 @@ class Benchmark(Protocol):
     name: str
     """Registry name, e.g. ``"nb201-cifar10"``."""
     label: str
-    """Provenance: which table/metric; says ``FALLBACK`` when it is not the primary source."""
+    """Provenance: which table and metric, and where it came from (EMBEDDED, data directory, file)."""
     num_classes: int
     proxy_line: str
     """One of :data:`PROXY_LINES`: "nas" (untrained networks), "mq" (bit configurations of a
