@@ -50,11 +50,21 @@ class NB201Table:
     columns: Mapping[str, np.ndarray]
 
 
-def _columns(path: str, rows: list[dict]) -> dict[str, np.ndarray]:
-    if not rows or [int(r["index"]) for r in rows] != list(range(len(rows))):
-        raise EvoproxyError(f"{path} is not a valid NB201 table (index column must run 0..n-1); re-copy it")
+REQUIRED = ("index", "naslib_op_indices", *(c.format(d) for c in METRIC_COLUMNS.values() for d in NUM_CLASSES))
+
+
+def _columns(path: str, rows: list[dict], required: Sequence[str] = REQUIRED) -> dict[str, np.ndarray]:
+    """The accuracy columns as arrays; one line naming the file and the fault for a bad table."""
+    missing = [c for c in required if not rows or c not in rows[0]]
+    if missing:
+        raise EvoproxyError(f"{path} is not an NB201 table: no column {', '.join(missing[:3])}; re-copy it")
     names = [c for c in rows[0] if c.endswith(("ep", "_naslib")) and not c.startswith("zen")]
-    return {c: np.array([float(r[c]) for r in rows]) for c in names}
+    try:
+        if [int(r["index"]) for r in rows] != list(range(len(rows))):
+            raise ValueError("the index column must run 0..n-1")
+        return {c: np.array([float(r[c]) for r in rows]) for c in names}
+    except (TypeError, ValueError) as err:   # a truncated row has None fields
+        raise EvoproxyError(f"{path} is not a valid NB201 table ({err}; truncated?); re-copy it") from None
 
 
 @lru_cache(maxsize=2)
@@ -62,7 +72,7 @@ def read_table(path: str) -> NB201Table:
     """Parse ``nb201_all_15625.csv`` once per process."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    columns = _columns(path, rows)
+    columns = _columns(path, rows, ("arch_str", *REQUIRED))
     return NB201Table(tuple(r["arch_str"] for r in rows),
                       tuple(r["naslib_op_indices"].zfill(6) for r in rows), columns)
 

@@ -111,3 +111,24 @@ def test_suite_zero_matches_published_figures_against_test_accuracy():
     ref = reference_spearman("cifar10", against="test_200ep")
     for proxy, rho in published.items():
         assert ref[proxy] == pytest.approx(rho, abs=0.006), proxy
+
+
+def _table(path, text: str):
+    (path / "nb201").mkdir()
+    (path / "nb201" / "nb201_all_15625.csv").write_text(text)
+    nb.read_table.cache_clear()
+
+
+@pytest.mark.parametrize("fault, text", [
+    ("no column", "index,arch_str\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\n"),
+    ("truncated", ",".join(("arch_str", *nb.REQUIRED)) + "\n" + "x,0,111111" + ",1.0" * 12 + "\nx,1,111112,2.0\n"),
+    ("not a valid", ",".join(("arch_str", *nb.REQUIRED)) + "\n" + "x,0,111111" + ",abc" * 12 + "\n"),
+])
+def test_a_bad_table_gives_one_line_naming_the_file(tmp_path, fault, text):
+    _table(tmp_path, text)
+    with pytest.raises(EvoproxyError) as err:
+        get_benchmark("nb201-cifar10", data_dir=tmp_path)
+    nb.read_table.cache_clear()
+    msg = str(err.value)
+    assert "\n" not in msg and str(tmp_path / "nb201" / "nb201_all_15625.csv") in msg and (
+        fault in msg or "not a valid" in msg), msg

@@ -118,3 +118,38 @@ def test_restricted_unpickler_rejects_os_system(tmp_path):
 def test_empty_dir_is_data_missing(tmp_path):
     with pytest.raises(DataMissing, match="cifar-10-batches-py"):
         load_probe_batch(str(tmp_path), batch_size=1)
+
+
+def _pack(root, blobs, labels):
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    np.savez(root / "images" / "cifar10_train_jpeg_bytes.npz", data=np.frombuffer(b"".join(blobs), np.uint8),
+             offsets=offsets, labels=np.asarray(labels, np.uint8))
+
+
+def _one_line(err) -> str:
+    msg = str(err.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_a_corrupt_pack_or_image_gives_one_line_naming_the_file(tmp_path):
+    from evoproxy.data.images import jpeg_pack
+
+    bad = tmp_path / "images" / "cifar10_train_jpeg_bytes.npz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    with pytest.raises(EvoproxyError) as err:
+        load_probe_batch("cifar10", 8, data_dir=tmp_path)
+    assert str(bad) in _one_line(err) and "not a readable image pack" in str(err.value)
+    jpeg_pack.cache_clear()
+    np.savez(bad, data=np.zeros(4, np.uint8))   # a zip, but without offsets and labels
+    with pytest.raises(EvoproxyError) as err:
+        load_probe_batch("cifar10", 8, data_dir=tmp_path)
+    assert str(bad) in _one_line(err)
+    jpeg_pack.cache_clear()
+    _pack(tmp_path, [b"\xff\xd8 not really a jpeg"] * 8, [0] * 8)
+    with pytest.raises(EvoproxyError) as err:
+        load_probe_batch("cifar10", 8, data_dir=tmp_path)
+    assert "not a readable JPEG" in _one_line(err) and str(bad) in str(err.value)
+    jpeg_pack.cache_clear()

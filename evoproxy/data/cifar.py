@@ -29,7 +29,8 @@ def load_cifar10(split: str = "train", data_dir: Optional[PathLike] = None, limi
     With ``limit``, a seeded random subset of that many images (in that random order);
     otherwise every image, in the pack's order (sorted by class: shuffle before training).
     """
-    data, offsets, labels = jpeg_pack(str(pack_path(split, data_dir)))
+    path = pack_path(split, data_dir)
+    data, offsets, labels = jpeg_pack(str(path))
     n = len(labels)
     if limit is None:
         idx = np.arange(n)
@@ -39,5 +40,5 @@ def load_cifar10(split: str = "train", data_dir: Optional[PathLike] = None, limi
         idx = np.random.default_rng(seed).choice(n, size=limit, replace=False)
     images = np.empty((len(idx), 32, 32, 3), np.uint8)
     for j, i in enumerate(idx):
-        images[j] = decode_jpeg(data[offsets[i]:offsets[i + 1]])
+        images[j] = decode_jpeg(data[offsets[i]:offsets[i + 1]], f"image {i} of {path}")
     return images, labels[idx].astype(np.int64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,16 +70,26 @@ def _sample(n_total: int, batch_size: int, seed: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def jpeg_pack(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    with np.load(path, allow_pickle=False) as pack:
-        return pack["data"], pack["offsets"], pack["labels"]
+    """``(data, offsets, labels)`` of a JPEG-bytes pack; one line naming the file if it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as pack:
+            return pack["data"], pack["offsets"], pack["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise EvoproxyError(f"{path} is not a readable image pack (npz with data, offsets, labels): "
+                            f"{str(err).splitlines()[0][:120] if str(err) else type(err).__name__}; re-copy it") from None
 
 
-def decode_jpeg(blob: np.ndarray) -> np.ndarray:
+def decode_jpeg(blob: np.ndarray, where: str = "a probe image") -> np.ndarray:
+    """One 32x32 RGB image; ``where`` names it in the one-line error for a damaged one."""
     from PIL import Image
-    with Image.open(io.BytesIO(blob.tobytes())) as im:
-        arr = np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(io.BytesIO(blob.tobytes())) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as err:   # PIL's errors for a damaged image
+        raise EvoproxyError(f"{where} is not a readable JPEG ({type(err).__name__}); "
+                            "re-copy the image pack") from None
     if arr.shape != (32, 32, 3):
-        raise EvoproxyError(f"probe image has shape {arr.shape}, expected 32x32 RGB; check the image pack")
+        raise EvoproxyError(f"{where} has shape {arr.shape}, expected 32x32 RGB; check the image pack")
     return arr
 
 
@@ -97,11 +108,11 @@ def _from_pack(source: str, batch_size: int, seed: int, data_dir: Optional[Union
                               f"{embedded.PROBE_SEEDS[0]}-{embedded.PROBE_SEEDS[-1]} "
                               "(or pass --probe synthetic for Gaussian input)") from None
         blobs, labels = found
-        images = np.stack([decode_jpeg(b) for b in blobs])
+        images = np.stack([decode_jpeg(b, "an image of the embedded probe set") for b in blobs])
         return _make(images, labels, f"cifar10-{split} (real, {batch_size} images, seed {seed}; EMBEDDED probe set)")
     data, offsets, labels = jpeg_pack(str(path))
     idx = _sample(len(labels), batch_size, seed)
-    images = np.stack([decode_jpeg(data[offsets[i]:offsets[i + 1]]) for i in idx])
+    images = np.stack([decode_jpeg(data[offsets[i]:offsets[i + 1]], f"image {i} of {path}") for i in idx])
     return _make(images, labels[idx], f"cifar10-{split} (real, {batch_size} images, seed {seed}; "
                  f"data directory: {path})")
 
