@@ -58,7 +58,6 @@ class MQBenchmark(TableBenchmark):
         self.name = self.provenance["benchmark"]
         rows = read_rows(table)
         super().__init__([int(r["id"]) for r in rows], split_seed)
-        self.ids = list(self._ids)
         self.configs = {int(r["id"]): BitConfig.parse(r["config"]) for r in rows}
         self._acc = {int(r["id"]): float(r["top1"]) for r in rows}
         self.size_mb = {int(r["id"]): float(r["size_mb"]) for r in rows}

@@ -6,7 +6,7 @@ from torch import nn
 
 from evoproxy.probe.base import collect
 from evoproxy.lang.stats import STATS
-from tests.test_proxies_direct import MODELS, _copy, batch, linear_bias, tiny_cnn
+from tests.probehelp import MODELS, batch, copy_model, linear_bias, tiny_cnn
 
 
 # ---- collect() contract -----------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_act_is_the_layer_output_even_before_an_inplace_relu():
     model = linear_bias()  # Linear(4, 8) is followed by ReLU(inplace=True)
     x, y = batch()
     s = collect(model, x, y, ["act"])
-    net = _copy(model)
+    net = copy_model(model)
     with torch.no_grad():
         pre = net[:6](x)  # output of Linear(4, 8) on the batch, train mode
     assert (pre < 0).any()

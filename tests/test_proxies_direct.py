@@ -7,8 +7,6 @@ nothing from :mod:`evoproxy.probe.base`; the library is only reached through
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -21,98 +19,12 @@ from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.stats import STATS
 
 from .directhelp import assert_close, library_score
+from .probehelp import LAYERS, MODELS, batch, copy_model, reordered, tiny_cnn
 from .test_mq_proxies_direct import MQ_DIRECT
 from .test_vit_proxies_direct import VIT_DIRECT
 
-LAYERS = (nn.Conv2d, nn.Linear)
 REL_TOL = 1e-4
 SEED = 0
-
-
-# ---- models -----------------------------------------------------------------------------------
-
-def _randomize_bn(net: nn.Module, seed: int) -> nn.Module:
-    """Non-default BN affine params and running stats, so that |.| and BN handling matter."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g))
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-    return net
-
-
-def tiny_cnn() -> nn.Module:
-    """(a) the tiny CNN of the brief (BN params randomised)."""
-    torch.manual_seed(1)
-    net = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.Conv2d(4, 6, 3, stride=2), nn.BatchNorm2d(6), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 5))
-    return _randomize_bn(net, 11)
-
-
-class Reordered(nn.Module):
-    """(b) modules registered in the reverse of the order they run.
-
-    conv2 and conv3 have identical shapes, so pairing grad of one with the weight of the other
-    would not raise a shape error: it would silently give another number.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.head = nn.Linear(4, 5)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.relu3 = nn.ReLU()
-        self.conv3 = nn.Conv2d(4, 4, 3, padding=1)
-        self.relu2 = nn.ReLU()
-        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
-        self.relu1 = nn.ReLU()
-        self.bn1 = nn.BatchNorm2d(4)
-        self.conv1 = nn.Conv2d(3, 4, 3, padding=1, bias=False)
-
-    def forward_order(self) -> list[nn.Module]:
-        return [self.conv1, self.conv2, self.conv3, self.head]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu1(self.bn1(self.conv1(x)))
-        x = self.relu2(self.conv2(x))
-        x = self.relu3(self.conv3(x))
-        return self.head(self.pool(x).flatten(1))
-
-
-def reordered() -> nn.Module:
-    torch.manual_seed(2)
-    net = Reordered()
-    with torch.no_grad():  # make conv2 / conv3 clearly different
-        net.conv3.weight.mul_(3.0)
-    return _randomize_bn(net, 12)
-
-
-def linear_bias() -> nn.Module:
-    """(c) Linear layers with bias, one followed by an in-place ReLU."""
-    torch.manual_seed(3)
-    net = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(4, 8, bias=True), nn.ReLU(inplace=True), nn.Linear(8, 5, bias=True))
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Linear):
-                m.bias.normal_()
-    return _randomize_bn(net, 13)
-
-
-MODELS = {"cnn": tiny_cnn, "reordered": reordered, "linear_bias": linear_bias}
-
-
-def batch() -> tuple[torch.Tensor, torch.Tensor]:
-    torch.manual_seed(0)
-    x = torch.randn(8, 3, 8, 8)
-    y = torch.randint(0, 5, (8,))
-    return x, y
 
 
 # ---- direct implementations -------------------------------------------------------------------
@@ -123,16 +35,9 @@ def _layers(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if isinstance(m, LAYERS)]
 
 
-def _copy(model: nn.Module, train: bool = True) -> nn.Module:
-    net = copy.deepcopy(model)
-    for p in net.parameters():
-        p.grad = None
-    return net.train(train)
-
-
 def _ce_weight_grads(model, x, y) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(W, dL/dW) per Conv2d/Linear layer, cross-entropy on the batch, train mode."""
-    net = _copy(model)
+    net = copy_model(model)
     F.cross_entropy(net(x), y).backward()
     return [(m.weight.detach(), m.weight.grad if m.weight.grad is not None
              else torch.zeros_like(m.weight)) for m in _layers(net)]
@@ -157,7 +62,7 @@ class _Mask(nn.Module):
 
 def direct_snip(model, x, y) -> float:
     """SNIP as in the reference code: |dL/d mask| with the weight multiplied by a ones mask."""
-    net = _copy(model)
+    net = copy_model(model)
     masks = []
     for m in _layers(net):
         mask = _Mask(m.weight.shape)
@@ -169,7 +74,7 @@ def direct_snip(model, x, y) -> float:
 
 def direct_grasp(model, x, y) -> float:
     """-sum W * (H g), H g by double backward of the cross-entropy w.r.t. the layer weights."""
-    net = _copy(model)
+    net = copy_model(model)
     weights = [m.weight for m in _layers(net)]
     loss = F.cross_entropy(net(x), y)
     g = torch.autograd.grad(loss, weights, create_graph=True)
@@ -181,7 +86,7 @@ def direct_grasp(model, x, y) -> float:
 def direct_fisher(model, x, y) -> float:
     """sum over layers and channels of 0.5 * mean_n (sum_hw act * dL/dact)^2, each channel's
     value counted once per weight feeding it (NASLib's reshape_elements), i.e. times fan-in."""
-    net = _copy(model)
+    net = copy_model(model)
     outs, fan_in = [], []
 
     def hook(m, inputs, out):
@@ -202,7 +107,7 @@ def direct_fisher(model, x, y) -> float:
 
 def direct_synflow(model, x, y) -> float:
     """sum |W' * dR/dW'|: float64, eval mode, all floating state abs'd, one all-ones image."""
-    net = _copy(model, train=False).double()
+    net = copy_model(model, train=False).double()
     with torch.no_grad():
         for t in list(net.parameters()) + list(net.buffers()):
             if t.is_floating_point():
@@ -214,7 +119,7 @@ def direct_synflow(model, x, y) -> float:
 
 
 def direct_jacov(model, x, y) -> float:
-    net = _copy(model)
+    net = copy_model(model)
     xg = x.clone().requires_grad_(True)
     (jac,) = torch.autograd.grad(net(xg).sum(), xg)
     corr = np.corrcoef(jac.reshape(x.shape[0], -1).double().numpy())
@@ -224,7 +129,7 @@ def direct_jacov(model, x, y) -> float:
 
 
 def direct_nwot(model, x, y) -> float:
-    net = _copy(model)
+    net = copy_model(model)
     n = x.shape[0]
     kernel = np.zeros((n, n))
 
@@ -243,7 +148,7 @@ def direct_zen(model, x, y, seed: int = SEED, gamma: float = 1e-2) -> float:
     """Zen-NAS compute_zen_score (repeat=1) with network_weight_gaussian_init, train mode."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = _copy(model)
+        net = copy_model(model)
         with torch.no_grad():
             for m in net.modules():
                 if isinstance(m, LAYERS):
@@ -281,7 +186,7 @@ def direct_params(model, x, y) -> float:
 
 def direct_flops(model, x, y) -> float:
     """Conv2d/Linear MACs of one image, from the layer hyper-parameters, in millions."""
-    net = _copy(model, train=False)
+    net = copy_model(model, train=False)
     macs = []
 
     def pre_hook(m, inputs):
@@ -368,13 +273,13 @@ def test_per_layer_stats_follow_forward_order_and_align():
         assert [t.shape for t in s[n]] == [t.shape for t in s["weight"]], n
     assert [t.shape for t in s["act"]] == [t.shape for t in s["act_grad"]]
     # each grad is the cross-entropy gradient of that very layer
-    net = _copy(model)
+    net = copy_model(model)
     F.cross_entropy(net(x), y).backward()
     for g, m in zip(s["grad"], net.forward_order()):
         torch.testing.assert_close(g, m.weight.grad, rtol=1e-5, atol=1e-7)
     # each act is that layer's output on the batch (train mode)
     acts = []
-    fresh = _copy(model)
+    fresh = copy_model(model)
     for m in fresh.forward_order():
         m.register_forward_hook(lambda m, i, o: acts.append(o.detach().clone()))
     with torch.no_grad():

@@ -49,13 +49,18 @@ def open_store(out: Optional[str], resume: Optional[str]) -> tuple[RunStore, boo
     return RunStore(path), False
 
 
-def data_sources(config: RunConfig) -> dict[str, dict[str, str]]:
-    """Where each benchmark's ground truth and probe images come from (EMBEDDED, data directory,
-    user file or SYNTHETIC); opening them checks they are there, before any work starts."""
+def open_benchmarks(config: RunConfig) -> dict:
+    """The run's benchmarks by name (the teacher resolved and checked first)."""
     teacher = resolve_teacher(config.teacher, config.benchmarks)
+    return {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
+            for n in config.benchmarks}
+
+
+def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
+    """Where each benchmark's ground truth and probe images come from (EMBEDDED, data directory,
+    user file or SYNTHETIC); loading the probe batch checks the images are there."""
     out: dict[str, dict[str, str]] = {"benchmarks": {}, "probe": {}}
-    for n in config.benchmarks:
-        bench = get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
+    for n, bench in benches.items():
         batch = bench.probe_batch()
         if batch is None:
             batch = load_probe_batch(config.probe, config.batch_size, config.seed, config.data_dir)
@@ -69,15 +74,15 @@ def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
                      config.timeout_s, config.device, teacher)
 
 
-def run_search(config: RunConfig, store: RunStore,
-               on_generation: Optional[Callable[[dict], None]] = None) -> dict:
-    """Run (or continue) a search into ``store`` and write its final report there."""
+def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
+               sources: Optional[dict] = None) -> dict:
+    """Run (or continue) a search into ``store`` and write its final report there; ``sources``
+    (from :func:`data_sources`, when the caller has them) are stored with it."""
     teacher = resolve_teacher(config.teacher, config.benchmarks)
-    benches = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
-               for n in config.benchmarks}
+    benches = open_benchmarks(config)
+    store.set_meta("data", sources or data_sources(config, benches))
     backend = make_backend(config.backend, eval_setup(config, teacher), get_benchmark, config.workers,
                            config.ray_address)
-    store.set_meta("data", data_sources(config))
     try:
         search = Search(config, backend, benches, store, on_generation)
         search.run()

@@ -36,7 +36,6 @@ class BackendInfo:
     name: str
     make: BackendFactory
     """``make(setup, make_benchmark, workers, address) -> Backend``."""
-    doc: str = ""
 
 
 BACKENDS: Registry[BackendInfo] = Registry("backend")
@@ -56,8 +55,8 @@ def _ray(setup, make_benchmark, workers, address):
     return RayBackend(setup, make_benchmark, workers, address)
 
 
-register_backend(BackendInfo("serial", _serial, "in this process (the default)"))
-register_backend(BackendInfo("ray", _ray, "Ray actors: embedded locally, or a cluster with --ray-address"))
+register_backend(BackendInfo("serial", _serial))  # in this process (the default)
+register_backend(BackendInfo("ray", _ray))  # Ray actors: embedded locally, or a cluster (--ray-address)
 
 
 def make_backend(kind: str, setup: EvalSetup, make_benchmark: Callable[..., object],

@@ -22,7 +22,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.benchmark:
         given["benchmarks"] = tuple(args.benchmark.split(","))
     config = search.resolve_config(given, args.set or [], args.config, store if resuming else None)
-    sources = search.data_sources(config)
+    sources = search.data_sources(config, search.open_benchmarks(config))
     if not resuming:
         store.save_config(config.identity())
     for name, label in sources["benchmarks"].items():
@@ -31,7 +31,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     bar = tqdm(total=config.generations + 1, initial=0 if last is None else last + 1,
                desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
     try:
-        report = search.run_search(config, store, on_generation=lambda s: _progress(bar, s))
+        report = search.run_search(config, store, on_generation=lambda s: _progress(bar, s), sources=sources)
     except KeyboardInterrupt:
         raise EvoproxyError("interrupted; nothing committed is lost: "
                             f"evoproxy search --resume {store.run_dir}") from None

@@ -57,8 +57,6 @@ def probe_set() -> tuple[dict[int, int], np.ndarray, np.ndarray, np.ndarray, int
 def probe_images(batch_size: int, seed: int) -> Optional[tuple[list[np.ndarray], np.ndarray]]:
     """``(JPEG blobs, labels)`` of a default probe batch, or None when it is not embedded."""
     where, data, offsets, labels, n_total = probe_set()
-    if batch_size > n_total:
-        return None
     idx = sample_indices(n_total, batch_size, seed)
     if any(int(i) not in where for i in idx):
         return None

@@ -30,7 +30,6 @@ class ProbePass:
 
     name: str
     fn: PassFn
-    doc: str = ""
 
 
 PASSES: Registry[ProbePass] = Registry("probe pass")
@@ -39,7 +38,7 @@ PASSES: Registry[ProbePass] = Registry("probe pass")
 def register_pass(name: str) -> Callable[[PassFn], PassFn]:
     """Decorator: register ``fn`` as the probe pass ``name`` (a duplicate name is an error)."""
     def deco(fn: PassFn) -> PassFn:
-        PASSES.add(name, ProbePass(name, fn, (fn.__doc__ or "").strip().split("\n")[0]))
+        PASSES.add(name, ProbePass(name, fn))
         return fn
     return deco
 

@@ -1,7 +1,7 @@
 """The one interface the engine sees: a table of architectures with trained accuracies.
 
 Implementations live in :mod:`evoproxy.benchmarks` (``get_benchmark(name)``; most build on
-:class:`evoproxy.benchmarks.table.TableBenchmark`). Arch ids are the benchmark's own integer
+:class:`evoproxy.benchmarks.base.TableBenchmark`). Arch ids are the benchmark's own integer
 ids. Splits: ``"all"``, ``"search"`` (evolve on these) and ``"holdout"`` (report on these;
 disjoint from ``"search"``, fixed by the split seed).
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from evoproxy.data.images import ProbeBatch
 
 SPLITS = ("all", "search", "holdout")
-PROXY_LINES = ("nas", "mq", "vit")
 
 
 @runtime_checkable
@@ -33,7 +32,7 @@ class Benchmark(Protocol):
     """Provenance: which table and metric, and where it came from (EMBEDDED, data directory, file)."""
     num_classes: int
     proxy_line: str
-    """One of :data:`PROXY_LINES`: "nas" (untrained networks), "mq" (bit configurations of a
+    """Which classic proxies suit it: "nas" (untrained networks), "mq" (bit configurations of a
     trained network), "vit" (ViT students beside a CNN teacher)."""
     probe_seed: Optional[int]
     """Init/probe seed every network must be built with, or None for the run's seed."""
