@@ -39,6 +39,7 @@ class TableBenchmark:
     num_classes: int = 10
     proxy_line: str = "nas"
     probe_seed: Optional[int] = None
+    image_set: str = "cifar10"
 
     def __init__(self, ids: Sequence[int], split_seed: int = 0) -> None:
         self._ids = [int(i) for i in ids]

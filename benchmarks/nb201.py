@@ -18,6 +18,7 @@ import numpy as np
 from evoproxy.data.embedded import nb201_table_path
 from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import EvoproxyError
+from evoproxy.spaces.nb201 import arch_str
 
 from .base import TableBenchmark
 
@@ -28,19 +29,6 @@ TABLE = "nb201/nb201_all_15625.csv"
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
 METRIC_COLUMNS = {"test_200ep": "{}_test_200ep", "valid_200ep": "{}_valid_200ep_naslib",
                   "test_12ep": "{}_test_12ep", "valid_12ep": "{}_valid_12ep"}
-# NASLib op-index digits: op names and edge order (target node, source node), node 0 = input.
-NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
-
-
-def digits_to_arch_str(digits: str) -> str:
-    """NASLib's 6 op-index digits -> NAS-Bench-201 arch string."""
-    nodes: list[list[str]] = [[""] * j for j in (1, 2, 3)]
-    for d, (dst, src) in zip(digits, NASLIB_EDGES):
-        nodes[dst - 1][src] = NASLIB_OPS[int(d)]
-    return "+".join("|" + "".join(f"{op}~{i}|" for i, op in enumerate(n)) for n in nodes)
-
-
 @dataclass(frozen=True)
 class NB201Table:
     """The whole table: arch strings, op-index strings and every accuracy column."""
@@ -84,7 +72,7 @@ def read_compact_table(path: str) -> NB201Table:
         rows = list(csv.DictReader(f))
     columns = _columns(path, rows)
     digits = tuple(r["naslib_op_indices"].zfill(6) for r in rows)
-    return NB201Table(tuple(digits_to_arch_str(d) for d in digits), digits, columns)
+    return NB201Table(tuple(arch_str(d) for d in digits), digits, columns)
 
 
 class NB201Benchmark(TableBenchmark):
@@ -94,6 +82,7 @@ class NB201Benchmark(TableBenchmark):
                  op_indices: Sequence[str], acc: np.ndarray, label: str, split_seed: int = 0):
         super().__init__(range(len(acc)), split_seed)
         self.name, self.num_classes, self.label = name, num_classes, label
+        self.image_set = name.split("-", 1)[1]
         self._arch_strs, self._op_indices = tuple(arch_strs), tuple(op_indices)
         self._acc = np.asarray(acc, dtype=np.float64)
         self._by_arch = {s: i for i, s in enumerate(self._arch_strs)}

@@ -19,9 +19,9 @@ from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.fitness import spearman
 
+from .suite_zero_release import PROXIES
+
 SUITE_ZERO = "nb201/nb201_zc_proxies_725x3_naslib.csv"
-PROXIES = ("flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain",
-           "nwot", "epe_nas", "jacov", "snip")
 DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120",
             "ImageNet16-120": "ImageNet16-120"}
 

@@ -7,6 +7,7 @@ from evoproxy.benchmarks import nb201 as nb
 from evoproxy.benchmarks.base import split_ids
 from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
 from evoproxy.errors import EvoproxyError
+from evoproxy.spaces.nb201 import arch_str
 
 
 from tests.datahelp import have_data as _have
@@ -79,7 +80,7 @@ def test_table_ids_splits_and_sampling():
     assert s == bench.sample(50, "holdout", seed=2) and set(s) <= set(hold) and len(set(s)) == 50
     for i in (0, 1, 777, 15624):
         assert bench.index_of(bench.arch_of(i)) == i == bench.index_of(bench.op_indices_of(i))
-        assert nb.digits_to_arch_str(bench.op_indices_of(i)) == bench.arch_of(i)
+        assert arch_str(bench.op_indices_of(i)) == bench.arch_of(i)
     with pytest.raises(EvoproxyError):
         bench.accuracy(15625)
 

@@ -1,13 +1,13 @@
-"""Probe batches: synthetic determinism, real CIFAR-10 samples, the restricted unpickler."""
-import os
-import pickle
+"""Probe batches: synthetic determinism, real CIFAR-10 samples, the embedded set, damaged packs.
+
+Release folders as probe sources and the restricted unpickler: tests/test_data_import.py."""
 
 import numpy as np
 import pytest
 import torch
 
 from evoproxy.errors import DataMissing, EvoproxyError
-from evoproxy.data.images import load_array_pickle, load_probe_batch, normalise
+from evoproxy.data.images import load_probe_batch
 
 
 from tests.datahelp import have_data as _have
@@ -37,7 +37,7 @@ def test_without_a_pack_the_embedded_probe_set_serves_and_nothing_is_substituted
     with pytest.raises(DataMissing, match="--probe synthetic") as err:   # not embedded: refused, in one line
         load_probe_batch("cifar10", 12, seed=0, data_dir=tmp_path)
     assert "\n" not in str(err.value)
-    with pytest.raises(DataMissing, match="cifar10_test"):
+    with pytest.raises(DataMissing, match="cifar10 test"):
         load_probe_batch("cifar10-test", 16, data_dir=tmp_path)
     with pytest.raises(EvoproxyError, match="batch size 0"):
         load_probe_batch("cifar10", 0, data_dir=tmp_path)
@@ -74,52 +74,6 @@ def test_real_cifar10_batch():
     assert torch.all(mean.abs() < 0.3) and torch.all((std > 0.7) & (std < 1.3))
 
 
-def _cifar_dir(root, name: str, label_key: bytes, n: int = 12):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
-    labels = list(range(n))
-    flat = images.transpose(0, 3, 1, 2).reshape(n, 3072)  # CIFAR rows: R plane, G plane, B plane
-    root.mkdir()
-    with open(root / name, "wb") as f:
-        pickle.dump({b"data": flat, label_key: labels, b"batch_label": b"tiny"}, f, protocol=4)
-    return images
-
-
-@pytest.mark.parametrize("name,key", [("data_batch_1", b"labels"), ("train", b"fine_labels")])
-def test_restricted_unpickler_reads_cifar_batches(tmp_path, name, key):
-    images = _cifar_dir(tmp_path / "cifar", name, key)
-    batch = load_probe_batch(str(tmp_path / "cifar"), batch_size=4, seed=0)
-    idx = batch.y.numpy()  # labels were the row numbers
-    assert batch.x.shape == (4, 3, 32, 32) and len(set(idx.tolist())) == 4
-    assert torch.allclose(batch.x, normalise(images[idx]))
-    assert _same(batch, load_probe_batch(str(tmp_path / "cifar"), batch_size=4, seed=0))
-
-
-class _Evil:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
-
-
-def test_restricted_unpickler_rejects_os_system(tmp_path):
-    marker = tmp_path / "pwned"
-    (tmp_path / "cifar").mkdir()
-    with open(tmp_path / "cifar" / "data_batch_1", "wb") as f:
-        pickle.dump({b"data": _Evil(marker), b"labels": [0]}, f)
-    with pytest.raises(EvoproxyError, match="system"):
-        load_array_pickle(tmp_path / "cifar" / "data_batch_1")
-    with pytest.raises(EvoproxyError):
-        load_probe_batch(str(tmp_path / "cifar"), batch_size=1)
-    assert not marker.exists()
-
-
-def test_empty_dir_is_data_missing(tmp_path):
-    with pytest.raises(DataMissing, match="cifar-10-batches-py"):
-        load_probe_batch(str(tmp_path), batch_size=1)
-
-
 def _pack(root, blobs, labels):
     (root / "images").mkdir(parents=True, exist_ok=True)
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
@@ -134,7 +88,7 @@ def _one_line(err) -> str:
 
 
 def test_a_corrupt_pack_or_image_gives_one_line_naming_the_file(tmp_path):
-    from evoproxy.data.images import jpeg_pack
+    from evoproxy.data.packs import jpeg_pack
 
     bad = tmp_path / "images" / "cifar10_train_jpeg_bytes.npz"
     bad.parent.mkdir()

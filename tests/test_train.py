@@ -118,7 +118,7 @@ def test_unknown_model_lists_choices(capsys):
 def test_train_missing_data_is_one_line(tmp_path, capsys):
     assert main(["train", "--model", "resnet8", "--data-dir", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "data file not found" in err
+    assert err.count("\n") == 1 and "no CIFAR-10 train images" in err and str(tmp_path) in err
 
 
 @pytest.mark.data

@@ -4,33 +4,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from evoproxy.benchmarks.nb201 import TABLE
+from evoproxy.benchmarks.suite_zero import SUITE_ZERO
 from evoproxy.data import embedded
+from evoproxy.data.packs import candidates
 from evoproxy.data.paths import describe_data_dir, resolve_data_dir
 
+NB201_HOW = ("`evoproxy data import` NAS-Bench-201-v1_1-096897.pth or NATS-tss-v1_0-3ffb9-simple "
+             "(https://github.com/D-X-Y/NATS-Bench)")
 
 
 @dataclass(frozen=True)
 class Need:
-    file: str
+    files: tuple[str, ...]
+    """Relative paths that serve it, any one of them (in order of preference)."""
     used_by: str
+    how: str
     embedded: str = ""
     """What the package ships instead when the data directory lacks the file ("" for nothing)."""
-    how: str = "copy it into the data directory (README, Data)"
     partial: bool = False
     """The embedded stand-in covers only part of what the file serves."""
 
 
+def _images(dataset: str, split: str, used_by: str, how: str, **kw) -> Need:
+    return Need(candidates(dataset, split), used_by, how, **kw)
+
+
 NEEDS = (
-    Need("nb201/nb201_all_15625.csv", "nb201-cifar10/-cifar100/-imagenet16",
+    Need((TABLE,), "nb201-cifar10/-cifar100/-imagenet16", NB201_HOW,
          "the compact NAS-Bench-201 table (all 15,625 archs, same accuracies)"),
-    Need("nb201/nb201_zc_proxies_725x3_naslib.csv", "eval --archs suite-zero (NAS-Bench-Suite-Zero)"),
-    Need("images/cifar10_train_jpeg_bytes.npz", "probe batches, train, MQ calibration, bench build",
-         f"probe batches of {'/'.join(map(str, embedded.PROBE_BATCH_SIZES))} images, seeds "
-         f"{embedded.PROBE_SEEDS[0]}-{embedded.PROBE_SEEDS[-1]}", partial=True),
-    Need("images/cifar10_test_jpeg_bytes.npz", "train, bench build, allocate (test accuracy)"),
-    Need("vit/gt_autoformer.csv", "vit-autoformer-*"),
-    Need("vit/gt_autoformer_2.csv", "vit-autoformer-*"),
-    Need("vit/gt_pit.csv", "vit-pit-*"),
+    Need((SUITE_ZERO,), "eval --archs suite-zero (NAS-Bench-Suite-Zero)",
+         "`evoproxy data import zc_nasbench201.json` (NASLib zerocost branch, "
+         "scripts/bash_scripts/download_nbs_zero.sh)"),
+    _images("cifar10", "train", "probe batches, train, MQ calibration, bench build",
+            "`evoproxy data download cifar10`",
+            embedded=f"probe batches of {'/'.join(map(str, embedded.PROBE_BATCH_SIZES))} images, seeds "
+                     f"{embedded.PROBE_SEEDS[0]}-{embedded.PROBE_SEEDS[-1]}", partial=True),
+    _images("cifar10", "test", "train, bench build, allocate (test accuracy)", "`evoproxy data download cifar10`"),
+    _images("cifar100", "train", "nb201-cifar100 probe images (else CIFAR-10's, labelled SUBSTITUTE)",
+            "`evoproxy data download cifar100`"),
+    _images("imagenet16", "train", "nb201-imagenet16 probe images (else CIFAR-10's, labelled SUBSTITUTE)",
+            "`evoproxy data import` NAS-Bench-201's ImageNet16 folder (train_data_batch_1..10, val_data)"),
+    Need(("vit/gt_autoformer.csv",), "vit-autoformer-*", "copy it into the data directory (README, Data)"),
+    Need(("vit/gt_autoformer_2.csv",), "vit-autoformer-*", "copy it into the data directory (README, Data)"),
+    Need(("vit/gt_pit.csv",), "vit-pit-*", "copy it into the data directory (README, Data)"),
 )
 
 
@@ -39,12 +56,13 @@ def status(data_dir: Optional[str] = None) -> tuple[str, list[tuple[str, str, st
     root = resolve_data_dir(data_dir)
     rows = []
     for need in NEEDS:
-        path = root / need.file if root is not None else None
-        if path is not None and path.is_file():
-            rows.append((need.file, need.used_by, f"data directory: {path}", ""))
+        found = next((root / f for f in need.files if root is not None and (root / f).is_file()), None)
+        name = " or ".join(need.files)
+        if found is not None:
+            rows.append((name, need.used_by, f"data directory: {found}", ""))
         elif need.embedded:
-            rows.append((need.file, need.used_by, f"EMBEDDED: {need.embedded}",
+            rows.append((name, need.used_by, f"EMBEDDED: {need.embedded}",
                          f"for the rest: {need.how}" if need.partial else ""))
         else:
-            rows.append((need.file, need.used_by, "MISSING", need.how))
+            rows.append((name, need.used_by, "MISSING", need.how))
     return describe_data_dir(data_dir), rows

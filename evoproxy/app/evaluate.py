@@ -48,7 +48,7 @@ def probe_for(bench, probe: Optional[str], batch_size: int, seed: int, data_dir:
     own = bench.probe_batch() if probe is None else None
     if own is not None:
         return own, seed if bench.probe_seed is None else bench.probe_seed
-    return load_probe_batch(probe or "cifar10", batch_size, seed, data_dir), seed
+    return load_probe_batch(probe or "auto", batch_size, seed, data_dir, bench.image_set), seed
 
 
 class ScoreWriter:

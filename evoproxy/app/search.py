@@ -63,7 +63,8 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
     for n, bench in benches.items():
         batch = bench.probe_batch()
         if batch is None:
-            batch = load_probe_batch(config.probe, config.batch_size, config.seed, config.data_dir)
+            batch = load_probe_batch(config.probe, config.batch_size, config.seed, config.data_dir,
+                                     bench.image_set)
         out["benchmarks"][n], out["probe"][n] = bench.label, batch.label
     return out
 

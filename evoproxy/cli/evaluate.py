@@ -66,8 +66,10 @@ def add_commands(sub) -> None:
     p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
     p.add_argument("--seed", type=int, default=0, help="seeds the sample, the probe batch and init")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--probe", help="cifar10, cifar10-test, synthetic, or a directory of CIFAR "
-                   "python-format batches (default: the benchmark's own probe if it has one, else cifar10)")
+    p.add_argument("--probe", help="auto (the benchmark's dataset's training images if the data directory "
+                   "has them, else CIFAR-10's), cifar10, cifar10-test, cifar100, cifar100-test, imagenet16, "
+                   "imagenet16-val, synthetic, or a CIFAR python-version / ImageNet16-120 folder or archive "
+                   "(default: the benchmark's own probe if it has one, else auto)")
     p.add_argument("--metric", default="test_200ep", choices=METRICS)
     p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
     p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint from `evoproxy train` "

@@ -6,9 +6,10 @@ ids. Splits: ``"all"``, ``"search"`` (evolve on these) and ``"holdout"`` (report
 disjoint from ``"search"``, fixed by the split seed).
 
 Optional capabilities are declared here, with their defaults, rather than guessed with
-``hasattr``: ``proxy_line`` (which classic proxies ``--proxy all`` scores), ``probe_seed`` and
-``probe_batch()`` (a benchmark that dictates how its networks are probed, as the synthetic one
-does: its ground truth was computed with them).
+``hasattr``: ``proxy_line`` (which classic proxies ``--proxy all`` scores), ``image_set`` (which
+dataset's images the default probe uses), ``probe_seed`` and ``probe_batch()`` (a benchmark that
+dictates how its networks are probed, as the synthetic one does: its ground truth was computed
+with them).
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class Benchmark(Protocol):
     trained network), "vit" (ViT students beside a CNN teacher)."""
     probe_seed: Optional[int]
     """Init/probe seed every network must be built with, or None for the run's seed."""
+    image_set: str
+    """The dataset whose images suit its networks: the ``"auto"`` probe source draws from it
+    (``"cifar10"``, ``"cifar100"``, ``"imagenet16"``)."""
 
     def arch_ids(self, split: str = "all") -> list[int]:
         """Sorted ids in ``split`` (one of :data:`SPLITS`)."""

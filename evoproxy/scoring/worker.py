@@ -30,7 +30,7 @@ class EvalSetup:
     data_dir: Optional[str] = None
     split_seed: int = 0
     metric: str = "test_200ep"
-    probe: str = "cifar10"
+    probe: str = "auto"
     batch_size: int = 32
     seed: int = 0
     memory_mb: int = 4096
@@ -70,9 +70,10 @@ class Worker:
         """The probe batch: the benchmark's own if it dictates one (synthetic), else the setup's."""
         if name not in self.batches:
             s = self.setup
-            pb = self.bench(name).probe_batch()
+            bench = self.bench(name)
+            pb = bench.probe_batch()
             if pb is None:
-                pb = load_probe_batch(s.probe, s.batch_size, s.seed, s.data_dir)
+                pb = load_probe_batch(s.probe, s.batch_size, s.seed, s.data_dir, bench.image_set)
             self.batches[name] = (pb.x.to(s.device), pb.y.to(s.device))
         return self.batches[name]
 

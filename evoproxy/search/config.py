@@ -46,7 +46,7 @@ class RunConfig:
                                   "l2_norm", "params", "flops")
     seed: int = 0
     split_seed: int = 0
-    probe: str = "cifar10"
+    probe: str = "auto"  # auto: the benchmark's own dataset's images if present, else CIFAR-10 (see README, Data)
     batch_size: int = 16
     threads: int = 1
     # execution settings
