@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.search.store import (CandidateRow, RunStore, SCHEMA_VERSION, rng_state_from_json,
-                            rng_state_to_json)
+from evoproxy.search.store import CandidateRow, RunStore, SCHEMA_VERSION
+from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
 
 
 def cand(gen, idx, fitness=0.5, rejection=None):

@@ -1,7 +1,9 @@
 """The search use case: resolve a run's config, open its store, run it, export its winners."""
 from __future__ import annotations
 
+import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -12,12 +14,14 @@ from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang import export
 from evoproxy.lang.program import parse
-from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.lang.proxyfile import ProxySpec, proxy_document, resolve
 from evoproxy.scoring.worker import EvalSetup
+from evoproxy.search.generate import Generator
+from evoproxy.search.runlock import RunLock
 from evoproxy.search.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.search.loop import Search
 from evoproxy.search.report import final_report
-from evoproxy.search.store import RunStore
+from evoproxy.search.store import RunStore, damaged_store
 
 RESUMABLE_KEYS = EXECUTION_KEYS + ("generations",)
 """What ``--resume`` may change: the rest is the run's identity."""
@@ -39,14 +43,102 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
     return base.replace(**given)
 
 
-def open_store(out: Optional[str], resume: Optional[str]) -> tuple[RunStore, bool]:
-    """The run store to write: ``resume``'s (continuing), else a new one at ``out``."""
+@dataclass
+class PreparedRun:
+    """A validated run, its store open and locked; nothing was written before validation passed."""
+
+    store: RunStore
+    config: RunConfig
+    sources: dict
+    resuming: bool
+    lock: RunLock
+    finished: Optional[dict] = None
+    """The stored report when the run is already finished and there is nothing to continue."""
+
+    def close(self, failed: bool = False) -> None:
+        """Close the store and release the lock; a new run that committed nothing is removed."""
+        empty = failed and not self.resuming and self.store.last_generation() is None
+        self.store.close()
+        if empty:
+            for f in self.store.run_dir.glob("run.sqlite*"):
+                f.unlink()
+        self.lock.release()
+        if empty:
+            (self.store.run_dir / ".lock").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.store.run_dir.rmdir()
+
+
+def check_device(device: str) -> None:
+    """One line for a device torch does not know or this machine does not have."""
+    import torch
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError, TypeError):
+        raise EvoproxyError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not present.get(kind, False):
+        raise EvoproxyError(f"device {device!r} is not available on this machine; use --device cpu")
+
+
+def validate(config: RunConfig) -> dict:
+    """Everything a run needs, checked before anything is written; the data sources."""
+    for key, names in (("baselines", config.baselines), ("control", [config.control] if config.control else [])):
+        for name in names:
+            try:
+                resolve(name)
+            except EvoproxyError as err:
+                raise EvoproxyError(f"bad config: {key} entry {name!r} is not a proxy name, file or formula "
+                                    f"({err}); see `evoproxy list proxies`") from None
+    Generator(stats=config.stats, ops=config.ops)
+    check_device(config.device)
+    if config.backend == "ray" and config.workers < 1:
+        raise EvoproxyError("--workers must be >= 1 for the ray backend")
+    return data_sources(config, open_benchmarks(config))
+
+
+def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any], sets: Sequence[str] = (),
+                config_path: Optional[str] = None) -> PreparedRun:
+    """Validate the run, then open (or create) and lock its store."""
     if resume:
-        return RunStore(resume, create=False), True
+        if config_path:
+            raise EvoproxyError("--resume continues the stored config; drop --config")
+        with damaged_store(Path(resume) / "run.sqlite"):
+            store = RunStore(resume, create=False)
+        lock = _lock(store)
+        try:
+            with damaged_store(store.path, structural=True):
+                if store.load_config() is None:
+                    raise EvoproxyError(f"{resume} holds no started run (no stored config); delete it and start again")
+                config = resolve_config(given, sets, None, store)
+                last, report = store.last_generation(), store.get_meta("report")
+            run = PreparedRun(store, config, validate(config), True, lock)
+            if report is not None and last is not None and config.generations <= last:
+                run.finished = report
+            return run
+        except BaseException:
+            store.close()
+            lock.release()
+            raise
     path = Path(out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     if (path / "run.sqlite").exists():
         raise EvoproxyError(f"{path} already holds a run; continue it with --resume {path} or pick --out")
-    return RunStore(path), False
+    if path.exists() and not path.is_dir():
+        raise EvoproxyError(f"--out {path} is a file; give a directory")
+    config = resolve_config(given, sets, config_path)
+    sources = validate(config)
+    store = RunStore(path)
+    run = PreparedRun(store, config, sources, False, _lock(store))
+    store.save_config(config.identity())
+    return run
+
+
+def _lock(store: RunStore) -> RunLock:
+    try:
+        return RunLock(store.run_dir)
+    except BaseException:
+        store.close()
+        raise
 
 
 def open_benchmarks(config: RunConfig) -> dict:
@@ -85,9 +177,10 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     backend = make_backend(config.backend, eval_setup(config, teacher), get_benchmark, config.workers,
                            config.ray_address)
     try:
-        search = Search(config, backend, benches, store, on_generation)
-        search.run()
-        report = final_report(search, config.baselines)
+        with damaged_store(store.path):
+            search = Search(config, backend, benches, store, on_generation)
+            search.run()
+            report = final_report(search, config.baselines)
     finally:
         backend.close()
     store.save_hall_of_fame(report["hall_of_fame"])
@@ -97,17 +190,33 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
 
 
 def finished_report(run_dir: str) -> tuple[RunStore, dict]:
-    store = RunStore(run_dir, create=False)
-    report = store.get_meta("report")
+    with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
+        store = RunStore(run_dir, create=False)
+        report = store.get_meta("report")
+        if report is not None and not isinstance(report.get("hall_of_fame"), list):
+            raise ValueError("the stored report has no hall of fame")
     if report is None:
         raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
     return store, report
 
 
+def _entries(run_dir: str, top: int) -> tuple[RunStore, dict, list[dict]]:
+    if top < 1:
+        raise EvoproxyError(f"--top must be >= 1, got {top}")
+    store, report = finished_report(run_dir)
+    if not report["hall_of_fame"]:
+        raise EvoproxyError(f"{run_dir} has an empty hall of fame (every candidate was rejected); nothing to export")
+    return store, report, report["hall_of_fame"][:top]
+
+
 def export_json(run_dir: str, top: int) -> dict:
     """The best ``top`` programs as one proxy document (the best; the rest under ``others``)."""
-    store, report = finished_report(run_dir)
-    entries = report["hall_of_fame"][:top]
+    store, report, entries = _entries(run_dir, top)
+    with damaged_store(store.path, structural=True):
+        return _export_json(run_dir, store, report, entries)
+
+
+def _export_json(run_dir: str, store: RunStore, report: dict, entries: list[dict]) -> dict:
     docs = [proxy_document(ProxySpec(f"evolved-{e['hash']}", parse(e["formula"])),
                            search_fitness=e["search_fitness"], holdout=e["holdout"], lineage=e["lineage"])
             for e in entries]
@@ -118,8 +227,12 @@ def export_json(run_dir: str, top: int) -> dict:
 
 def export_lines(run_dir: str, top: int, fmt: str, holdout_text: Callable[[dict], str]) -> list[str]:
     """The best ``top`` programs as text, LaTeX, sympy or Python lines."""
-    _, report = finished_report(run_dir)
-    entries = report["hall_of_fame"][:top]
+    store, _, entries = _entries(run_dir, top)
+    with damaged_store(store.path, structural=True):
+        return _export_lines(entries, fmt, holdout_text)
+
+
+def _export_lines(entries: list[dict], fmt: str, holdout_text: Callable[[dict], str]) -> list[str]:
     lines = ["from evoproxy import parse, to_callable\n"] if fmt == "python" and entries else []
     for e in entries:
         p = parse(e["formula"])

@@ -17,27 +17,35 @@ OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_add
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    store, resuming = search.open_store(args.out, args.resume)
     given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
     if args.benchmark:
         given["benchmarks"] = tuple(args.benchmark.split(","))
-    config = search.resolve_config(given, args.set or [], args.config, store if resuming else None)
-    sources = search.data_sources(config, search.open_benchmarks(config))
-    if not resuming:
-        store.save_config(config.identity())
-    for name, label in sources["benchmarks"].items():
-        print(f"benchmark: {label}\nprobe: {sources['probe'][name]}", file=sys.stderr)
-    last = store.last_generation()
-    bar = tqdm(total=config.generations + 1, initial=0 if last is None else last + 1,
+    run = search.prepare_run(args.out, args.resume, given, args.set or [], args.config)
+    if run.finished is not None:
+        run.close()
+        print(f"{run.store.run_dir} is finished ({run.config.generations} generations); nothing to continue "
+              "(pass a larger --generations to go on); its report:", file=sys.stderr)
+        _print_report(run.finished, run.store.run_dir)
+        return 0
+    for name, label in run.sources["benchmarks"].items():
+        print(f"benchmark: {label}\nprobe: {run.sources['probe'][name]}", file=sys.stderr)
+    last = run.store.last_generation()
+    bar = tqdm(total=run.config.generations + 1, initial=0 if last is None else last + 1,
                desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
+    failed = True
     try:
-        report = search.run_search(config, store, on_generation=lambda s: _progress(bar, s), sources=sources)
+        report = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
+                                   sources=run.sources)
+        failed = False
     except KeyboardInterrupt:
+        if run.store.last_generation() is None and not run.resuming:
+            raise EvoproxyError("interrupted before generation 0 was committed; nothing was kept") from None
         raise EvoproxyError("interrupted; nothing committed is lost: "
-                            f"evoproxy search --resume {store.run_dir}") from None
+                            f"evoproxy search --resume {run.store.run_dir}") from None
     finally:
         bar.close()
-    _print_report(report, store.run_dir)
+        run.close(failed)
+    _print_report(report, run.store.run_dir)
     return 0
 
 

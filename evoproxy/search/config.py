@@ -17,6 +17,51 @@ from evoproxy.search.selection import SELECTIONS
 
 EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s")
 
+INT_MIN = {"search_archs": 2, "holdout_archs": 2, "screen_archs": 2, "population": 2, "generations": 0,
+           "offspring": 1, "tournament_size": 1, "max_depth": 1, "max_size": 1, "hall_of_fame": 1, "seed": 0,
+           "split_seed": 0, "batch_size": 1, "threads": 1, "workers": 1, "memory_mb": 1}
+FRACTIONS = {"max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
+CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq"),
+           "representation": ("tree", "two-branch")}
+NAME_LISTS = {"benchmarks": False, "stats": False, "ops": False, "baselines": True}
+"""Tuple-of-names keys, and whether they may be empty (``ops`` may be None: every op)."""
+OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _list_problem(key: str, value: Any, may_be_empty: bool) -> str:
+    if value is None and key == "ops":
+        return ""
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and v for v in value):
+        return "must be a list of names, e.g. [\"a\", \"b\"]"
+    return "" if value or may_be_empty else "must name at least one"
+
+
+def field_problem(key: str, value: Any) -> str:
+    """What is wrong with ``value`` for config ``key`` ("" when it is fine)."""
+    if key in INT_MIN:
+        return "" if _is_int(value) and value >= INT_MIN[key] else f"must be an integer >= {INT_MIN[key]}"
+    if key in FRACTIONS:
+        low, open_low = FRACTIONS[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 1 and \
+            (value > low if open_low else value >= low)
+        return "" if ok else f"must be a number in {'(' if open_low else '['}0, 1]"
+    if key == "timeout_s":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+        return "" if ok else "must be a number of seconds > 0"
+    if key in CHOICES or key in ("selection", "backend"):
+        allowed = CHOICES.get(key) or tuple(SELECTIONS if key == "selection" else BACKENDS)
+        return "" if value in allowed else f"must be one of {', '.join(allowed)}"
+    if key in NAME_LISTS:
+        return _list_problem(key, value, NAME_LISTS[key])
+    if key in OPTIONAL_TEXT:
+        return "" if value is None or (isinstance(value, str) and value) else "must be a non-empty string"
+    return "" if isinstance(value, str) and value else "must be a non-empty string"
+
+
 @dataclass(frozen=True)
 class RunConfig:
     benchmarks: tuple[str, ...] = ("nb201-cifar10",)
@@ -59,14 +104,11 @@ class RunConfig:
     timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        checks = [(self.combine in ("mean", "min"), "combine must be mean or min"),
-                  (self.fitness in ("kendall", "spearman", "emq"), "fitness must be kendall, spearman or emq"),
-                  (self.selection in SELECTIONS, f"selection must be one of {', '.join(SELECTIONS)}"),
-                  (self.representation in ("tree", "two-branch"), "representation must be tree or two-branch"),
-                  (self.backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}"),
-                  (self.population >= 2 and self.offspring >= 1, "population >= 2 and offspring >= 1"),
-                  (2 <= self.screen_archs <= self.search_archs, "need 2 <= screen_archs <= search_archs"),
-                  (self.generations >= 0, "generations must be >= 0"),
+        for key, value in dataclasses.asdict(self).items():
+            problem = field_problem(key, value)
+            if problem:
+                raise EvoproxyError(f"bad config: {key} = {value!r}: {problem}")
+        checks = [(self.screen_archs <= self.search_archs, "need screen_archs <= search_archs"),
                   (self.control is None or self.fitness in ("kendall", "spearman"),
                    "control needs fitness kendall or spearman (a partial correlation)")]
         for ok, msg in checks:
@@ -96,9 +138,11 @@ def from_dict(values: dict[str, Any], where: str = "config") -> RunConfig:
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise EvoproxyError(f"config {path} not found; see experiments/ for examples") from None
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise EvoproxyError(f"config {path} not found (or not a file); see experiments/ for examples") from None
+    except UnicodeDecodeError as e:
+        raise EvoproxyError(f"config {path} is not UTF-8 text (byte {e.start}); save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as e:
         raise EvoproxyError(f"config {path} is not valid TOML: {e}") from None
     return from_dict(values, str(path))

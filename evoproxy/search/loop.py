@@ -26,7 +26,8 @@ from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_fr
 from evoproxy.lang.program import Program, parse
 from evoproxy.search.screening import Judge, Verdict, count_rejections
 from evoproxy.search.selection import SELECTIONS, SelectionParams
-from evoproxy.search.store import CandidateRow, RunStore, rng_state_from_json, rng_state_to_json
+from evoproxy.search.store import CandidateRow, RunStore, damaged_store
+from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
 from evoproxy.search.variation import Limits
 
 MAX_INIT_ROUNDS = 30
@@ -182,6 +183,10 @@ class Search:
             self.on_generation({"generation": g, **summary})
 
     def _resume(self) -> int:
+        with damaged_store(self.store.path, structural=True):
+            return self._load_last()
+
+    def _load_last(self) -> int:
         last = self.store.last_generation()
         if last is None:
             return -1

@@ -13,7 +13,6 @@ as SQL NULL and reads NULL back as ``float("nan")``; infinities are kept there.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import numpy as np
-
 from evoproxy.errors import EvoproxyError
+from evoproxy.search.storecodec import _dumps, _real
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
@@ -62,44 +60,18 @@ class CandidateRow:
     reused_from: Optional[str]  # hash whose fitness was reused, else None
 
 
-def _plain(obj: Any) -> Any:
-    """``obj`` as plain JSON data: NaN/inf -> None, tuples -> lists, numpy -> Python."""
-    if isinstance(obj, (np.generic, np.ndarray)):
-        obj = obj.tolist()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(_plain(obj), allow_nan=False, separators=(",", ":"))
-
-
-def _real(x: Optional[float]) -> Optional[float]:
-    """A fitness for the REAL column: NaN and None become NULL."""
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def rng_state_to_json(state: tuple) -> list:
-    """``random.Random().getstate()`` as a JSON-able list ``[version, [625 ints], gauss_next]``."""
-    version, internal, gauss_next = state
-    return [version, list(internal), gauss_next]
-
-
-def rng_state_from_json(obj: list) -> tuple:
-    """The inverse of :func:`rng_state_to_json`, ready for ``random.Random().setstate``."""
-    if not isinstance(obj, (list, tuple)) or len(obj) != 3:
-        raise ValueError("rng state must be [version, [ints], gauss_next]")
-    version, internal, gauss_next = obj
-    return (int(version), tuple(int(i) for i in internal),
-            None if gauss_next is None else float(gauss_next))
+@contextmanager
+def damaged_store(path: Path, structural: bool = False) -> Iterator[None]:
+    """Turn a damaged run store (garbage in the file, bad JSON, and with ``structural`` rows of the
+    wrong shape) into one line naming it."""
+    kinds: tuple = (sqlite3.DatabaseError, json.JSONDecodeError)
+    if structural:
+        kinds += (KeyError, TypeError, ValueError, IndexError, AttributeError)
+    try:
+        yield
+    except kinds as err:
+        raise EvoproxyError(f"run store {path} is damaged ({type(err).__name__}: {str(err)[:100]}); "
+                            "restore it from a copy, or start a new run with another --out") from None
 
 
 class RunStore:
