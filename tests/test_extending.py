@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from evoproxy.errors import EvoproxyError
 from evoproxy.backends import BACKENDS, BackendInfo, register_backend
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import BENCHMARKS, BenchmarkInfo, get_benchmark, register_benchmark
@@ -70,6 +71,12 @@ class CountingBackend(SerialBackend):
         return super().score(texts, keys)
 
 
+def _buggy(x):
+    if x.numel() not in (3, 24):   # passes registration's checks (3 and 24 values), fails on real statistics
+        raise ZeroDivisionError("a plugin's bug")
+    return x
+
+
 def add_hello(sub) -> None:
     p = sub.add_parser("hello", help="say hello")
     p.set_defaults(func=lambda args: print("hello") or 0)
@@ -77,6 +84,7 @@ def add_hello(sub) -> None:
 
 def _register_all() -> None:
     register_op(Op("cube", "unary", lambda x: x ** 3, "x^3", r"\left({0}\right)^{{3}}"))
+    register_op(Op("buggy", "unary", _buggy, "a plugin op with a bug", r"b({0})"))
     register_stat(Stat("bias_norm", LAYER_T, "bias", "L2 norm of each layer's bias (0 without one)", r"\|b\|"))
     register_pass("bias")(bias_pass)
     register_proxy(ClassicProxy("weight_l1", "layer_sum(l1(weight))", "sum of |W|", "my paper"))
@@ -117,3 +125,28 @@ def test_a_proxy_a_benchmark_a_selection_and_a_backend_from_user_code(tmp_path):
 def test_a_command_from_user_code(capsys):
     assert main(["hello"]) == 0
     assert capsys.readouterr().out == "hello\n"
+
+
+def test_a_plugin_op_that_raises_is_a_named_rejection_never_a_crash(tmp_path):
+    from evoproxy.app.search import run_search
+    from evoproxy.search.config import RunConfig
+    from evoproxy.search.store import RunStore
+
+    config = RunConfig(benchmarks=("tiny",), search_archs=4, holdout_archs=4, screen_archs=2, population=4,
+                       generations=2, offspring=4, probe="synthetic", batch_size=4, stats=("weight",),
+                       ops=("buggy", "l1", "l2", "log", "sqrt", "add", "mul", "layer_sum", "layer_mean"), baselines=())
+    report = run_search(config, RunStore(tmp_path / "run"))
+    assert report["rejections"].get("error:ZeroDivisionError", 0) > 0
+    assert all("buggy" not in e["formula"] for e in report["hall_of_fame"])
+
+
+def test_a_search_whose_generation_0_finds_no_pair_ends_with_one_line(tmp_path):
+    from evoproxy.app.search import run_search
+    from evoproxy.search.config import RunConfig
+    from evoproxy.search.store import RunStore
+
+    config = RunConfig(benchmarks=("tiny",), search_archs=4, holdout_archs=4, screen_archs=2, population=4,
+                       generations=1, offspring=2, probe="synthetic", batch_size=4, stats=("weight",),
+                       ops=("buggy", "l2", "layer_sum"), baselines=())
+    with pytest.raises(EvoproxyError, match="generation 0 found .* usable program.*error:ZeroDivisionError"):
+        run_search(config, RunStore(tmp_path / "run"))

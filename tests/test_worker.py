@@ -43,7 +43,7 @@ def test_a_tiny_memory_budget_gives_the_same_scores_with_more_probes(keys):
         first, late1 = w.score(PROGRAMS, keys)
         second, late2 = w.score(PROGRAMS, keys)
         third, late3 = w.score(PROGRAMS, keys[::-1])
-        assert late1 == late2 == late3 == []
+        assert late1 == late2 == late3 == {}
         assert np.isfinite(first).all()
         assert same_bits(first, second) and same_bits(first, third[:, ::-1])
         results[name] = first
@@ -125,10 +125,10 @@ def test_a_batch_scores_each_program_as_it_would_alone(keys):
 def test_programs_without_statistics_and_empty_batches(keys):
     w = Worker(EvalSetup(), get_benchmark)
     scores, late = w.score(["add(1.0, 2.0)"], keys[:3])
-    assert late == [] and scores.tolist() == [[3.0, 3.0, 3.0]]
+    assert late == {} and scores.tolist() == [[3.0, 3.0, 3.0]]
     assert w.probes == 0  # nothing to compute
     scores, late = w.score([], keys[:3])
-    assert scores.shape == (0, 3) and late == []
+    assert scores.shape == (0, 3) and late == {}
 
 
 # ---- timeouts -----------------------------------------------------------------------------------
@@ -137,11 +137,11 @@ def test_a_candidate_out_of_time_is_reported_and_scores_nan_after(keys):
     texts = PROGRAMS[:3]
     fast = Worker(EvalSetup(timeout_s=0.0), get_benchmark)  # any time spent is too much
     scores, late = fast.score(texts, keys)
-    assert late == [0, 1, 2]
+    assert late == {0: "timeout", 1: "timeout", 2: "timeout"}
     assert np.isfinite(scores[:, 0]).all()  # each ran on the first network, then was stopped
     assert np.isnan(scores[:, 1:]).all()
     full, late_full = Worker(EvalSetup(), get_benchmark).score(texts, keys)
-    assert late_full == []
+    assert late_full == {}
     assert same_bits(scores[:, 0], full[:, 0])
 
 
@@ -153,16 +153,17 @@ def test_two_fresh_workers_give_identical_scores(keys):
     texts = [gen.program(rng, max_depth=5).text for _ in range(40)] + PROGRAMS
     a, late_a = Worker(EvalSetup(), get_benchmark).score(texts, keys[:6])
     b, late_b = Worker(EvalSetup(), get_benchmark).score(texts, keys[:6])
-    assert late_a == late_b == []
+    assert late_a == late_b == {}
     assert same_bits(a, b)  # NaN in the same places too (tobytes compares the bits)
     assert np.isfinite(a).mean() > 0.5
 
 
-def test_a_failing_evaluation_scores_nan():
+def test_a_failing_evaluation_scores_nan_and_names_the_error():
     """_safe_eval turns an evaluation error (here: a statistic the probe did not give) into NaN."""
     stats: dict = {}
     p = Program.call("layer_sum", Program.call("l2", Program.stat("grad")))
-    assert math.isnan(worker_mod._safe_eval(p, stats, {}))
+    value, why = worker_mod._safe_eval(p, stats, {})
+    assert math.isnan(value) and why == "error:KeyError"
 
 
 def test_the_setup_names_the_teacher_to_every_benchmark_it_opens():

@@ -32,3 +32,15 @@ def open_benchmark(name: str, data_dir: Optional[str] = None, split_seed: int = 
                    metric: str = "test_200ep", teacher: Optional[str] = None):
     """``get_benchmark`` with the teacher resolved as :func:`resolve_teacher` does."""
     return get_benchmark(name, data_dir, split_seed, metric, resolve_teacher(teacher, [name]))
+
+
+def check_device(device: str) -> None:
+    """One line for a device torch does not know or this machine does not have."""
+    import torch
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError, TypeError):
+        raise EvoproxyError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not present.get(kind, False):
+        raise EvoproxyError(f"device {device!r} is not available on this machine; use --device cpu")

@@ -33,6 +33,8 @@ def proxy_specs(text: str, bench) -> list[ProxySpec]:
 def resolve_archs(bench, archs: str, split: str, seed: int, data_dir: Optional[str]) -> list[int]:
     """``archs``: how many to sample from ``split``, or ``suite-zero`` (NAS-Bench-Suite-Zero's)."""
     if archs == "suite-zero":
+        if not bench.name.startswith("nb201-"):
+            raise EvoproxyError(f"--archs suite-zero needs an nb201-* benchmark, not {bench.name}; give a number")
         dataset = bench.name.split("-", 1)[1]
         rows = load_suite_zero("ImageNet16-120" if dataset == "imagenet16" else dataset, data_dir)
         return [bench.index_of(r.arch_str) for r in rows]
@@ -40,6 +42,10 @@ def resolve_archs(bench, archs: str, split: str, seed: int, data_dir: Optional[s
         n = int(archs)
     except ValueError:
         raise EvoproxyError(f"--archs takes a number or 'suite-zero', got {archs!r}") from None
+    available = len(bench.arch_ids(split))
+    if not 2 <= n <= available:
+        raise EvoproxyError(f"--archs {n}: need between 2 (a rank correlation needs two) and {available} "
+                            f"(the {split} split of {bench.name})")
     return bench.sample(n, split, seed)
 
 
@@ -54,16 +60,25 @@ def probe_for(bench, probe: Optional[str], batch_size: int, seed: int, data_dir:
 class ScoreWriter:
     """Writes each architecture's scores as soon as they exist, so an interrupted run keeps them.
 
-    An existing file with the same columns is continued: its architectures are not probed again.
+    An existing file with the same columns is continued, never truncated: every row in it is kept,
+    its wanted architectures with readable values are not probed again (a row with an empty or
+    unreadable value is probed again and its new row appended; the last readable row wins).
     """
 
     def __init__(self, path: str, bench, archs: Sequence[int], specs: Sequence[ProxySpec]) -> None:
         self.bench, self.archs = bench, archs
         header = ["arch_id", "accuracy", *(s.name for s in specs)]
+        target = Path(path)
+        if target.is_dir() or not target.parent.is_dir():
+            raise EvoproxyError(f"--save {path}: give a file in an existing folder")
         self.done = read_scores(path, header, set(archs))
-        self.file = open(path, "a" if self.done else "w", newline="")
+        fresh = not target.is_file() or target.stat().st_size == 0
+        try:
+            self.file = open(path, "a", newline="")
+        except OSError as err:
+            raise EvoproxyError(f"cannot write --save {path} ({err.strerror}); pick another file") from None
         self.csv = csv.writer(self.file)
-        if not self.done:
+        if fresh:
             self.csv.writerow(header)
 
     def write(self, j: int, column) -> None:
@@ -77,13 +92,23 @@ class ScoreWriter:
 
 
 def read_scores(path: str, header: list[str], wanted: set[int]) -> dict:
-    """Scores already in ``path`` (if it exists with exactly ``header``) for wanted archs."""
+    """Readable scores already in ``path`` (if it exists with exactly ``header``) for wanted archs."""
     if not Path(path).is_file() or Path(path).stat().st_size == 0:
         return {}
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if rows[0] != header:
-        raise EvoproxyError(f"{path} holds other columns ({', '.join(rows[0][2:])}); "
-                            "choose another --save file or remove it")
-    return {int(r[0]): np.array([float(v) for v in r[2:]]) for r in rows[1:]
-            if len(r) == len(header) and int(r[0]) in wanted}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise EvoproxyError(f"cannot read --save {path} ({err}); choose another file") from None
+    if not rows or rows[0] != header:
+        found = ", ".join(rows[0][2:]) if rows else "no header"
+        raise EvoproxyError(f"{path} holds other columns ({found}); choose another --save file or remove it")
+    done = {}
+    for r in rows[1:]:
+        try:
+            arch, values = int(r[0]), np.array([float(v) for v in r[2:]])
+        except (ValueError, IndexError):
+            continue    # an unreadable row: probed again
+        if len(r) == len(header) and arch in wanted:
+            done[arch] = values
+    return done

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from evoproxy.app.benchmarks import resolve_teacher
+from evoproxy.app.benchmarks import check_device, resolve_teacher
 from evoproxy.backends import make_backend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.data.images import load_probe_batch
@@ -69,18 +70,6 @@ class PreparedRun:
                 self.store.run_dir.rmdir()
 
 
-def check_device(device: str) -> None:
-    """One line for a device torch does not know or this machine does not have."""
-    import torch
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, ValueError, TypeError):
-        raise EvoproxyError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
-    present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if not present.get(kind, False):
-        raise EvoproxyError(f"device {device!r} is not available on this machine; use --device cpu")
-
-
 def validate(config: RunConfig) -> dict:
     """Everything a run needs, checked before anything is written; the data sources."""
     for key, names in (("baselines", config.baselines), ("control", [config.control] if config.control else [])):
@@ -90,7 +79,7 @@ def validate(config: RunConfig) -> dict:
             except EvoproxyError as err:
                 raise EvoproxyError(f"bad config: {key} entry {name!r} is not a proxy name, file or formula "
                                     f"({err}); see `evoproxy list proxies`") from None
-    Generator(stats=config.stats, ops=config.ops)
+    Generator(stats=config.stats, ops=config.ops).program(random.Random(0), max_depth=config.max_depth)
     check_device(config.device)
     if config.backend == "ray" and config.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")

@@ -1,6 +1,6 @@
 """Where candidate programs are scored: in-process (``serial``) or on Ray actors (``ray``).
 
-A backend has one job, ``score(texts, keys) -> (scores, timed_out)``; the search loop never
+A backend has one job, ``score(texts, keys) -> (scores, failed)``; the search loop never
 knows where it runs. Both build the same :class:`~evoproxy.scoring.worker.Worker` with the same
 setup, so the same seed gives the same run on either. Backends are :class:`BackendInfo` records in
 :data:`BACKENDS`; add one with ``register_backend(BackendInfo("mine", make))``, where
@@ -20,8 +20,8 @@ from evoproxy.scoring.worker import EvalSetup, Key
 class Backend(Protocol):
     name: str
 
-    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
-        """(programs x keys) scores and the indices of programs that ran out of time."""
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
+        """(programs x keys) scores and why programs failed: ``{index: "timeout" | "error:<type>"}``."""
         ...
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
 """The Ray backend: one :class:`~evoproxy.scoring.worker.Worker` actor per worker, each owning a fixed
 shard of architectures (so its statistics stay warm). Only program texts and keys travel.
 
-With no address Ray starts embedded on this machine; with ``address`` (or ``RAY_ADDRESS``) it
-joins a running cluster. A worker that dies is restarted and its shard is retried one program
+With no address Ray starts a private embedded instance on this machine, even when another cluster
+is running or discoverable; with ``address`` (or ``RAY_ADDRESS``, as ``ray job submit`` sets) it joins
+that cluster. A worker that dies is restarted and its shard is retried one program
 at a time, so only the program that kills a worker loses its scores.
 """
 from __future__ import annotations
@@ -29,8 +30,9 @@ class RayBackend:
         address = address or os.environ.get("RAY_ADDRESS")
         self.owns_ray = not ray.is_initialized()
         if self.owns_ray:
-            kwargs = {"address": address} if address else {
-                "num_cpus": workers * setup.threads, "include_dashboard": False}
+            kwargs = {"address": address} if address else {  # "local": a private instance, never a
+                "address": "local", "num_cpus": workers * setup.threads,  # discovered cluster
+                "include_dashboard": False}
             passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
             if passed:
                 kwargs["runtime_env"] = {"env_vars": passed}
@@ -50,7 +52,7 @@ class RayBackend:
         self.actors[w] = self._start()
         self.restarts += 1
 
-    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         for k in keys:  # round-robin in first-seen order: deterministic for a deterministic run
             self.owner.setdefault(k, len(self.owner) % len(self.actors))
         shards = {w: [j for j, k in enumerate(keys) if self.owner[k] == w]
@@ -58,29 +60,31 @@ class RayBackend:
         calls = {w: self.actors[w].score.remote(list(texts), [keys[j] for j in idx])
                  for w, idx in shards.items() if idx}
         scores = np.full((len(texts), len(keys)), np.nan)
-        timed_out: set[int] = set()
-        for w, call in calls.items():
+        failed: dict[int, str] = {}
+        for w, call in sorted(calls.items()):  # merged in worker order: the same on every run
             idx = shards[w]
             try:
-                part, late = ray.get(call, timeout=self.call_timeout_s)
+                part, why = ray.get(call, timeout=self.call_timeout_s)
             except FAILURES:
                 self._restart(w)
-                part, late = self._one_by_one(w, texts, [keys[j] for j in idx])
+                part, why = self._one_by_one(w, texts, [keys[j] for j in idx])
             scores[:, idx] = part
-            timed_out.update(late)
-        return scores, sorted(timed_out)
+            for i, reason in why.items():
+                failed.setdefault(i, reason)
+        return scores, failed
 
-    def _one_by_one(self, w: int, texts: Sequence[str], keys: list[Key]) -> tuple[np.ndarray, list[int]]:
+    def _one_by_one(self, w: int, texts: Sequence[str], keys: list[Key]) -> tuple[np.ndarray, dict[int, str]]:
         part = np.full((len(texts), len(keys)), np.nan)
-        late = []
+        failed: dict[int, str] = {}
         for i, text in enumerate(texts):
             try:
-                row, t = ray.get(self.actors[w].score.remote([text], keys), timeout=self.call_timeout_s)
+                row, why = ray.get(self.actors[w].score.remote([text], keys), timeout=self.call_timeout_s)
                 part[i] = row[0]
-                late += [i] if t else []
-            except FAILURES:
+                failed.update({i: why[0]} if why else {})
+            except FAILURES as e:
                 self._restart(w)
-        return part, late
+                failed[i] = f"worker-lost:{type(e).__name__}"
+        return part, failed
 
     def close(self) -> None:
         for a in self.actors:

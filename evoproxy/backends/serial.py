@@ -14,7 +14,7 @@ class SerialBackend:
     def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
         self.worker = Worker(setup, make_benchmark)
 
-    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         return self.worker.score(texts, keys)
 
     def close(self) -> None:

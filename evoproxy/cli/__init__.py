@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from evoproxy.cli.registry import COMMANDS, CommandGroup, register_commands
+from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, register_commands
 from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
 
@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evoproxy", description=(
+    parser = OneLineParser(prog="evoproxy", description=(
         "Discover zero-cost proxies: evolve formulas over statistics of untrained networks."))
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMANDS.values():
@@ -27,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:      # --help, or a usage error already printed in one line
+        return int(done.code or 0)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from evoproxy.app import allocate, build
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
-from evoproxy.cli.registry import CommandGroup, add_data_dir, register_commands
+from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
 
 
@@ -51,12 +51,12 @@ def add_allocate(sub) -> None:
     p = sub.add_parser("allocate", help="choose per-layer bit widths under a size budget with a proxy")
     p.add_argument("--proxy", required=True, help="a registered name, a formula, or a proxy .json file")
     p.add_argument("--model", default="resnet20")
-    p.add_argument("--budget-mb", type=float, nargs="+", required=True, help="weight-size budget(s) in MiB")
+    p.add_argument("--budget-mb", type=positive_number, nargs="+", required=True, help="weight-size budget(s) in MiB")
     p.add_argument("--baselines", default="uniform,hawq_v2",
                    help="comma-separated: uniform (widest uniform config that fits) and/or proxies")
-    p.add_argument("--generations", type=int, default=10)
-    p.add_argument("--population", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--generations", type=at_least(1), default=10)
+    p.add_argument("--population", type=at_least(2), default=16)
+    p.add_argument("--seed", type=at_least(0), default=0)
     p.add_argument("--no-measure", action="store_true", help="skip measuring test accuracy")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
     add_data_dir(p)

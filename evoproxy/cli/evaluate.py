@@ -8,13 +8,14 @@ import sys
 from tqdm import tqdm
 
 from evoproxy.app import evaluate
-from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.cli.registry import CommandGroup, add_data_dir, print_table, register_commands
+from evoproxy.app.benchmarks import check_device, open_benchmark
+from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, print_table, register_commands
 
 METRICS = ["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd", "base"]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    check_device(args.device)
     bench = open_benchmark(args.benchmark, args.data_dir, args.seed, args.metric, args.teacher)
     specs = evaluate.proxy_specs(args.proxy, bench)
     archs = evaluate.resolve_archs(bench, args.archs, args.split, args.seed, args.data_dir)
@@ -64,8 +65,8 @@ def add_commands(sub) -> None:
     p.add_argument("--archs", default="100", help="how many to sample, or 'suite-zero' for the "
                    "NAS-Bench-Suite-Zero architectures of this dataset")
     p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
-    p.add_argument("--seed", type=int, default=0, help="seeds the sample, the probe batch and init")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample, the probe batch and init")
+    p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--probe", help="auto (the benchmark's dataset's training images if the data directory "
                    "has them, else CIFAR-10's), cifar10, cifar10-test, cifar100, cifar100-test, imagenet16, "
                    "imagenet16-val, synthetic, or a CIFAR python-version / ImageNet16-120 folder or archive "

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from evoproxy.app import search
 from evoproxy.app.catalog import names
-from evoproxy.cli.registry import CommandGroup, add_data_dir, fmt_holdout, register_commands
+from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, register_commands
 from evoproxy.errors import EvoproxyError
 
 OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher")
@@ -85,12 +85,12 @@ def add_commands(sub) -> None:
     p = sub.add_parser("search", help="evolve proxies on a benchmark (the main job)")
     p.add_argument("--benchmark", help="benchmark name(s), comma-separated")
     p.add_argument("--config", help="a TOML file, e.g. experiments/quick.toml")
-    p.add_argument("--generations", type=int)
-    p.add_argument("--population", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--generations", type=at_least(0))
+    p.add_argument("--population", type=at_least(2))
+    p.add_argument("--seed", type=at_least(0))
     p.add_argument("--backend", choices=names("backends"))
     p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (or set RAY_ADDRESS)")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=at_least(1))
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
@@ -100,7 +100,7 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("export", help="export a finished run's discovered proxies")
     p.add_argument("run_dir")
-    p.add_argument("--top", type=int, default=1)
+    p.add_argument("--top", type=at_least(1), default=1)
     p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
     p.set_defaults(func=cmd_export)
 

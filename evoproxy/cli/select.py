@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evoproxy.app import select
-from evoproxy.cli.registry import CommandGroup, add_data_dir, register_commands
+from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive_number, register_commands
 
 
 def cmd_select(args: argparse.Namespace) -> int:
@@ -34,11 +34,11 @@ def add_commands(sub) -> None:
     p = sub.add_parser("select", help="choose a ViT under a params budget with a proxy (published tables)")
     p.add_argument("--proxy", required=True, help="a registered name, a formula, or a proxy .json file")
     p.add_argument("--space", required=True, help=f"one of {', '.join(select.SPACES)}")
-    p.add_argument("--budget-params", type=float, required=True, help="millions of parameters (32-px build)")
+    p.add_argument("--budget-params", type=positive_number, required=True, help="millions of parameters (32-px build)")
     p.add_argument("--dataset", default="c100", choices=["c100", "flowers", "chaoyang"],
                    help="which published accuracies to report (autoformer, pit)")
     p.add_argument("--metric", default="kd", help="kd or base (published tables), top1 (cifar-vit)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the random pick")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the random pick")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_dir(p)

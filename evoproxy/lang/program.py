@@ -42,9 +42,13 @@ class Program:
 
     @staticmethod
     def const(value: float) -> "Program":
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
-            raise FormulaError(f"constant {value} is not a finite number")
-        return Program("", (), float(value))
+            raise FormulaError(f"constant {str(value)[:40]} is not a finite number")
+        return Program("", (), value)
 
     @staticmethod
     def call(op: str, *args: "Program") -> "Program":
@@ -121,7 +125,9 @@ class Program:
         return program
 
 
-def _from_json(tree: Any) -> Program:
+def _from_json(tree: Any, depth: int = 0) -> Program:
+    if depth > MAX_NESTING:
+        raise FormulaError(f"program JSON nested deeper than {MAX_NESTING} levels")
     if not isinstance(tree, dict) or len(tree.keys() - {"args"}) != 1:
         raise FormulaError(f"bad program JSON node {str(tree)[:60]!r}: expected one of "
                            "{'stat': NAME}, {'const': NUMBER}, {'op': NAME, 'args': [...]}")
@@ -129,8 +135,10 @@ def _from_json(tree: Any) -> Program:
         return Program.const(tree["const"])
     if "stat" in tree and isinstance(tree["stat"], str):
         return Program.stat(tree["stat"])
-    if "op" in tree and isinstance(tree.get("args"), list):
-        return Program.call(tree["op"], *(_from_json(a) for a in tree["args"]))
+    if "op" in tree and isinstance(tree["op"], str) and isinstance(tree.get("args"), list) and tree["args"]:
+        if tree["op"] not in OPS:
+            raise FormulaError(f"unknown op {tree['op'][:40]!r} in program JSON (see `evoproxy list ops`)")
+        return Program.call(tree["op"], *(_from_json(a, depth + 1) for a in tree["args"]))
     raise FormulaError(f"bad program JSON node {str(tree)[:60]!r}")
 
 
@@ -164,6 +172,10 @@ def _infer(p: Program) -> VType:
 
 
 # ---- parsing ----------------------------------------------------------------------------------
+MAX_NESTING = 100
+"""Deepest nesting a formula or program JSON may have (evolved programs stay far below)."""
+MAX_TEXT = 100_000
+_SPACE = re.compile(r"\s*")
 _TOKEN = re.compile(r"\s*(?:(?P<num>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
                     r"|(?P<punct>[(),]))")
 
@@ -171,12 +183,12 @@ _TOKEN = re.compile(r"\s*(?:(?P<num>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
     tokens, pos = [], 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        start = _SPACE.match(text, pos).end()
+        if start == len(text):
             break
         m = _TOKEN.match(text, pos)
         if not m:
-            col = pos + len(text[pos:]) - len(text[pos:].lstrip()) + 1
-            raise FormulaError(f"column {col}: unexpected character {text[col - 1]!r}")
+            raise FormulaError(f"column {start + 1}: unexpected character {text[start]!r}")
         kind = m.lastgroup or "punct"
         tokens.append((kind, m.group(kind), m.start(kind) + 1))
         pos = m.end()
@@ -187,7 +199,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
-        self.i = 0
+        self.i = self.depth = 0
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
@@ -213,11 +225,15 @@ class _Parser:
             if val not in OPS:
                 raise FormulaError(f"column {col}: unknown op {val!r} (see `evoproxy list ops`)")
             self.take("(")
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FormulaError(f"column {col}: formula nested deeper than {MAX_NESTING} levels")
             args = [self.expr()]
             while self.peek()[1] == ",":
                 self.take(",")
                 args.append(self.expr())
             self.take(")")
+            self.depth -= 1
             node = Program.call(val, *args)
         try:
             _infer(node)
@@ -228,7 +244,11 @@ class _Parser:
 
 def parse(text: str) -> Program:
     """Parse and type-check a formula; FormulaError names the column and the reason."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise FormulaError(f"formula is {len(text):,} characters long; the limit is {MAX_TEXT:,}")
+    if not text.strip():
         raise FormulaError("empty formula")
     parser = _Parser(text)
     program = parser.expr()

@@ -32,9 +32,17 @@ def resolve(spec: str) -> ProxySpec:
     """A registered proxy name, a path to a proxy JSON file, or a formula."""
     if spec in PROXIES:
         return ProxySpec(spec, PROXIES.get(spec).program)
-    if spec.endswith(".json") or Path(spec).is_file():
+    if spec.endswith(".json") or _is_file(spec):
         return read_proxy(spec)
     return ProxySpec(spec, check_proxy(parse(spec)))
+
+
+def _is_file(spec: str) -> bool:
+    """Whether ``spec`` names an existing file (a formula longer than a file name is not one)."""
+    try:
+        return len(spec) < 4096 and "(" not in spec and Path(spec).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def read_proxy(path: str | Path) -> ProxySpec:
@@ -43,17 +51,21 @@ def read_proxy(path: str | Path) -> ProxySpec:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise EvoproxyError(f"proxy file {path} not found") from None
-    except (OSError, ValueError) as e:
-        raise EvoproxyError(f"cannot read proxy file {path}: {e}") from None
+    except (OSError, ValueError, RecursionError) as e:
+        why = ("JSON nested too deeply" if isinstance(e, RecursionError) else
+               e.strerror if isinstance(e, OSError) and e.strerror else str(e)[:120] or type(e).__name__)
+        raise EvoproxyError(f"cannot read proxy file {str(path)[:200]}: {why}") from None
     if not isinstance(doc, dict) or ("formula" not in doc and "tree" not in doc):
         raise EvoproxyError(f"{path} is not an evoproxy proxy file (no 'formula' key)")
+    if "formula" in doc and not isinstance(doc["formula"], str):
+        raise EvoproxyError(f"{path}: 'formula' must be a text formula, got {type(doc['formula']).__name__}")
     try:
         program = parse(doc["formula"]) if "formula" in doc else Program.from_json(doc["tree"])
         check_proxy(program)
     except FormulaError as e:
         raise FormulaError(f"{path}: {e}") from None
     direction = doc.get("direction", 1)
-    if direction not in (1, -1):
+    if type(direction) is not int or direction not in (1, -1):
         raise EvoproxyError(f"{path}: direction must be 1 or -1, got {direction!r}")
     return ProxySpec(str(doc.get("name", path.stem)), program, direction, doc)
 

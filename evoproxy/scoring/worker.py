@@ -108,12 +108,13 @@ class Worker:
             _, stats = self.cache.popitem(last=False)
             self.cached_bytes -= sum(_nbytes(v) for v in stats.values())
 
-    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, list[int]]:
-        """(programs x keys) scores and the indices of programs that ran out of time."""
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
+        """(programs x keys) scores, and why a program failed: ``{index: "timeout" | "error:<type>"}``."""
         programs = [parse(t) for t in texts]
         names = needed_stats(programs)
         scores = np.full((len(programs), len(keys)), math.nan)
         spent = np.zeros(len(programs))
+        failed: dict[int, str] = {}
         for j, key in enumerate(keys):
             stats = self.stats(key, names)
             memo: dict = {}
@@ -121,13 +122,18 @@ class Worker:
                 if spent[i] > self.setup.timeout_s:
                     continue
                 start = time.perf_counter()
-                scores[i, j] = _safe_eval(p, stats, memo)
+                scores[i, j], error = _safe_eval(p, stats, memo)
                 spent[i] += time.perf_counter() - start
-        return scores, [i for i in range(len(programs)) if spent[i] > self.setup.timeout_s]
+                if error is not None:
+                    failed.setdefault(i, error)
+        failed.update({i: "timeout" for i in range(len(programs)) if spent[i] > self.setup.timeout_s})
+        return scores, failed
 
 
-def _safe_eval(p: Program, stats: dict, memo: dict) -> float:
+def _safe_eval(p: Program, stats: dict, memo: dict) -> tuple[float, Optional[str]]:
+    """A program's score on one network, or NaN and the name of what it raised (a plugin op's bug
+    included: one candidate never ends a run)."""
     try:
-        return float(eval_node(p, stats, memo))
-    except (RuntimeError, ValueError, IndexError, KeyError):
-        return math.nan
+        return float(eval_node(p, stats, memo)), None
+    except Exception as e:  # noqa: BLE001  (counted as a named rejection, never raised)
+        return math.nan, f"error:{type(e).__name__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from typing import Iterable, Optional
 
+from evoproxy.errors import EvoproxyError
 from evoproxy.lang.ops import OPS, Op
 from evoproxy.lang.program import Program
 from evoproxy.lang.stats import STATS
@@ -58,7 +59,8 @@ class Generator:
                 continue
             if p.stats or not require_stat:  # constants alone score every network the same
                 return p
-        raise ValueError(f"cannot generate a {vtype} program from these statistics and ops")
+        raise EvoproxyError(f"cannot generate a {vtype} program from stats {[s.name for s in self.stats]} and ops "
+                            f"{[o.name for o in self.ops]}; add a reduction (l2, sum, layer_sum ...) or more stats")
 
     def leaves(self, vtype: VType) -> list[Program]:
         leaves = [Program.stat(s.name) for s in self.stats if s.vtype == vtype]

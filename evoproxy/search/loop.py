@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from evoproxy.errors import EvoproxyError
 from evoproxy.scoring import fitness as fit
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.search.config import RunConfig
@@ -93,6 +94,10 @@ class Search:
                         ind not in self.population:
                     self.population.append(ind)
             verdicts_all += verdicts
+        if len(self.population) < 2:  # parents come in pairs
+            raise EvoproxyError(
+                f"generation 0 found {len(self.population)} usable program(s) in {len(rows)} tried "
+                f"(rejected: {count_rejections(verdicts_all)}); allow more stats or ops in the config")
         self._commit(0, rows, verdicts_all, start)
 
     def _generation(self, g: int) -> None:

@@ -96,11 +96,11 @@ class Judge:
         if not programs:
             return
         texts = [p.text for p in programs]
-        screen, late = self.backend.score(texts, self.screen_keys)
+        screen, failed = self.backend.score(texts, self.screen_keys)
         to_score: list[int] = []
         twins: list[tuple[int, str, tuple]] = []
         for k, p in enumerate(programs):
-            reason = "timeout" if k in late else fit.screen(screen[k], self.max_tie_frac)
+            reason = failed.get(k) or fit.screen(screen[k], self.max_tie_frac)
             if reason is not None:
                 self._settle(p, slots[k], Verdict(None, reason), verdicts)
                 continue
@@ -124,11 +124,11 @@ class Judge:
         texts = [programs[k].text for k in to_score]
         keys = [key for name in self.search_keys for key in self.search_keys[name]]
         n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
-        rest, late = self.backend.score(texts, keys[n:])
+        rest, failed = self.backend.score(texts, keys[n:])
         scores = np.hstack([screen[to_score], rest])
         for row, k in enumerate(to_score):
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
-            v = self._fitness(scores[row]) if row not in late else Verdict(None, "timeout")
+            v = self._fitness(scores[row]) if row not in failed else Verdict(None, failed[row])
             v.scores["screen_ranks"] = ranks
             self._settle(programs[k], slots[k], v, verdicts)
 

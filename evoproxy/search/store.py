@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.search.storecodec import _dumps, _real
+from evoproxy.search.storecodec import dumps, to_real
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
@@ -126,7 +126,7 @@ class RunStore:
             for stmt in _SCHEMA.split(";"):
                 self._conn.execute(stmt)
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                               (_dumps(SCHEMA_VERSION),))
+                               (dumps(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -160,7 +160,7 @@ class RunStore:
         if key in _RESERVED:
             raise ValueError(f"meta key {key!r} is reserved")
         with self._transaction():
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The JSON value stored under ``key``, or ``default``."""
@@ -171,11 +171,11 @@ class RunStore:
         """Store the run config once; an equal config again is a no-op, a different one raises."""
         if not isinstance(config, dict):
             raise TypeError("config must be a dict")
-        new = json.loads(_dumps(config))
+        new = json.loads(dumps(config))
         with self._transaction():
             old = self._meta_raw("config")
             if old is None:
-                self._conn.execute("INSERT INTO meta VALUES ('config', ?)", (_dumps(new),))
+                self._conn.execute("INSERT INTO meta VALUES ('config', ?)", (dumps(new),))
                 return
         if old != new:
             keys = sorted(k for k in old.keys() | new.keys()
@@ -196,7 +196,7 @@ class RunStore:
         if any(c.generation != generation for c in candidates):
             raise ValueError(f"a candidate of generation {generation} has another generation")
         rows = [self._cand_row(c) for c in candidates]
-        gen_row = (generation, _dumps(population), _dumps(state), _dumps(summary),
+        gen_row = (generation, dumps(population), dumps(state), dumps(summary),
                    datetime.now(timezone.utc).isoformat(timespec="seconds"))
         with self._transaction():
             last = self._last_generation()
@@ -210,8 +210,8 @@ class RunStore:
 
     @staticmethod
     def _cand_row(c: CandidateRow) -> tuple:
-        return (c.generation, c.index, c.text, c.canonical, c.hash, c.origin, _dumps(c.parents),
-                _real(c.fitness), _dumps(c.scores), c.rejection, c.reused_from)
+        return (c.generation, c.index, c.text, c.canonical, c.hash, c.origin, dumps(c.parents),
+                to_real(c.fitness), dumps(c.scores), c.rejection, c.reused_from)
 
     def _insert_candidates(self, rows: list[tuple]) -> None:
         self._conn.executemany(f"INSERT INTO candidates ({_CAND_COLS}) "
@@ -259,7 +259,7 @@ class RunStore:
 
     def save_hall_of_fame(self, entries: list[dict]) -> None:
         """Replace the stored hall of fame with ``entries`` (best first)."""
-        rows = [(rank, _dumps(e)) for rank, e in enumerate(entries)]
+        rows = [(rank, dumps(e)) for rank, e in enumerate(entries)]
         with self._transaction():
             self._conn.execute("DELETE FROM hall_of_fame")
             self._conn.executemany("INSERT INTO hall_of_fame VALUES (?, ?)", rows)

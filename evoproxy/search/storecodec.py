@@ -9,24 +9,24 @@ from typing import Any, Optional
 import numpy as np
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     """``obj`` as plain JSON data: NaN/inf -> None, tuples -> lists, numpy -> Python."""
     if isinstance(obj, (np.generic, np.ndarray)):
         obj = obj.tolist()
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(_plain(obj), allow_nan=False, separators=(",", ":"))
+def dumps(obj: Any) -> str:
+    return json.dumps(plain(obj), allow_nan=False, separators=(",", ":"))
 
 
-def _real(x: Optional[float]) -> Optional[float]:
+def to_real(x: Optional[float]) -> Optional[float]:
     """A fitness for the REAL column: NaN and None become NULL."""
     if x is None:
         return None

@@ -1,0 +1,105 @@
+"""Hostile input gets one line and exit code 2; `eval --save` never loses earlier scores."""
+import csv
+import json
+
+import pytest
+
+from evoproxy.cli import main
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang.program import MAX_NESTING, Program, parse
+from evoproxy.lang.proxyfile import resolve
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("evoproxy: error:"), err
+    assert not any("Traceback" in line for line in err)
+    return err[-1]
+
+
+EVAL = ["eval", "--proxy", "params", "--benchmark", "synthetic", "--quiet"]
+
+
+@pytest.mark.parametrize("argv,says", [
+    (EVAL + ["--seed", "-1"], "--seed"), (EVAL + ["--device", "nosuch"], "unknown device"),
+    (EVAL + ["--device", "cuda:0"], "device"), (EVAL + ["--save", "."], "--save"),
+    (EVAL + ["--archs", "suite-zero"], "nb201"), (EVAL + ["--archs", "1"], "--archs 1"),
+    (EVAL + ["--archs", "0"], "--archs 0"), (EVAL + ["--batch-size", "0"], "--batch-size"),
+    (["search", "--backend", "ray", "--workers", "0"], "--workers"), (["export", "x", "--top", "0"], "--top"),
+    (["train", "--batch-size", "0"], "--batch-size"), (["train", "--lr", "inf"], "--lr"),
+    (["allocate", "--proxy", "params", "--population", "0", "--budget-mb", "1"], "--population"),
+    (["allocate", "--proxy", "params", "--budget-mb", "nan"], "--budget-mb"),
+    (["select", "--proxy", "params", "--space", "pit", "--budget-params", "-3"], "--budget-params")])
+def test_bad_arguments_are_one_line(capsys, argv, says):
+    assert main(argv) == 2
+    assert says in _one_line(capsys)
+
+
+LONG = "add(" * 20 + "layer_sum(l2(grad))" + ", params)" * 20   # 300+ bytes: longer than a file name
+
+
+def test_a_formula_longer_than_a_file_name_is_a_formula(capsys):
+    assert len(LONG.encode()) > 255
+    assert resolve(LONG).program.text == LONG
+    assert main(["show", LONG]) == 0 and LONG in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text,says", [
+    ("log(" * (MAX_NESTING + 5) + "params" + ")" * (MAX_NESTING + 5), "nested deeper"),
+    ("x" * 2_000_000, "limit"), ("1" * 400, "finite"), ("", "empty"), ("params)", "unexpected"),
+    ("  \t", "empty"), ("add(params,", "expected")])
+def test_hostile_formulas_raise_the_one_error_type(text, says):
+    with pytest.raises(EvoproxyError, match=says):
+        resolve(text)
+
+
+def test_deep_but_allowed_programs_print_and_parse_back():
+    text = "log(" * MAX_NESTING + "params" + ")" * MAX_NESTING
+    p = parse(text)
+    assert p.text == text and Program.from_json(json.loads(json.dumps(p.to_json()))) == p
+
+
+@pytest.mark.parametrize("doc,says", [
+    ({"formula": 123}, "must be a text formula"), ({"formula": "params", "direction": True}, "direction"),
+    ({"tree": {"op": ["add"], "args": [{"stat": "params"}]}}, "bad program JSON"),
+    ({"tree": {"const": 10 ** 400}}, "finite"), ({"tree": {"op": "nosuch", "args": [{"stat": "params"}]}}, "unknown op"),
+    ({"tree": {"op": "add", "args": []}}, "bad program JSON"), ([1, 2], "not an evoproxy proxy file")])
+def test_hostile_proxy_files_are_one_line(tmp_path, capsys, doc, says):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    assert main(["show", str(path)]) == 2
+    assert says in _one_line(capsys)
+
+
+@pytest.mark.parametrize("depth", [150, 5000])
+def test_deeply_nested_proxy_json_is_one_line(tmp_path, capsys, depth):
+    path = tmp_path / "deep.json"
+    path.write_text('{"tree": ' + '{"op": "log", "args": [' * depth + '{"stat": "params"}' + "]}" * depth + "}")
+    assert main(["show", str(path)]) == 2
+    assert "nested" in _one_line(capsys)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_eval_save_keeps_earlier_rows_and_reprobes_empty_ones(tmp_path, capsys):
+    save = tmp_path / "s.csv"
+    base = EVAL + ["--archs", "6", "--save", str(save)]
+    assert main(base + ["--split", "search"]) == 0
+    first = _rows(save)
+    assert main(base + ["--split", "holdout"]) == 0
+    both = _rows(save)
+    assert both[:len(first)] == first and len(both) == len(first) + 6   # nothing deleted
+    k = len(first) + 1                                                    # a holdout row loses its score
+    rows = both[:k] + [[both[k][0], both[k][1], ""]] + both[k + 1:]
+    with open(save, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    assert main(base + ["--split", "holdout"]) == 0
+    again = _rows(save)
+    assert len(again) == len(rows) + 1 and again[-1][0] == both[k][0] and again[-1][2] == both[k][2]
+    capsys.readouterr()
+    (tmp_path / "other.csv").write_text("arch_id,accuracy,synflow\n1,2,3\n")
+    assert main(EVAL + ["--archs", "6", "--save", str(tmp_path / "other.csv")]) == 2
+    assert "other columns" in _one_line(capsys) and _rows(tmp_path / "other.csv")[1] == ["1", "2", "3"]
