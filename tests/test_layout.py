@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"evoproxy": ROOT / "evoproxy", "evoproxy.spaces": ROOT / "spaces",
            "evoproxy.benchmarks": ROOT / "benchmarks"}
-BASE = {"errors", "registry"}
+BASE = {"errors", "registry", "plugins"}
 ENGINE = {"lang", "probe", "scoring", "search", "backends"}
 ALLOWED = {  # room -> rooms it may import (besides itself and BASE)
     "lang": set(), "data": set(), "training": {"data"}, "spaces": set(),

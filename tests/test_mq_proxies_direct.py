@@ -113,8 +113,8 @@ def direct_bsnip(model, space, cfg, qnet, x, y) -> float:
 def direct_bsynflow(model, space, cfg, qnet, x, y) -> float:
     net = _quantized_copy(model, space, cfg, qnet, torch.float64, absolute=True)
     net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum().backward()
-    return sum(b * float((net.get_submodule(n).weight.grad * m.weight.detach().double()).abs().sum())
-               for n, m, b in _layers(model, space, cfg))
+    return math.log1p(sum(b * float((net.get_submodule(n).weight.grad * m.weight.detach().double()).abs().sum())
+                          for n, m, b in _layers(model, space, cfg)))
 
 
 def _hessian_blocks(model, space, cfg, x, y):

@@ -7,6 +7,8 @@ nothing from :mod:`evoproxy.probe.base`; the library is only reached through
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -106,7 +108,7 @@ def direct_fisher(model, x, y) -> float:
 
 
 def direct_synflow(model, x, y) -> float:
-    """sum |W' * dR/dW'|: float64, eval mode, all floating state abs'd, one all-ones image."""
+    """log(1 + sum |W' * dR/dW'|): float64, eval mode, all floating state abs'd, one all-ones image."""
     net = copy_model(model, train=False).double()
     with torch.no_grad():
         for t in list(net.parameters()) + list(net.buffers()):
@@ -115,7 +117,7 @@ def direct_synflow(model, x, y) -> float:
     weights = [m.weight for m in _layers(net)]
     r = net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum()
     grads = torch.autograd.grad(r, weights, allow_unused=True)
-    return sum(float((w.detach() * g).abs().sum()) for w, g in zip(weights, grads) if g is not None)
+    return math.log1p(sum(float((w.detach() * g).abs().sum()) for w, g in zip(weights, grads) if g is not None))
 
 
 def direct_jacov(model, x, y) -> float:

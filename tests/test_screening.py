@@ -76,7 +76,7 @@ def test_another_formula_gets_its_own_lower_fitness(make_judge, backend, keys, a
     v = judge_one(make_judge(), OTHER)
     assert v.rejection is None and v.usable
     scores, late = backend.score([OTHER], keys)
-    assert late == []
+    assert late == {}
     assert v.fitness == pytest.approx(fit.kendall(scores[0], accuracies["synthetic"]))
     assert -1.0 <= v.fitness < 0.99
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from evoproxy.backends import make_backend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
+from evoproxy.plugins import load_plugins
 from evoproxy.lang import export
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document, resolve
@@ -35,12 +38,16 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
     given = {**given, **dict(parse_override(s) for s in sets)}
     if store is not None:
         stored = from_dict(store.load_config() or {}, "stored config")
+        if set(given.get("plugins", ())) <= set(stored.plugins):
+            given.pop("plugins", None)  # loaded again from the stored config
         changed = sorted(k for k in given if k not in RESUMABLE_KEYS and given[k] != getattr(stored, k))
         if changed:
             raise EvoproxyError(f"--resume continues the stored config; drop {', '.join(changed)} "
                                 "(only --generations and execution settings such as --backend may change)")
         return stored.replace(**{k: v for k, v in given.items() if k in RESUMABLE_KEYS})
     base = load_config(config_path) if config_path else RunConfig()
+    if "plugins" in given:  # --plugin adds to the config's plugins
+        given["plugins"] = tuple(dict.fromkeys(base.plugins + tuple(given["plugins"])))
     return base.replace(**given)
 
 
@@ -110,6 +117,9 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
             lock.release()
             raise
     path = Path(out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    if not path.is_absolute() and in_ray_job_copy():
+        raise EvoproxyError(f"this `ray job submit` runs in Ray's temporary copy of --working-dir, where --out {path} "
+                            "would be lost; give an absolute path, e.g. --out \"$PWD/runs/job\"")
     if (path / "run.sqlite").exists():
         raise EvoproxyError(f"{path} already holds a run; continue it with --resume {path} or pick --out")
     if path.exists() and not path.is_dir():
@@ -120,6 +130,15 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
     run = PreparedRun(store, config, sources, False, _lock(store))
     store.save_config(config.identity())
     return run
+
+
+def in_ray_job_copy() -> bool:
+    """Whether this process is a ``ray job submit`` driver running in a copy of its --working-dir."""
+    try:
+        job = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}"))
+    except ValueError:
+        return False
+    return isinstance(job, dict) and bool((job.get("runtime_env") or {}).get("working_dir"))
 
 
 def _lock(store: RunStore) -> RunLock:
@@ -153,7 +172,7 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
 def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
     return EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
                      config.batch_size, config.seed, config.memory_mb, config.threads,
-                     config.timeout_s, config.device, teacher)
+                     config.timeout_s, config.device, teacher, load_plugins(config.plugins))
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,

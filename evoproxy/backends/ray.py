@@ -9,15 +9,19 @@ at a time, so only the program that kills a worker loses its scores.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import AuthenticationError, GetTimeoutError, RayActorError, RayTaskError
 
+from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.worker import EvalSetup, Key, Worker
 
 FAILURES = (RayActorError, GetTimeoutError, RayTaskError)
+MAX_FAILURES_IN_ROW = 5
+"""A worker that fails this many calls in a row, restarts included, ends the run (the cause recurs)."""
 PASSED_ENV = ("EVOPROXY_DATA",)
 """Environment the workers need, passed on explicitly (cluster workers do not inherit it)."""
 
@@ -36,21 +40,31 @@ class RayBackend:
             passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
             if passed:
                 kwargs["runtime_env"] = {"env_vars": passed}
-            ray.init(logging_level="ERROR", log_to_driver=False, **kwargs)
+            _init(address, kwargs)
         self.setup, self.make_benchmark = setup, make_benchmark
         self.remote_worker = ray.remote(num_cpus=setup.threads)(Worker)
         self.actors = [self._start() for _ in range(workers)]
         self.owner: dict[Key, int] = {}
         self.call_timeout_s = call_timeout_s
         self.restarts = 0
+        self.failures_in_row = [0] * workers
 
     def _start(self):
         return self.remote_worker.remote(self.setup, self.make_benchmark)
 
-    def _restart(self, w: int) -> None:
+    def _restart(self, w: int, err: Exception) -> None:
+        self.failures_in_row[w] += 1
+        if self.failures_in_row[w] >= MAX_FAILURES_IN_ROW:
+            raise EvoproxyError(f"Ray worker {w} failed {self.failures_in_row[w]} times in a row ({_cause(err)}); "
+                                "if it names something your script registered, pass that module with --plugin")
         ray.kill(self.actors[w], no_restart=True)
         self.actors[w] = self._start()
         self.restarts += 1
+
+    def _get(self, w: int, call):
+        out = ray.get(call, timeout=self.call_timeout_s)
+        self.failures_in_row[w] = 0
+        return out
 
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         for k in keys:  # round-robin in first-seen order: deterministic for a deterministic run
@@ -64,9 +78,9 @@ class RayBackend:
         for w, call in sorted(calls.items()):  # merged in worker order: the same on every run
             idx = shards[w]
             try:
-                part, why = ray.get(call, timeout=self.call_timeout_s)
-            except FAILURES:
-                self._restart(w)
+                part, why = self._get(w, call)
+            except FAILURES as e:
+                self._restart(w, e)
                 part, why = self._one_by_one(w, texts, [keys[j] for j in idx])
             scores[:, idx] = part
             for i, reason in why.items():
@@ -78,11 +92,11 @@ class RayBackend:
         failed: dict[int, str] = {}
         for i, text in enumerate(texts):
             try:
-                row, why = ray.get(self.actors[w].score.remote([text], keys), timeout=self.call_timeout_s)
+                row, why = self._get(w, self.actors[w].score.remote([text], keys))
                 part[i] = row[0]
                 failed.update({i: why[0]} if why else {})
             except FAILURES as e:
-                self._restart(w)
+                self._restart(w, e)
                 failed[i] = f"worker-lost:{type(e).__name__}"
         return part, failed
 
@@ -92,3 +106,44 @@ class RayBackend:
         self.actors = []
         if self.owns_ray:
             ray.shutdown()
+
+
+def _init(address: Optional[str], kwargs: dict) -> None:
+    if address:
+        _check_reachable(address)
+        _use_cluster_token()
+    try:
+        ray.init(logging_level="ERROR", log_to_driver=False, **kwargs)
+    except (ConnectionError, AuthenticationError) as err:
+        raise EvoproxyError(f"cannot join the Ray cluster at {address} ({_cause(err)[:200]}); check the address "
+                            "(`ray status` on the head) and that this machine has the cluster's token "
+                            "(~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
+
+
+def _check_reachable(address: str) -> None:
+    """A plain ``host:port`` that nothing listens on fails now, not after minutes of Ray's retries."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://..." : Ray's own resolution
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise EvoproxyError(f"no Ray cluster answers at {address} ({err.strerror or err}); start one with "
+                            "`ray start --head --port=PORT` or fix --ray-address / RAY_ADDRESS") from None
+
+
+def _use_cluster_token() -> None:
+    """Ray >= 2.52: `ray start --head` turns token authentication on when a token exists, but a client
+    joining it does not look for one; send the token when there is one (RAY_AUTH_MODE, if set, wins)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available)
+    except ImportError:  # Ray < 2.52: no token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def _cause(err: Exception) -> str:
+    """The last line of a remote traceback: the exception that recurs."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else type(err).__name__

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence
 from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, register_commands
 from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
+from evoproxy.plugins import load_plugins, plugin_args, without_plugin_args
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_commands"]
 
@@ -20,6 +21,10 @@ __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_command
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="evoproxy", description=(
         "Discover zero-cost proxies: evolve formulas over statistics of untrained networks."))
+    parser.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE", help=(
+        "import your module (mypkg.ops) or file (my_ops.py) first, so what it registers (ops, stats, "
+        "benchmarks, commands ...) exists; repeatable, allowed after the command too; a search also "
+        "imports it in every worker, Ray's included"))
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMANDS.values():
         group.add(sub)
@@ -27,10 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    specs = plugin_args(argv)
     try:
-        args = build_parser().parse_args(argv)
+        load_plugins(specs)   # before parsing: a plugin may add a command
+        args = build_parser().parse_args(without_plugin_args(argv))
     except SystemExit as done:      # --help, or a usage error already printed in one line
         return int(done.code or 0)
+    except EvoproxyError as e:
+        print(f"evoproxy: error: {e}", file=sys.stderr)
+        return 2
+    args.plugin = specs
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -45,8 +45,9 @@ for _p in [
                  "layer_sum(mul(fan_in, sum(mul(0.5, batch_mean(square(spatial_sum(mul(act, act_grad))))))))",
                  "Fisher information of layer outputs per channel, spread over the weights feeding "
                  "each channel as NASLib does", "Turner et al. 2020"),
-    ClassicProxy("synflow", "layer_sum(sum(abs(mul(virtual_grad, weight))))",
-                 "synaptic flow on the |W| network with an all-ones input", "Tanaka et al. 2020", ("nas", "mq")),
+    ClassicProxy("synflow", "add(log(add(1.0, layer_sum(sum(abs(mul(virtual_grad, weight)))))), virtual_grad_scale)",
+                 "synaptic flow on the |W| network with an all-ones input, as log(1 + S): the same ranking, "
+                 "finite on 1,000+-layer networks", "Tanaka et al. 2020", ("nas", "mq")),
     ClassicProxy("jacov", "jacov", "input-Jacobian correlation score", "Mellor et al. 2021 (v1)"),
     ClassicProxy("nwot", "nwot", "NASWOT ReLU-code kernel log-determinant", "Mellor et al. 2021"),
     ClassicProxy("zen", "zen", "Zen-score", "Lin et al. 2021"),
@@ -81,8 +82,9 @@ for _p in [
                  "EMQ baseline", ("mq",)),
     ClassicProxy("bsnip", "layer_sum(mul(bits, sum(abs(mul(grad, weight)))))",
                  "bit-weighted SNIP", "EMQ baseline", ("mq",)),
-    ClassicProxy("bsynflow", "layer_sum(mul(bits, sum(abs(mul(virtual_grad, weight)))))",
-                 "bit-weighted synflow", "EMQ baseline", ("mq",)),
+    ClassicProxy("bsynflow",
+                 "add(log(add(1.0, layer_sum(mul(bits, sum(abs(mul(virtual_grad, weight))))))), virtual_grad_scale)",
+                 "bit-weighted synflow, as log(1 + S)", "EMQ baseline", ("mq",)),
     ClassicProxy("hawq_v1", "negate(layer_sum(mul(hess_eig, square(l2(qerror)))))",
                  "-sum top Hessian eigenvalue x ||W - Q(W)||^2", "Dong et al. 2019 (HAWQ)", ("mq",)),
     ClassicProxy("hawq_v2", "negate(layer_sum(mul(div(hess_trace, numel), square(l2(qerror)))))",

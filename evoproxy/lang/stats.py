@@ -42,6 +42,9 @@ for _s in [
     Stat("virtual_grad", W, "synflow",
          "d sum(logits) / d weight of the |weights| network, float64, on an all-ones input",
          r"\nabla_{|W|}R"),
+    Stat("virtual_grad_scale", SCALAR_T, "synflow",
+         "log of the factor virtual_grad is stored divided by: 0 unless the network is deep enough for "
+         "synflow to leave float64's range (then exact rescaling at the network's cut points)", r"s_{R}"),
     Stat("hess_grad", W, "grasp", "Hessian-gradient product H g of the cross-entropy (GraSP)",
          r"H g"),
     Stat("numel", LAYER_T, "train", "number of weights of each layer", r"n"),

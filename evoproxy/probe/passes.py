@@ -1,6 +1,7 @@
 """The standard probe passes: training statistics, synflow, GraSP, params, FLOPs, NASWOT, Jacov, Zen."""
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evoproxy.probe.base import LAYER_TYPES, LayerRecorder, fresh_copy, register_pass
+from evoproxy.probe.rescale import ReluInputs, rescaled_net
 
 
 @runtime_checkable
@@ -46,17 +48,57 @@ def _synflow_pass(model, x, y, names):
     """Gradients of sum(logits) in the float64 |params| network on one all-ones image.
 
     BN runs in eval mode on its (abs'd) running statistics, which at initialisation is the
-    identity up to eps: the synflow paper's data-free setting.
+    identity up to eps: the synflow paper's data-free setting. Where the gradients would leave
+    float64's range (deep networks), the network is rescaled exactly at its cut points
+    (:mod:`evoproxy.probe.rescale`) and ``virtual_grad`` is stored divided by ``exp(virtual_grad_scale)``.
     """
     net = fresh_copy(model, train=False).double()
     with torch.no_grad():
         for p in net.state_dict().values():
             if p.is_floating_point():
                 p.abs_()
+    ones = torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64, device=x.device)
+    grads, scale = _virtual_grads(net, ones), 0.0
+    if not _in_range(grads):
+        grads, scale = _virtual_grads_rescaled(net, ones, grads)
+    return {"virtual_grad": grads, "virtual_grad_scale": _scalar(scale)}
+
+
+SYNFLOW_MAX = 1e150
+"""Largest |virtual_grad| stored as it is; beyond it the rest of the magnitude goes to the scale
+(headroom for formulas that multiply statistics)."""
+
+
+def _top(g: torch.Tensor) -> float:
+    return float(g.abs().amax()) if g.numel() else 0.0
+
+
+def _in_range(grads) -> bool:
+    return all(bool(torch.isfinite(g).all()) and _top(g) <= SYNFLOW_MAX for g in grads)
+
+
+def _virtual_grads(net, ones, run=None):
     rec = LayerRecorder(net)
-    net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64, device=x.device)).sum().backward()
+    (run or net)(ones).sum().backward()
     rec.remove()
-    return {"virtual_grad": rec.grads()}
+    return rec.grads()
+
+
+def _virtual_grads_rescaled(net, ones, plain):
+    traced = rescaled_net(net)
+    if traced is None:
+        return plain, 0.0  # not traceable: the plain (overflowing) values, screened as inf/NaN
+    run, scales = traced
+    net.zero_grad(set_to_none=True)
+    grads = _virtual_grads(net, ones, run)
+    top = max((_top(g) for g in grads), default=0.0)
+    if not math.isfinite(top) or top <= 0:
+        return grads, 0.0
+    # true = grads * exp(total); keep the largest at SYNFLOW_MAX, the rest in the scale
+    keep = math.log(SYNFLOW_MAX) - math.log(top)
+    scale = max(0.0, scales.total() - keep)
+    factor = math.exp(scales.total() - scale)
+    return tuple(g * factor for g in grads), scale
 
 
 @register_pass("grasp")
@@ -109,19 +151,17 @@ def _flops_pass(model, x, y, names):
 
 @register_pass("nwot")
 def _nwot_pass(model, x, y, names):
-    """NASWOT: log|K| with K = c c^T + (1-c)(1-c)^T summed over the inputs of every ReLU."""
+    """NASWOT: log|K| with K = c c^T + (1-c)(1-c)^T summed over the inputs of every ReLU, module
+    or functional (``torch.relu(x)`` in a forward counts as ``nn.ReLU`` does)."""
     net = fresh_copy(model)
     n = x.shape[0]
     kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
 
-    def hook(m, inputs, out):
-        codes = (inputs[0].reshape(n, -1) > 0).double()
+    def on_relu_input(t: torch.Tensor) -> None:
+        codes = (t.detach().reshape(n, -1) > 0).double()
         kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-    with torch.no_grad():
+    with torch.no_grad(), ReluInputs(on_relu_input):
         net(x)
-    for h in handles:
-        h.remove()
     return {"nwot": _scalar(torch.linalg.slogdet(kernel.cpu())[1])}
 
 

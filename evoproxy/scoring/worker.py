@@ -19,6 +19,7 @@ import torch
 from evoproxy.data.images import load_probe_batch
 from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.program import Program, parse
+from evoproxy.plugins import PluginRef, import_refs
 from evoproxy.probe.base import collect
 from evoproxy.scoring.score import build_seeded, needed_stats
 
@@ -38,6 +39,7 @@ class EvalSetup:
     timeout_s: float = 60.0  # per candidate and call; a candidate past it scores NaN
     device: str = "cpu"
     teacher: Optional[str] = None  # distillation benchmarks: the teacher checkpoint (None: their default)
+    plugins: tuple[PluginRef, ...] = ()  # the user's modules, imported by every worker before anything else
 
 
 def _nbytes(value) -> int:
@@ -50,6 +52,7 @@ class Worker:
     """Scores programs on architectures, keeping their statistics within ``memory_mb``."""
 
     def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
+        import_refs(setup.plugins)
         torch.set_num_threads(setup.threads)
         self.setup = setup
         self.make_benchmark = make_benchmark

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
+from evoproxy.plugins import load_plugins
 from evoproxy.search.selection import SELECTIONS
 
 EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s")
@@ -23,7 +24,7 @@ INT_MIN = {"search_archs": 2, "holdout_archs": 2, "screen_archs": 2, "population
 FRACTIONS = {"max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
 CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq"),
            "representation": ("tree", "two-branch")}
-NAME_LISTS = {"benchmarks": False, "stats": False, "ops": False, "baselines": True}
+NAME_LISTS = {"benchmarks": False, "stats": False, "ops": False, "baselines": True, "plugins": True}
 """Tuple-of-names keys, and whether they may be empty (``ops`` may be None: every op)."""
 OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir")
 
@@ -89,6 +90,7 @@ class RunConfig:
     hall_of_fame: int = 5
     baselines: tuple[str, ...] = ("synflow", "nwot", "snip", "grad_norm", "fisher", "jacov",
                                   "l2_norm", "params", "flops")
+    plugins: tuple[str, ...] = ()  # the user's modules or .py files registering ops, benchmarks ... (README, Extending)
     seed: int = 0
     split_seed: int = 0
     probe: str = "auto"  # auto: the benchmark's own dataset's images if present, else CIFAR-10 (see README, Data)
@@ -130,6 +132,9 @@ def from_dict(values: dict[str, Any], where: str = "config") -> RunConfig:
     if unknown:
         raise EvoproxyError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
     tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    plugins = tuples.get("plugins", ())
+    if isinstance(plugins, tuple) and all(isinstance(p, str) and p for p in plugins):
+        load_plugins(plugins)  # before the checks: a plugin may register a benchmark or selection named here
     try:
         return RunConfig(**tuples)
     except TypeError as e:
