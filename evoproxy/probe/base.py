@@ -57,7 +57,8 @@ def collect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Iterable[
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
-                out.update(PASSES.get(pass_name).fn(model, x, y, frozenset(wanted)))
+                got = PASSES.get(pass_name).fn(model, x, y, frozenset(wanted))
+                out.update({k: v for k, v in got.items() if k in wanted})
             except (RuntimeError, ValueError):
                 pass  # programs that need these statistics score NaN and are screened
     return out
