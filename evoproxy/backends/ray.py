@@ -94,7 +94,8 @@ class RayBackend:
             try:
                 row, why = self._get(w, self.actors[w].score.remote([text], keys))
                 part[i] = row[0]
-                failed.update({i: why[0]} if why else {})
+                if why:
+                    failed[i] = why[0]
             except FAILURES as e:
                 self._restart(w, e)
                 failed[i] = f"worker-lost:{type(e).__name__}"

@@ -20,7 +20,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
     if args.benchmark:
         given["benchmarks"] = tuple(args.benchmark.split(","))
-    if getattr(args, "plugin", None):  # a file by its absolute path: the stored config resumes from anywhere
+    if args.plugin:  # a file by its absolute path: the stored config resumes from anywhere
         given["plugins"] = tuple(str(Path(p).resolve()) if p.endswith(".py") else p for p in args.plugin)
     run = search.prepare_run(args.out, args.resume, given, args.set or [], args.config)
     if run.finished is not None:

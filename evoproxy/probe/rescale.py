@@ -67,6 +67,8 @@ def rescaled_net(net: nn.Module) -> tuple[nn.Module, _Scales] | None:
     except Exception:  # noqa: BLE001  (data-dependent control flow: no exact rescaling for it)
         return None
     cuts = _cut_points(gm.graph)
+    if not cuts:
+        return None
     scales = _Scales()
 
     def rescale(t):
@@ -76,8 +78,6 @@ def rescaled_net(net: nn.Module) -> tuple[nn.Module, _Scales] | None:
             with gm.graph.inserting_after(node):
                 scaled = gm.graph.call_function(rescale, (node,))
             node.replace_all_uses_with(scaled, delete_user_cb=lambda user, s=scaled: user is not s)
-    if not cuts:
-        return None
     gm.recompile()
     return gm, scales
 
