@@ -14,7 +14,7 @@ from torch import nn
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.resnet_cifar import build_model
-from evoproxy.training.checkpoint import load_checkpoint, sha256_file
+from evoproxy.training.checkpoint import load_checkpoint, load_into, sha256_file
 
 PathLike = Union[str, os.PathLike]
 DATA = Path(__file__).parent / "data"
@@ -26,8 +26,7 @@ def load_reference(checkpoint: PathLike, model: str = "resnet20") -> tuple[nn.Mo
     state, meta = load_checkpoint(checkpoint)
     if meta.get("arch", model) != model:
         raise EvoproxyError(f"{checkpoint} holds a {meta.get('arch')}, not a {model}; pass a matching --model")
-    net = build_model(model)
-    net.load_state_dict(state)
+    net = load_into(build_model(model), state, checkpoint)
     return net.eval(), sha256_file(checkpoint)
 
 
@@ -42,8 +41,7 @@ def load_teacher(path: Optional[str] = None) -> tuple[nn.Module, str]:
         raise EvoproxyError(f"teacher checkpoint {path} not found; train one with `evoproxy train` "
                             "or fix --teacher / EVOPROXY_TEACHER")
     state, meta = load_checkpoint(path)
-    net = build_model(meta.get("arch", "resnet20"))
-    net.load_state_dict(state)
+    net = load_into(build_model(str(meta.get("arch", "resnet20"))), state, path)
     for p in net.parameters():
         p.requires_grad_(False)
     return net.eval(), f"{meta.get('arch', 'resnet20')}:{sha256_file(path)[:16]}"

@@ -103,3 +103,20 @@ def test_eval_save_keeps_earlier_rows_and_reprobes_empty_ones(tmp_path, capsys):
     (tmp_path / "other.csv").write_text("arch_id,accuracy,synflow\n1,2,3\n")
     assert main(EVAL + ["--archs", "6", "--save", str(tmp_path / "other.csv")]) == 2
     assert "other columns" in _one_line(capsys) and _rows(tmp_path / "other.csv")[1] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_a_teacher_that_does_not_fit_its_network_is_one_line(tmp_path, capsys, monkeypatch, how):
+    from evoproxy.benchmarks.checkpoints import load_teacher
+    from evoproxy.spaces.resnet_cifar import build_model
+    from evoproxy.training.checkpoint import save_checkpoint
+    bad = tmp_path / "t.pt"
+    save_checkpoint(bad, build_model("resnet8"), {"arch": "resnet20"})   # resnet8 weights, labelled resnet20
+    load_teacher.cache_clear()
+    argv = ["eval", "--benchmark", "vit-kd-cifar10", "--proxy", "params", "--archs", "2", "--quiet"]
+    if how == "flag":
+        argv += ["--teacher", str(bad)]
+    else:
+        monkeypatch.setenv("EVOPROXY_TEACHER", str(bad))
+    assert main(argv) == 2
+    assert f"checkpoint {bad} does not fit" in _one_line(capsys)

@@ -76,7 +76,7 @@ for _s in [
     Stat("s_attn", tensor("attn"), "kd", "student attention probabilities at the three feature depths",
          r"\mathcal{A}_{S}"),
     Stat("params", SCALAR_T, "params", "number of trainable parameters", r"\#\theta"),
-    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (Conv2d/Linear), millions",
+    Stat("flops", SCALAR_T, "flops", "multiply-accumulates of one probe image (measured layers), millions",
          r"\mathrm{FLOPs}"),
     Stat("nwot", SCALAR_T, "nwot",
          "log-determinant of the ReLU binary-code kernel over the batch (NASWOT)", r"\mathrm{NWOT}"),

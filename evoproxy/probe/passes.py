@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evoproxy.probe.base import LAYER_TYPES, LayerRecorder, fresh_copy, register_pass
+from evoproxy.probe.base import LayerRecorder, fresh_copy, register_pass
+from evoproxy.probe.layers import LAYER_TYPES, layer_weight, logits_of
 from evoproxy.probe.rescale import ReluInputs, rescaled_net
 
 
@@ -28,19 +29,24 @@ def _train_pass(model, x, y, names):
     rec = LayerRecorder(net, keep_act="act" in names, keep_act_grad="act_grad" in names)
     backward = bool(names & {"grad", "act_grad"})
     with torch.set_grad_enabled(backward):
-        logits = net(x)
+        logits = logits_of(net(x))
         if backward:
             F.cross_entropy(logits, y).backward()
     rec.remove()
     per_layer = lambda fn: torch.tensor([float(fn(m)) for m in rec.layers], dtype=torch.float64,
                                         device=x.device)
     table = {"weight": rec.weights, "grad": rec.grads,
-             "fan_in": lambda: per_layer(lambda m: m.weight[0].numel()),
-             "numel": lambda: per_layer(lambda m: m.weight.numel()),
-             "macs": lambda: per_layer(lambda m: m.weight[0].numel() * rec.out_numel[m]),
+             "fan_in": lambda: per_layer(lambda m: _fan_in(m)),
+             "numel": lambda: per_layer(lambda m: layer_weight(m).numel()),
+             "macs": lambda: per_layer(lambda m: _fan_in(m) * rec.out_numel[m]),
              "act": lambda: tuple(rec.acts[m] for m in rec.layers),
              "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
     return {n: table[n]() for n in names}
+
+
+def _fan_in(m) -> int:
+    """Multiply-accumulates per output value (0 for an Embedding: a lookup)."""
+    return 0 if isinstance(m, nn.Embedding) else layer_weight(m)[0].numel()
 
 
 @register_pass("synflow")
@@ -57,7 +63,8 @@ def _synflow_pass(model, x, y, names):
         for p in net.state_dict().values():
             if p.is_floating_point():
                 p.abs_()
-    ones = torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64, device=x.device)
+    ones = torch.ones((1,) + tuple(x.shape[1:]), device=x.device,
+                      dtype=torch.float64 if x.is_floating_point() else x.dtype)  # token ids: id 1
     grads, scale = _virtual_grads(net, ones), 0.0
     if not _in_range(grads):
         grads, scale = _virtual_grads_rescaled(net, ones, grads)
@@ -79,7 +86,7 @@ def _in_range(grads) -> bool:
 
 def _virtual_grads(net, ones, run=None):
     rec = LayerRecorder(net)
-    (run or net)(ones).sum().backward()
+    logits_of((run or net)(ones)).sum().backward()
     rec.remove()
     return rec.grads()
 
@@ -106,11 +113,11 @@ def _grasp_pass(model, x, y, names):
     """GraSP's Hessian-gradient product: weight.grad of z = g_detached . grad(loss, create_graph)."""
     net = fresh_copy(model)
     rec = LayerRecorder(net)
-    loss = F.cross_entropy(net(x), y)
+    loss = F.cross_entropy(logits_of(net(x)), y)
     rec.remove()
-    weights = [m.weight for m in rec.layers]
+    weights = rec.params()
     g = torch.autograd.grad(loss, weights, allow_unused=True)
-    loss = F.cross_entropy(net(x), y)
+    loss = F.cross_entropy(logits_of(net(x)), y)
     g_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
     z = sum((a.detach() * b).sum() for a, b in zip(g, g_f) if a is not None and b is not None)
     net.zero_grad(set_to_none=True)
@@ -130,23 +137,17 @@ def _params_pass(model, x, y, names):
 
 @register_pass("flops")
 def _flops_pass(model, x, y, names):
-    """Multiply-accumulates of Conv2d and Linear layers for one image, in millions (a network's
-    own ``flops()`` count when it has one, e.g. a ViT student's, which adds attention matmuls)."""
+    """Multiply-accumulates of the measured layers for one image (every call of a shared layer),
+    in millions; a network's own ``flops()`` count when it has one (e.g. a ViT student's, which
+    adds attention matmuls)."""
     if isinstance(model, CountsOwnFlops):
         return {"flops": _scalar(model.flops())}
     net = fresh_copy(model, train=False)
-    macs = []
-
-    def hook(m, inputs, out):
-        per_out = m.in_features if isinstance(m, nn.Linear) else (
-            m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])
-        macs.append(out.numel() * per_out)
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, LAYER_TYPES)]
+    rec = LayerRecorder(net)
     with torch.no_grad():
         net(x[:1])
-    for h in handles:
-        h.remove()
-    return {"flops": _scalar(sum(macs) / 1e6)}
+    rec.remove()
+    return {"flops": _scalar(sum(_fan_in(m) * rec.out_calls[m] for m in rec.layers) / 1e6)}
 
 
 @register_pass("nwot")
@@ -170,7 +171,7 @@ def _jacov_pass(model, x, y, names):
     """Jacobian covariance: -sum(log(v + k) + 1/(v + k)) over eigenvalues v of corr(dy/dx)."""
     net = fresh_copy(model)
     xg = x.clone().requires_grad_(True)
-    out = net(xg)
+    out = logits_of(net(xg))
     out.backward(torch.ones_like(out))
     jac = xg.grad.reshape(x.shape[0], -1).double().cpu().numpy()
     with np.errstate(all="ignore"):
@@ -207,9 +208,10 @@ def _gaussian_init(net: nn.Module) -> None:
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, LAYER_TYPES):
-                nn.init.normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+                nn.init.normal_(layer_weight(m))
+                bias = m.in_proj_bias if isinstance(m, nn.MultiheadAttention) else getattr(m, "bias", None)
+                if bias is not None:
+                    nn.init.zeros_(bias)
             elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

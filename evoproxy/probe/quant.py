@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evoproxy.probe.base import LayerRecorder, batch_digest, fresh_copy, register_pass
+from evoproxy.probe.layers import layer_weight, logits_of
 
 FLOAT_BITS = 32
 HUTCHINSON_SAMPLES = 16
@@ -70,12 +71,12 @@ def _quant_pass(model, x, y, names):
             return 1.0
         return _QE_STD.get(m.bits, _QE_STD[4]) * _QE_STD.get(m.act_bits, _QE_STD[4])
 
-    qweights = lambda: tuple(per_layer(lambda m: m.qweight().detach(), lambda m: m.weight.detach()))
+    qweights = lambda: tuple(per_layer(lambda m: m.qweight().detach(), lambda m: layer_weight(m).detach()))
     table = {"bits": lambda: bits_of("bits"), "act_bits": lambda: bits_of("act_bits"),
              "qweight": qweights,
              "quant_std": lambda: torch.tensor([quant_std(m) for m in layers], dtype=torch.float64,
                                                device=x.device),
-             "qerror": lambda: tuple(m.weight.detach() - q for m, q in zip(layers, qweights()))}
+             "qerror": lambda: tuple(layer_weight(m).detach() - q for m, q in zip(layers, qweights()))}
     return {n: table[n]() for n in names}
 
 
@@ -105,9 +106,9 @@ def _memoised(model, x, y, what: str, compute) -> torch.Tensor:
 def _loss_and_weights(model, x, y) -> tuple[torch.Tensor, list[torch.Tensor]]:
     net = _float_net(model)
     rec = LayerRecorder(net)
-    loss = F.cross_entropy(net(x), y)
+    loss = F.cross_entropy(logits_of(net(x)), y)
     rec.remove()
-    return loss, [m.weight for m in rec.layers]
+    return loss, rec.params()
 
 
 @register_pass("hessian")

@@ -18,6 +18,7 @@ from evoproxy.lang.interpret import evaluate_many
 from evoproxy.lang.program import Program
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.probe.base import collect
+from evoproxy.probe.layers import check_network
 
 
 def needed_stats(programs: Sequence[Program]) -> frozenset[str]:
@@ -67,13 +68,17 @@ def load_proxy(path: str | Path):
     """A proxy file as a plain function ``f(model, batch) -> float`` (higher is better).
 
     ``batch`` is an ``(x, y)`` pair or a :class:`~evoproxy.data.images.ProbeBatch`; the model is
-    probed on a private copy, so it is left untouched.
+    probed on a private copy, so it is left untouched. A network the probe cannot measure (see
+    :mod:`evoproxy.probe.layers`) or a statistic that fails on it raises one
+    :class:`~evoproxy.errors.EvoproxyError` line instead of a silent NaN.
     """
     spec = resolve(str(path))
 
     def proxy(model, batch, seed: int = 0) -> float:
         x, y = (batch.x, batch.y) if isinstance(batch, ProbeBatch) else batch
-        return spec.direction * score_network(model, [spec.program], x, y, seed)[0]
+        check_network(model)
+        stats = collect(model, x, y, spec.program.stats, seed=seed, strict=True)
+        return spec.direction * evaluate_many([spec.program], stats)[0]
 
     proxy.__doc__ = f"{spec.name}: {spec.program.text}"
     return proxy

@@ -78,3 +78,14 @@ def load_checkpoint(path: PathLike) -> tuple[dict, dict]:
             and isinstance(obj.get("meta"), dict)):
         raise EvoproxyError(f"{path} is not an evoproxy checkpoint (expected state_dict and meta)")
     return obj["state_dict"], obj["meta"]
+
+
+def load_into(net: nn.Module, state: dict, path: PathLike) -> nn.Module:
+    """``net`` with the checkpoint's weights, or one line naming the first tensor that does not fit."""
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
+        detail = next((ln for ln in lines[1:] if ln), lines[0])
+        raise EvoproxyError(f"checkpoint {path} does not fit a {type(net).__name__}: {detail[:200]}") from None
+    return net
