@@ -120,3 +120,13 @@ def test_a_teacher_that_does_not_fit_its_network_is_one_line(tmp_path, capsys, m
         monkeypatch.setenv("EVOPROXY_TEACHER", str(bad))
     assert main(argv) == 2
     assert f"checkpoint {bad} does not fit" in _one_line(capsys)
+
+
+def test_the_fuzz_script_counts_no_failure():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "experiments/robustness/fuzz.py", "--formulas", "300", "--json", "100",
+                           "--timeout-s", "60"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "300 formulas" in done.stdout and "59 faults of issue 13" in done.stdout
+    assert done.stdout.strip().endswith("tracebacks 0, hangs 0, results lost 0")
