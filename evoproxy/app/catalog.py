@@ -15,7 +15,8 @@ from evoproxy.lang.stats import STATS
 
 SIGNATURES = {"unary": "x -> x", "binary": "x, x -> x", "matmul": "T[d], T[d] -> T[gram(d)]",
               "reshape": "T[d] -> T[op(d)]", "reduce": "tensor -> layer",
-              "distance": "T[d], T[d] -> layer", "aggregate": "layer -> scalar"}
+              "distance": "T[d], T[d] -> layer", "aggregate": "layer -> scalar",
+              "samples": "T[d|n] -> T[d]", "stack": "T[k] -> T[k] (one layer)"}
 LISTS = ("ops", "stats", "proxies")
 
 
@@ -27,7 +28,8 @@ def table(what: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     if what == "stats":
         return ("statistic", "type", "pass", "description"), [
             (s.name, str(s.vtype), s.pass_name, s.description) for s in STATS.values()]
-    return ("proxy", "formula", "source"), [(p.name, p.formula, p.source) for p in PROXIES.values()]
+    return ("proxy", "formula", "source", "departures from the reference code"), [
+        (p.name, p.formula, p.source, p.departures or "-") for p in PROXIES.values()]
 
 
 def show(proxy: str, fmt: str) -> str:

@@ -12,6 +12,11 @@ Families and their type rules (see :mod:`evoproxy.lang.types`):
 * ``distance``  — tensor[d] x tensor[d] -> layer: one number per layer pair (teacher-student
   comparisons, :mod:`evoproxy.lang.teacher_ops`)
 * ``aggregate`` — layer -> scalar
+* ``samples``   — tensor[d|n] -> tensor[d]: reduces the leading sample axis of a per-sample (or
+  per-split) statistic, so the result meets the plain statistic of its shape (``grad_split``
+  reduced meets ``weight``)
+* ``stack``     — tensor[k] -> tensor[k] with one layer: sums the per-layer batch kernels
+  (``gram``/``corr`` of batch-first statistics are n x n in every layer), NASWOT's sum over ReLUs
 
 Ops are pure: they never write into their inputs, and zero or negative input gives a defined
 value (``log`` of a non-positive number is 0, division by 0 is 0) instead of NaN. Every op is
@@ -26,9 +31,14 @@ from typing import Callable, Optional
 import torch
 
 from evoproxy.registry import Registry
-from evoproxy.lang.types import LAYER, LAYER_T, SCALAR, SCALAR_T, TENSOR, TypeCheckError, VType, tensor
+from evoproxy.lang.types import LAYER, SCALAR, SCALAR_T, TENSOR, TypeCheckError, VType, layers_of, tensor
 
-FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate")
+FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate", "samples", "stack")
+PER_SAMPLE = "|n"
+"""Suffix of a domain whose tensors carry a leading sample (or batch split) axis."""
+BATCH_FIRST = {"A", "R", "X"}
+"""Domains whose tensors are batch-first (layer outputs, ReLU inputs, input gradients): their row
+kernels are n x n."""
 EXP_CLAMP = 50.0
 # Domains that differ only in channel count: a channel-free transform gives both one domain
 CHANNEL_FREE = {"T": "F", "S": "F", "TK": "K", "SK": "K"}  # teacher/student pairs
@@ -47,6 +57,7 @@ class Op:
     commutative: bool = False
     channel_free: bool = False  # reshape only: output shape independent of the channel count
     teacher: bool = False  # a teacher-student op: in a default op set only when teacher statistics are
+    default: bool = True  # in the default op set of a search (else named in the config's ops)
 
     @property
     def arity(self) -> int:
@@ -65,7 +76,7 @@ def _broadcast(op: Op, a: VType, b: VType) -> VType:
         return a
     order = {SCALAR: 0, LAYER: 1, TENSOR: 2}
     lo, hi = sorted((a, b), key=lambda t: order[t.kind])
-    if lo.kind == SCALAR or (lo.kind == LAYER and hi.kind == TENSOR):
+    if lo.kind == SCALAR or (lo.kind == LAYER and hi.kind == TENSOR and layers_of(hi.domain) == lo):
         return hi
     raise TypeCheckError(
         f"{op.name} cannot pair {a} with {b}: elementwise ops need statistics of one shape "
@@ -93,7 +104,7 @@ def _reshape(op: Op, a: VType) -> VType:
 
 def _reduce(op: Op, a: VType) -> VType:
     _tensor_only(op, a)
-    return LAYER_T
+    return layers_of(a.domain)
 
 
 def _distance(op: Op, a: VType, b: VType) -> VType:
@@ -102,7 +113,7 @@ def _distance(op: Op, a: VType, b: VType) -> VType:
             f"{op.name} cannot compare {a} with {b}: distances need two tensors of one domain "
             "(map teacher and student features through a channel-free transform first, "
             "e.g. attention_map or gram_batch)")
-    return LAYER_T
+    return layers_of(a.domain)
 
 
 def _aggregate(op: Op, a: VType) -> VType:
@@ -111,8 +122,29 @@ def _aggregate(op: Op, a: VType) -> VType:
     return SCALAR_T
 
 
+def _samples(op: Op, a: VType) -> VType:
+    if a.kind != TENSOR or not a.domain.endswith(PER_SAMPLE):
+        raise TypeCheckError(f"{op.name} reduces the sample axis of a per-sample statistic "
+                             f"(e.g. grad_split), got {a}")
+    return tensor(a.domain[:-len(PER_SAMPLE)])
+
+
+def batch_kernel(domain: str) -> bool:
+    """Whether tensors of ``domain`` are n x n in every layer (a row kernel of batch-first data)."""
+    head, _, inner = domain.partition("(")
+    return head in ("gram", "corr") and inner[:-1] in BATCH_FIRST
+
+
+def _stack(op: Op, a: VType) -> VType:
+    if a.kind != TENSOR or not batch_kernel(a.domain):
+        raise TypeCheckError(f"{op.name} sums per-layer batch kernels (gram or corr of act, act_grad "
+                             f"or relu_in), got {a}")
+    return a
+
+
 _RULES = {"unary": _same, "binary": _broadcast, "matmul": _matmul, "reshape": _reshape,
-          "reduce": _reduce, "distance": _distance, "aggregate": _aggregate}
+          "reduce": _reduce, "distance": _distance, "aggregate": _aggregate, "samples": _samples,
+          "stack": _stack}
 
 OPS: Registry[Op] = Registry("op")
 

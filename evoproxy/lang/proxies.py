@@ -1,7 +1,8 @@
 """The classic zero-cost proxies, each registered as a program in the proxy language.
 
-Proxies that are not per-layer formulas (NASWOT, Jacov, Zen, params, FLOPs) are whole-network
-statistics, so their program is a single leaf. All are "higher is better".
+Each is an ordinary program; Zen, params and FLOPs are whole-network statistics (a single leaf).
+The NASWOT and Jacov leaves (``nwot``, ``jacov`` statistics) stay only as independent checks of
+their formulas. All are "higher is better".
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class ClassicProxy:
     lines: tuple[str, ...] = ("nas",)
     """Which benchmark families ``--proxy all`` scores it on: "nas" (untrained networks), "mq"
     (bit configurations of a trained network), "vit" (ViT students beside a CNN teacher)."""
+    departures: str = ""
+    """Every way it differs from the authors' reference code (empty: none known)."""
 
     @property
     def program(self) -> Program:
@@ -34,6 +37,9 @@ def register_proxy(proxy: ClassicProxy) -> ClassicProxy:
     check_proxy(parse(proxy.formula))  # checked now, not when first used
     return PROXIES.add(proxy.name, proxy)
 
+_C = "step(relu_in)"                 # NASWOT's binary activation codes
+_EIG = "eigvals(corr(input_grad))"   # Jacov's Jacobian correlation spectrum
+
 for _p in [
     ClassicProxy("grad_norm", "layer_sum(l2(grad))", "sum of per-layer gradient norms",
                  "Abdelfattah et al. 2021", ("nas", "mq")),
@@ -47,9 +53,16 @@ for _p in [
                  "each channel as NASLib does", "Turner et al. 2020"),
     ClassicProxy("synflow", "add(log(add(1.0, layer_sum(sum(abs(mul(virtual_grad, weight)))))), virtual_grad_scale)",
                  "synaptic flow on the |W| network with an all-ones input, as log(1 + S): the same ranking, "
-                 "finite on 1,000+-layer networks", "Tanaka et al. 2020", ("nas", "mq")),
-    ClassicProxy("jacov", "jacov", "input-Jacobian correlation score", "Mellor et al. 2021 (v1)"),
-    ClassicProxy("nwot", "nwot", "NASWOT ReLU-code kernel log-determinant", "Mellor et al. 2021"),
+                 "finite on 1,000+-layer networks", "Tanaka et al. 2020", ("nas", "mq"),
+                 departures="log(1 + S) plus the rescaling factor instead of S (rank-preserving); BN in eval mode"),
+    ClassicProxy("jacov", f"negate(layer_sum(sum(add(log(add({_EIG}, 1e-05)), invert(add({_EIG}, 1e-05))))))",
+                 "-sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation matrix of the "
+                 "per-image input Jacobians of sum(logits), k = 1e-5", "Mellor et al. 2021 (v1)",
+                 departures="eigenvalues as singular values of the correlation matrix (equal: it is PSD)"),
+    ClassicProxy("nwot", f"layer_sum(logdet(layers_total(add(matmul({_C}, {_C}), matmul(sub(1.0, {_C}), sub(1.0, {_C}))))))",
+                 "log|K|, K = sum over every ReLU of c c^T + (1-c)(1-c)^T with c the binary codes of the "
+                 "ReLU's input per image", "Mellor et al. 2021 (NASWOT)",
+                 departures="log|K| as the sum of log singular values (equal for a nonsingular K)"),
     ClassicProxy("zen", "zen", "Zen-score", "Lin et al. 2021"),
     ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
                  "NAS-Bench-Suite-Zero"),

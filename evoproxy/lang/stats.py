@@ -13,6 +13,8 @@ from evoproxy.registry import Registry
 from evoproxy.lang.types import LAYER_T, SCALAR_T, VType, tensor
 
 W, A = tensor("W"), tensor("A")
+SPLITS = 2
+"""Parts of the probe batch ``grad_split`` differentiates separately (ZiCo's default)."""
 
 
 @dataclass(frozen=True)
@@ -84,5 +86,13 @@ for _s in [
          r"\mathrm{Jacov}"),
     Stat("zen", SCALAR_T, "zen", "Zen-score: log expected feature-map change under input noise "
          "plus BN scale terms", r"\mathrm{Zen}"),
+    # per-sample / per-split statistics and ReLU-level features (ZiCo, NASWOT, SWAP, Jacov)
+    Stat("grad_split", tensor("W|n"), "split", "cross-entropy gradient of each layer weight on each of "
+         f"{SPLITS} equal parts of the probe batch, stacked on a leading axis (ZiCo's split_data)",
+         r"\nabla_{W}\mathcal{L}_{n}"),
+    Stat("relu_in", tensor("R"), "relu", "input of every ReLU run (module or functional), in call order, "
+         "batch-first", r"Z"),
+    Stat("input_grad", tensor("X"), "jacov", "d sum(logits) / d input for each probe image (Jacov's "
+         "Jacobian; one layer: the input)", r"J"),
 ]:
     register_stat(_s)

@@ -8,7 +8,9 @@ Every statistic and every intermediate value has one of three kinds:
   Teacher and student features ("T", "S") differ in channel count; channel-free transforms map
   both to one domain (e.g. "attention_map(F)"), where distances can compare them.
 * ``layer`` — one number per layer (a 1-D tensor over layers in forward order), e.g. from a
-  reduction or from a distance between two tensors of one domain.
+  reduction or from a distance between two tensors of one domain. Its *axis* says which list of
+  layers: the measured layers (no axis, ``layer``), or another list a statistic runs over, e.g.
+  ``layer[relu]`` for the ReLUs of ``relu_in``; values of different axes never meet.
 * ``scalar`` — one number for the whole network.
 
 A scalar broadcasts against the other kinds in binary ops.
@@ -29,11 +31,11 @@ class VType:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown value kind {self.kind!r}")
-        if (self.kind == TENSOR) != bool(self.domain):
-            raise ValueError("exactly the tensor kind carries a domain")
+        if (self.kind == TENSOR and not self.domain) or (self.kind == SCALAR and self.domain):
+            raise ValueError("a tensor carries a domain, a layer value may carry an axis, a scalar neither")
 
     def __str__(self) -> str:
-        return f"tensor[{self.domain}]" if self.kind == TENSOR else self.kind
+        return self.kind if self.kind == SCALAR or not self.domain else f"{self.kind}[{self.domain}]"
 
 
 def tensor(domain: str) -> VType:
@@ -42,6 +44,18 @@ def tensor(domain: str) -> VType:
 
 LAYER_T = VType(LAYER)
 SCALAR_T = VType(SCALAR)
+AXES = {"R": "relu", "X": "input"}
+"""Base domains whose statistics run over a list other than the measured layers, and its name."""
+
+
+def base_domain(domain: str) -> str:
+    """The statistic's domain under derived ones: ``spatial_sum(gram(R|n))`` -> ``R``."""
+    return domain.rsplit("(", 1)[-1].rstrip(")").split("|")[0]
+
+
+def layers_of(domain: str) -> VType:
+    """The per-layer type of a reduction of tensors of ``domain`` (its axis)."""
+    return VType(LAYER, AXES.get(base_domain(domain), ""))
 
 
 class TypeCheckError(ValueError):

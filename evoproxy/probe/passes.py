@@ -168,19 +168,23 @@ def _nwot_pass(model, x, y, names):
 
 @register_pass("jacov")
 def _jacov_pass(model, x, y, names):
-    """Jacobian covariance: -sum(log(v + k) + 1/(v + k)) over eigenvalues v of corr(dy/dx)."""
+    """Jacobian covariance: -sum(log(v + k) + 1/(v + k)) over eigenvalues v of corr(dy/dx); the
+    Jacobian itself is ``input_grad`` (the jacov proxy's formula works on it)."""
     net = fresh_copy(model)
     xg = x.clone().requires_grad_(True)
     out = logits_of(net(xg))
     out.backward(torch.ones_like(out))
-    jac = xg.grad.reshape(x.shape[0], -1).double().cpu().numpy()
-    with np.errstate(all="ignore"):
-        corr = np.corrcoef(jac)
-    if not np.isfinite(corr).all():
-        return {"jacov": _scalar(float("nan"))}
-    v = np.linalg.eigvalsh(corr)
-    k = 1e-5
-    return {"jacov": _scalar(-np.sum(np.log(v + k) + 1.0 / (v + k)))}
+    got = {"input_grad": (xg.grad.detach(),)}
+    if "jacov" in names:
+        jac = xg.grad.reshape(x.shape[0], -1).double().cpu().numpy()
+        with np.errstate(all="ignore"):
+            corr = np.corrcoef(jac)
+        if not np.isfinite(corr).all():
+            return {**got, "jacov": _scalar(float("nan"))}
+        v = np.linalg.eigvalsh(corr)
+        k = 1e-5
+        got["jacov"] = _scalar(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+    return got
 
 
 @register_pass("zen")

@@ -5,10 +5,10 @@ import random
 from typing import Iterable, Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.lang.ops import OPS, Op
+from evoproxy.lang.ops import OPS, PER_SAMPLE, Op, batch_kernel
 from evoproxy.lang.program import Program
 from evoproxy.lang.stats import STATS
-from evoproxy.lang.types import LAYER_T, SCALAR_T, TENSOR, VType, tensor
+from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TENSOR, VType, layers_of, tensor
 
 CONSTS = (0.5, 1.0, 2.0)
 
@@ -18,10 +18,10 @@ class _Dead(Exception):
 
 
 def default_ops(stats: Iterable) -> list[str]:
-    """Every registered op; the teacher ops only when a statistic comes from the teacher pass
-    (so seeded runs on other benchmarks draw exactly as before they existed)."""
+    """Every registered op marked ``default``; the teacher ops only when a statistic comes from
+    the teacher pass (so seeded runs on other benchmarks draw exactly as before they existed)."""
     teacher = any(s.pass_name == "kd" for s in stats)
-    return [op.name for op in OPS.values() if teacher or not op.teacher]
+    return [op.name for op in OPS.values() if op.default and (teacher or not op.teacher)]
 
 
 class Generator:
@@ -49,6 +49,9 @@ class Generator:
             for d in base:
                 self.sources.setdefault(_result(op, d), []).append((op, d))
         self.domains = base + list(self.sources)
+        self.tensor_types = {s.vtype for s in self.stats if s.vtype.kind == TENSOR}
+        self.axes = sorted({layers_of(d) for d in base} | {s.vtype for s in self.stats if s.vtype.kind == LAYER}
+                           or {LAYER_T}, key=str)
 
     def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6,
                 require_stat: bool = True) -> Program:
@@ -93,33 +96,47 @@ class Generator:
         if fam.get("binary"):
             prods.append(lambda r, d: self._binary(r, vtype, d))
         if vtype == SCALAR_T and fam.get("aggregate"):
-            prods.append(lambda r, d: Program.call(r.choice(fam["aggregate"]).name, self._gen(r, LAYER_T, d)))
-        if vtype == LAYER_T and fam.get("reduce") and self.domains:
+            prods.append(lambda r, d: Program.call(r.choice(fam["aggregate"]).name, self._gen(r, self._axis(r), d)))
+        if vtype.kind == LAYER and fam.get("reduce") and self.domains:
             prods.append(lambda r, d: Program.call(
-                r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self._domains(d))), d)))
-        if vtype == LAYER_T and fam.get("distance") and self.domains:
-            prods.append(lambda r, d: self._distance(r, d))
+                r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self._domains(d, vtype))), d)))
+        if vtype.kind == LAYER and fam.get("distance") and self.domains:
+            prods.append(lambda r, d: self._distance(r, vtype, d))
         if vtype.kind == TENSOR and "(" in vtype.domain:
             prods.append(lambda r, d: self._derived(r, vtype, d))
+        if vtype.kind == TENSOR and fam.get("samples") and tensor(vtype.domain + PER_SAMPLE) in self.tensor_types:
+            prods.append(lambda r, d: Program.call(r.choice(fam["samples"]).name,
+                                                   self._gen(r, tensor(vtype.domain + PER_SAMPLE), d)))
+        if vtype.kind == TENSOR and fam.get("stack") and batch_kernel(vtype.domain):
+            prods.append(lambda r, d: Program.call(r.choice(fam["stack"]).name, self._gen(r, vtype, d)))
         return prods
 
-    def _domains(self, depth: int) -> list[str]:
-        """Domains a tensor of this depth can have: derived ones need a node above a leaf."""
-        return self.domains if depth > 1 else self.base_domains
+    def _domains(self, depth: int, layers: VType = LAYER_T) -> list[str]:
+        """Domains a tensor of this depth can have (derived ones need a node above a leaf) whose
+        reductions give per-layer values of type ``layers``."""
+        domains = [d for d in (self.domains if depth > 1 else self.base_domains) if layers_of(d) == layers]
+        if not domains:
+            raise _Dead
+        return domains
+
+    def _axis(self, rng: random.Random) -> VType:
+        """The per-layer type an aggregate reduces: the measured layers unless statistics bring
+        other layer lists (no draw then, so seeded runs of such configs draw as before)."""
+        return self.axes[0] if len(self.axes) == 1 else rng.choice(self.axes)
 
     def _binary(self, rng: random.Random, vtype: VType, depth: int) -> Program:
         op = rng.choice(self.by_family["binary"])
         other = vtype
         if vtype != SCALAR_T and rng.random() < 0.2:
-            other = SCALAR_T if vtype == LAYER_T or rng.random() < 0.5 else LAYER_T
+            other = SCALAR_T if vtype.kind == LAYER or rng.random() < 0.5 else layers_of(vtype.domain)
         args = [self._gen(rng, vtype, depth), self._gen(rng, other, depth)]
         if op.commutative:
             rng.shuffle(args)
         return Program.call(op.name, *args)
 
-    def _distance(self, rng: random.Random, depth: int) -> Program:
+    def _distance(self, rng: random.Random, layers: VType, depth: int) -> Program:
         op = rng.choice(self.by_family["distance"])
-        t = tensor(rng.choice(self._domains(depth)))
+        t = tensor(rng.choice(self._domains(depth, layers)))
         args = [self._gen(rng, t, depth), self._gen(rng, t, depth)]
         if op.commutative:
             rng.shuffle(args)

@@ -1,0 +1,115 @@
+"""Ops for the structure of the state-of-the-art proxies: activation patterns, correlation
+kernels, spectra, and reductions over a sample axis (ZiCo, MeCo, NASWOT, SWAP, TE-NAS, AZ-NAS).
+
+Spectral reductions read a layer's tensor as the matrix ``rows(x)`` (dim 0 by the rest) and use
+its singular values, which are the eigenvalues when the matrix is symmetric positive
+semi-definite (a ``gram`` or ``corr`` kernel, NASWOT's K, an NTK): defined for every shape, so
+every well-typed program computes. They are not in the default op set of a search (name them in
+the config's ``ops``), so seeded runs of the default set draw as before they existed.
+"""
+from __future__ import annotations
+
+import torch
+
+from evoproxy.lang.ops import Op, register_op, rows, safe_div, safe_log
+
+EPS = 1e-12
+
+
+def _spectrum(x: torch.Tensor) -> torch.Tensor:
+    """Singular values of rows(x) in float64, largest first."""
+    return torch.linalg.svdvals(rows(x).double())
+
+
+def _eig_min(x: torch.Tensor) -> torch.Tensor:
+    s = _spectrum(x)
+    return s[-1] if s.numel() else s.new_zeros(())
+
+
+def _eig_max(x: torch.Tensor) -> torch.Tensor:
+    s = _spectrum(x)
+    return s[0] if s.numel() else s.new_zeros(())
+
+
+def _logdet(x: torch.Tensor) -> torch.Tensor:
+    return safe_log(_spectrum(x)).sum()
+
+
+def _eff_rank(x: torch.Tensor) -> torch.Tensor:
+    """exp(entropy of the normalised spectrum) (Roy & Vetterli 2007); 0 for a zero matrix."""
+    s = _spectrum(x)
+    p = safe_div(s, s.sum().expand_as(s))
+    return torch.exp(-(p * safe_log(p)).sum()) * (s.sum() > 0)
+
+
+def _eigvals(x: torch.Tensor) -> torch.Tensor:
+    return _spectrum(x)
+
+
+def _cond(x: torch.Tensor) -> torch.Tensor:
+    s = _spectrum(x)
+    return safe_div(s[0], s[-1]) if s.numel() else s.new_zeros(())
+
+
+def _corr(x: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation between the rows of rows(x); a constant row correlates 0 (1 with itself)."""
+    r = rows(x).double()
+    r = r - r.mean(dim=1, keepdim=True)
+    norm = r.norm(dim=1, keepdim=True)
+    unit = safe_div(r, norm.expand_as(r))
+    c = unit @ unit.T
+    return c + torch.diag((norm.squeeze(1) == 0).double())
+
+
+def _channels(x: torch.Tensor) -> torch.Tensor:
+    """dims 0 and 1 swapped: rows become channels (of every sample and position)."""
+    return x.transpose(0, 1).contiguous() if x.dim() > 1 else x.clone()
+
+
+def _step(x: torch.Tensor) -> torch.Tensor:
+    return (x > 0).to(x.dtype if x.is_floating_point() else torch.float64)
+
+
+def _distinct_rows(x: torch.Tensor) -> torch.Tensor:
+    """Number of distinct rows of rows(x) (SWAP's count of activation patterns)."""
+    r = rows(x)
+    return torch.tensor(float(torch.unique(r, dim=0).shape[0]) if r.numel() else 0.0, dtype=torch.float64)
+
+
+def _sample_std(x: torch.Tensor) -> torch.Tensor:
+    return x.std(dim=0, unbiased=False) if x.dim() > 0 and x.shape[0] > 1 else torch.zeros_like(x[0])
+
+
+def _sample_mean(x: torch.Tensor) -> torch.Tensor:
+    return x.mean(dim=0)
+
+
+for _op in [
+    Op("step", "unary", _step, "1 where x > 0, else 0 (an activation pattern)", r"\mathbb{1}\left[{0} > 0\right]",
+       default=False),
+    Op("corr", "reshape", _corr, "Pearson correlation between the rows of each layer (rows(x) rows(x)^T normalised)",
+       r"\operatorname{{corr}}\left({0}\right)", default=False),
+    Op("channels", "reshape", _channels, "dims 0 and 1 swapped: rows become channels",
+       r"{0}^{{\mathrm{{ch}}}}", default=False),
+    Op("eigvals", "reshape", _eigvals, "singular values of rows(x), largest first (a kernel's eigenvalues)",
+       r"\lambda\left({0}\right)", default=False),
+    Op("eig_min", "reduce", _eig_min, "smallest singular value of rows(x) (smallest eigenvalue of a kernel)",
+       r"\lambda_{{\min}}\left({0}\right)", default=False),
+    Op("eig_max", "reduce", _eig_max, "largest singular value of rows(x) (largest eigenvalue of a kernel)",
+       r"\lambda_{{\max}}\left({0}\right)", default=False),
+    Op("logdet", "reduce", _logdet, "sum of log singular values > 0 (log|det| of a nonsingular kernel)",
+       r"\log\left|{0}\right|", default=False),
+    Op("eff_rank", "reduce", _eff_rank, "effective rank: exp(entropy of the normalised singular values)",
+       r"\operatorname{{erank}}\left({0}\right)", default=False),
+    Op("cond", "reduce", _cond, "condition number: largest / smallest singular value (0 if singular)",
+       r"\kappa\left({0}\right)", default=False),
+    Op("distinct_rows", "reduce", _distinct_rows, "number of distinct rows of rows(x)",
+       r"\#\operatorname{{rows}}\left({0}\right)", default=False),
+    Op("sample_mean", "samples", _sample_mean, "mean over the sample axis", r"\mathbb{{E}}_{{n}}\left[{0}\right]",
+       default=False),
+    Op("sample_std", "samples", _sample_std, "population std over the sample axis",
+       r"\sigma_{{n}}\left({0}\right)", default=False),
+    Op("layers_total", "stack", lambda k: k.sum(dim=0), "sum of the per-layer n x n batch kernels (one layer)",
+       r"\textstyle\sum_{{l}} {0}", default=False),
+]:
+    register_op(_op)
