@@ -219,7 +219,8 @@ DIRECT = {
 # ---- the proxies ------------------------------------------------------------------------------
 
 def test_every_registered_proxy_has_a_direct_implementation():
-    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT)
+    from tests.test_sota_proxies import SOTA_DIRECT
+    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT)
 
 
 @pytest.mark.parametrize("model_name", sorted(MODELS))

@@ -16,7 +16,8 @@ from evoproxy.lang.stats import STATS
 SIGNATURES = {"unary": "x -> x", "binary": "x, x -> x", "matmul": "T[d], T[d] -> T[gram(d)]",
               "reshape": "T[d] -> T[op(d)]", "reduce": "tensor -> layer",
               "distance": "T[d], T[d] -> layer", "aggregate": "layer -> scalar",
-              "samples": "T[d|n] -> T[d]", "stack": "T[k] -> T[k] (one layer)"}
+              "samples": "T[d|n] -> T[d]", "stack": "T[k] -> T[k] (one layer)",
+              "concat": "T[neurons(d)] -> T[neurons(d)] (one layer)"}
 LISTS = ("ops", "stats", "proxies")
 
 

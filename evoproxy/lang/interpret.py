@@ -52,8 +52,8 @@ def apply_op(op: Op, args: Sequence[Value]) -> Value:
     family = op.family
     if family in ("unary", "reshape", "samples"):
         return _map_unary(op, args[0])
-    if family == "stack":  # the type rule guarantees one shape in every layer
-        return (op.fn(torch.stack([t.double() for t in args[0]])),) if args[0] else args[0]
+    if family in ("stack", "concat"):  # the type rules guarantee shapes that stack
+        return (op.fn(args[0]),) if args[0] else args[0]
     if family in ("binary", "matmul"):
         return _map_binary(op, args[0], args[1])
     if family == "reduce":

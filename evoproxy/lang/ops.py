@@ -17,6 +17,8 @@ Families and their type rules (see :mod:`evoproxy.lang.types`):
   reduced meets ``weight``)
 * ``stack``     — tensor[k] -> tensor[k] with one layer: sums the per-layer batch kernels
   (``gram``/``corr`` of batch-first statistics are n x n in every layer), NASWOT's sum over ReLUs
+* ``concat``    — tensor[neurons(d)] -> one layer: the unit-by-sample rows of every layer of a
+  batch-first statistic stacked (n columns in every layer), SWAP's patterns over all ReLUs
 
 Ops are pure: they never write into their inputs, and zero or negative input gives a defined
 value (``log`` of a non-positive number is 0, division by 0 is 0) instead of NaN. Every op is
@@ -33,7 +35,8 @@ import torch
 from evoproxy.registry import Registry
 from evoproxy.lang.types import LAYER, SCALAR, SCALAR_T, TENSOR, TypeCheckError, VType, layers_of, tensor
 
-FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate", "samples", "stack")
+FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate", "samples", "stack",
+            "concat")
 PER_SAMPLE = "|n"
 """Suffix of a domain whose tensors carry a leading sample (or batch split) axis."""
 BATCH_FIRST = {"A", "R", "X"}
@@ -142,9 +145,16 @@ def _stack(op: Op, a: VType) -> VType:
     return a
 
 
+def _concat(op: Op, a: VType) -> VType:
+    head, _, inner = a.domain.partition("(") if a.kind == TENSOR else ("", "", "")
+    if head != "neurons" or inner[:-1] not in BATCH_FIRST:
+        raise TypeCheckError(f"{op.name} stacks unit-by-sample rows (neurons of act, act_grad or relu_in), got {a}")
+    return a
+
+
 _RULES = {"unary": _same, "binary": _broadcast, "matmul": _matmul, "reshape": _reshape,
           "reduce": _reduce, "distance": _distance, "aggregate": _aggregate, "samples": _samples,
-          "stack": _stack}
+          "stack": _stack, "concat": _concat}
 
 OPS: Registry[Op] = Registry("op")
 

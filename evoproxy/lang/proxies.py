@@ -62,8 +62,26 @@ for _p in [
     ClassicProxy("nwot", f"layer_sum(logdet(layers_total(add(matmul({_C}, {_C}), matmul(sub(1.0, {_C}), sub(1.0, {_C}))))))",
                  "log|K|, K = sum over every ReLU of c c^T + (1-c)(1-c)^T with c the binary codes of the "
                  "ReLU's input per image", "Mellor et al. 2021 (NASWOT)",
-                 departures="log|K| as the sum of log singular values (equal for a nonsingular K)"),
+                 departures="log|K| as the sum of log singular values (equal for a nonsingular K); every ReLU "
+                            "counted once (NASLib's rule: the authors' class-name test also matches NB201's "
+                            "ReLUConvBN wrapper, counting each conv edge twice)"),
     ClassicProxy("zen", "zen", "Zen-score", "Lin et al. 2021"),
+    ClassicProxy("zico", "layer_sum(log(sum(div(sample_mean(abs(grad_split)), sample_std(grad_split)))))",
+                 "sum over layers of log sum_w mean|g_w| / std(g_w) over the two halves of the probe batch "
+                 "(weights with zero std add 0)", "Li et al. 2023 (ZiCo, ICLR)",
+                 departures="the two halves of one probe batch (the official script draws two separate batches)"),
+    ClassicProxy("meco", "layer_sum(eig_min(corr(channels(first_sample(act)))))",
+                 "sum over layers of the smallest eigenvalue of the channel correlation matrix of the first "
+                 "image's feature map", "Jiang et al. 2023 (MeCo, NeurIPS)",
+                 departures="Conv/Linear outputs only (the reference hooks every module, containers, BN and ReLU "
+                            "included); the whole probe batch is forwarded (train-mode BN over the batch, the "
+                            "reference forwards one image)"),
+    ClassicProxy("swap", "layer_sum(distinct_rows(layers_concat(neurons(step(relu_in)))))",
+                 "number of distinct sample-wise activation patterns over every ReLU unit",
+                 "Peng et al. 2024 (SWAP, ICLR)",
+                 departures="ReLUs of any input rank (the reference hooks 4-D inputs; every NB201 ReLU is); "
+                            "probed once with the benchmark's init (the reference re-initialises N(0,1), BN "
+                            "1/0, and averages 32 draws)"),
     ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
                  "NAS-Bench-Suite-Zero"),
     ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",

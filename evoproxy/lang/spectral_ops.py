@@ -66,6 +66,16 @@ def _channels(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(0, 1).contiguous() if x.dim() > 1 else x.clone()
 
 
+def _neurons(x: torch.Tensor) -> torch.Tensor:
+    """rows(x) transposed: one row per unit (channel x position), one column per sample."""
+    return rows(x).T.contiguous()
+
+
+def _first_sample(x: torch.Tensor) -> torch.Tensor:
+    """The first sample only (dim 0 kept, of size 1): MeCo's one image."""
+    return x[:1].clone()
+
+
 def _step(x: torch.Tensor) -> torch.Tensor:
     return (x > 0).to(x.dtype if x.is_floating_point() else torch.float64)
 
@@ -91,6 +101,10 @@ for _op in [
        r"\operatorname{{corr}}\left({0}\right)", default=False),
     Op("channels", "reshape", _channels, "dims 0 and 1 swapped: rows become channels",
        r"{0}^{{\mathrm{{ch}}}}", default=False),
+    Op("neurons", "reshape", _neurons, "rows(x) transposed: a row per unit, a column per sample",
+       r"{0}^{{\top}}", default=False),
+    Op("first_sample", "reshape", _first_sample, "the first sample of a batch-first tensor (dim 0 kept)",
+       r"{0}_{{[1]}}", default=False),
     Op("eigvals", "reshape", _eigvals, "singular values of rows(x), largest first (a kernel's eigenvalues)",
        r"\lambda\left({0}\right)", default=False),
     Op("eig_min", "reduce", _eig_min, "smallest singular value of rows(x) (smallest eigenvalue of a kernel)",
@@ -109,7 +123,9 @@ for _op in [
        default=False),
     Op("sample_std", "samples", _sample_std, "population std over the sample axis",
        r"\sigma_{{n}}\left({0}\right)", default=False),
-    Op("layers_total", "stack", lambda k: k.sum(dim=0), "sum of the per-layer n x n batch kernels (one layer)",
-       r"\textstyle\sum_{{l}} {0}", default=False),
+    Op("layers_total", "stack", lambda ks: torch.stack([k.double() for k in ks]).sum(dim=0),
+       "sum of the per-layer n x n batch kernels (one layer)", r"\textstyle\sum_{{l}} {0}", default=False),
+    Op("layers_concat", "concat", lambda rs: torch.cat([rows(r) for r in rs]),
+       "every layer's unit-by-sample rows stacked into one layer", r"\bigoplus_{{l}} {0}", default=False),
 ]:
     register_op(_op)

@@ -5,10 +5,10 @@ import random
 from typing import Iterable, Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.lang.ops import OPS, PER_SAMPLE, Op, batch_kernel
+from evoproxy.lang.ops import OPS, PER_SAMPLE, Op
 from evoproxy.lang.program import Program
 from evoproxy.lang.stats import STATS
-from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TENSOR, VType, layers_of, tensor
+from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TENSOR, TypeCheckError, VType, layers_of, tensor
 
 CONSTS = (0.5, 1.0, 2.0)
 
@@ -107,8 +107,9 @@ class Generator:
         if vtype.kind == TENSOR and fam.get("samples") and tensor(vtype.domain + PER_SAMPLE) in self.tensor_types:
             prods.append(lambda r, d: Program.call(r.choice(fam["samples"]).name,
                                                    self._gen(r, tensor(vtype.domain + PER_SAMPLE), d)))
-        if vtype.kind == TENSOR and fam.get("stack") and batch_kernel(vtype.domain):
-            prods.append(lambda r, d: Program.call(r.choice(fam["stack"]).name, self._gen(r, vtype, d)))
+        for family in ("stack", "concat"):
+            if vtype.kind == TENSOR and fam.get(family) and _fits(fam[family][0], vtype):
+                prods.append(lambda r, d, f=family: Program.call(r.choice(fam[f]).name, self._gen(r, vtype, d)))
         return prods
 
     def _domains(self, depth: int, layers: VType = LAYER_T) -> list[str]:
@@ -155,6 +156,13 @@ class Generator:
             raise _Dead
         op = OPS.get(name)
         return [(op, d) for d in self.base_domains if _result(op, d) == domain] or [(op, inner[:-1])]
+
+
+def _fits(op: Op, vtype: VType) -> bool:
+    try:
+        return op.result_type(vtype) == vtype
+    except TypeCheckError:
+        return False
 
 
 def _result(op: Op, domain: str) -> str:
