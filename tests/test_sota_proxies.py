@@ -29,7 +29,7 @@ def case(request):
 
 def test_zico(case):
     net, x, y = case
-    assert_close(library_score("zico", net, x, y), ref.zico(net, x, y), rel=1e-8, nonzero=True)
+    assert_close(library_score("zico", net, x, y), ref.zico(net, x, y), rel=1e-6, nonzero=True)
 
 
 def test_swap(case):
