@@ -42,10 +42,6 @@ def _eff_rank(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(-(p * safe_log(p)).sum()) * (s.sum() > 0)
 
 
-def _eigvals(x: torch.Tensor) -> torch.Tensor:
-    return _spectrum(x)
-
-
 def _cond(x: torch.Tensor) -> torch.Tensor:
     s = _spectrum(x)
     return safe_div(s[0], s[-1]) if s.numel() else s.new_zeros(())
@@ -105,7 +101,7 @@ for _op in [
        r"{0}^{{\top}}", default=False),
     Op("first_sample", "reshape", _first_sample, "the first sample of a batch-first tensor (dim 0 kept)",
        r"{0}_{{[1]}}", default=False),
-    Op("eigvals", "reshape", _eigvals, "singular values of rows(x), largest first (a kernel's eigenvalues)",
+    Op("eigvals", "reshape", _spectrum, "singular values of rows(x), largest first (a kernel's eigenvalues)",
        r"\lambda\left({0}\right)", default=False),
     Op("eig_min", "reduce", _eig_min, "smallest singular value of rows(x) (smallest eigenvalue of a kernel)",
        r"\lambda_{{\min}}\left({0}\right)", default=False),
