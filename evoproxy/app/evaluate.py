@@ -13,9 +13,9 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.lang.stats import STATS
-from evoproxy.scoring.summary import run_eval
+from evoproxy.scoring.summary import network_specs, run_eval
 
-__all__ = ["proxy_specs", "resolve_archs", "probe_for", "ScoreWriter", "run_eval"]
+__all__ = ["proxy_specs", "resolve_archs", "probe_for", "ScoreWriter", "network_specs", "run_eval"]
 
 
 def proxy_specs(text: str, bench) -> list[ProxySpec]:

@@ -22,7 +22,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     batch, seed = evaluate.probe_for(bench, args.probe, args.batch_size, args.seed, args.data_dir)
     print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
           f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
-    saver = evaluate.ScoreWriter(args.save, bench, archs, specs) if args.save else None
+    saver = evaluate.ScoreWriter(args.save, bench, archs, evaluate.network_specs(specs)) if args.save else None
     done = saver.done if saver else {}
     if done:
         print(f"continuing {args.save}: {len(done)} architectures already scored", file=sys.stderr)

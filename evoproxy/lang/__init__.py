@@ -6,4 +6,4 @@ spectral and sample-axis ops (:mod:`.spectral_ops`). The core never
 imports its plugins. A user adds an op with :func:`evoproxy.lang.ops.register_op` and a statistic
 with :func:`evoproxy.lang.stats.register_stat` from their own code.
 """
-from evoproxy.lang import ops, teacher_ops, spectral_ops, stats  # noqa: F401  (order: core ops, then plugins)
+from evoproxy.lang import ops, teacher_ops, spectral_ops, ranks, stats  # noqa: F401  (order: core ops, then plugins)

@@ -1,7 +1,8 @@
 """Evaluate programs on one network's statistics, sharing common subexpressions.
 
 Values: a ``tensor`` is a tuple of per-layer tensors, a ``layer`` value a 1-D float64 tensor
-over layers, a ``scalar`` a 0-d float64 tensor. Reductions and aggregations run in float64.
+over layers, a ``scalar`` a 0-d float64 tensor, a ``set`` value a 1-D tensor over the networks
+scored together (see :mod:`evoproxy.lang.ranks`: set-level programs are scored in two stages). Reductions and aggregations run in float64.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def apply_op(op: Op, args: Sequence[Value]) -> Value:
         if len(a) != len(b):
             raise ValueError(f"{op.name}: layer counts differ ({len(a)} vs {len(b)})")
         return torch.stack([op.fn(x, y).double() for x, y in zip(a, b)])
-    return op.fn(args[0].double())  # aggregate
+    return op.fn(args[0].double())  # aggregate, across, rank: over a 1-D vector
 
 
 def eval_node(p: Program, stats: Mapping[str, Value], memo: dict[str, Value]) -> Value:

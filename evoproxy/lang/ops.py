@@ -19,6 +19,10 @@ Families and their type rules (see :mod:`evoproxy.lang.types`):
   (``gram``/``corr`` of batch-first statistics are n x n in every layer), NASWOT's sum over ReLUs
 * ``concat``    — tensor[neurons(d)] -> one layer: the unit-by-sample rows of every layer of a
   batch-first statistic stacked (n columns in every layer), SWAP's patterns over all ReLUs
+* ``across``    — layer -> layer over a new axis, e.g. differences of successive layers (AZ-NAS's
+  progressivity): the result never meets the layers it came from
+* ``rank``      — scalar or set -> set: a network's rank among the networks scored together
+  (:mod:`evoproxy.lang.ranks`)
 
 Ops are pure: they never write into their inputs, and zero or negative input gives a defined
 value (``log`` of a non-positive number is 0, division by 0 is 0) instead of NaN. Every op is
@@ -33,10 +37,11 @@ from typing import Callable, Optional
 import torch
 
 from evoproxy.registry import Registry
-from evoproxy.lang.types import LAYER, SCALAR, SCALAR_T, TENSOR, TypeCheckError, VType, layers_of, tensor
+from evoproxy.lang.types import (LAYER, SCALAR, SCALAR_T, SET, SET_T, TENSOR, TypeCheckError, VType, layers_of,
+                                 tensor)
 
 FAMILIES = ("unary", "binary", "matmul", "reshape", "reduce", "distance", "aggregate", "samples", "stack",
-            "concat")
+            "concat", "across", "rank")
 PER_SAMPLE = "|n"
 """Suffix of a domain whose tensors carry a leading sample (or batch split) axis."""
 BATCH_FIRST = {"A", "R", "X"}
@@ -77,7 +82,7 @@ def _same(op: Op, a: VType) -> VType:
 def _broadcast(op: Op, a: VType, b: VType) -> VType:
     if a == b:
         return a
-    order = {SCALAR: 0, LAYER: 1, TENSOR: 2}
+    order = {SCALAR: 0, SET: 1, LAYER: 1, TENSOR: 2}  # a set value meets only scalars and set values
     lo, hi = sorted((a, b), key=lambda t: order[t.kind])
     if lo.kind == SCALAR or (lo.kind == LAYER and hi.kind == TENSOR and layers_of(hi.domain) == lo):
         return hi
@@ -152,9 +157,21 @@ def _concat(op: Op, a: VType) -> VType:
     return a
 
 
+def _across(op: Op, a: VType) -> VType:
+    if a.kind != LAYER:
+        raise TypeCheckError(f"{op.name} works across per-layer numbers, got {a}")
+    return VType(LAYER, f"{op.name}:{a.domain or 'layer'}")
+
+
+def _rank(op: Op, a: VType) -> VType:
+    if a.kind not in (SCALAR, SET):
+        raise TypeCheckError(f"{op.name} ranks one number per network, got {a}")
+    return SET_T
+
+
 _RULES = {"unary": _same, "binary": _broadcast, "matmul": _matmul, "reshape": _reshape,
           "reduce": _reduce, "distance": _distance, "aggregate": _aggregate, "samples": _samples,
-          "stack": _stack, "concat": _concat}
+          "stack": _stack, "concat": _concat, "across": _across, "rank": _rank}
 
 OPS: Registry[Op] = Registry("op")
 

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.ops import OPS
 from evoproxy.lang.stats import STATS
-from evoproxy.lang.types import SCALAR_T, TypeCheckError, VType
+from evoproxy.lang.types import SCALAR_T, SET_T, TypeCheckError, VType
 
 
 class FormulaError(EvoproxyError):
@@ -259,8 +259,9 @@ def parse(text: str) -> Program:
 
 
 def check_proxy(program: Program) -> Program:
-    """A proxy must produce one number per network."""
-    if program.vtype != SCALAR_T:
+    """A proxy must produce one number per network (a ``set`` value: one per network, relative to
+    the networks scored together)."""
+    if program.vtype not in (SCALAR_T, SET_T):
         raise FormulaError(f"{program.text} gives a {program.vtype}, not one number per network: "
                            "aggregate it, e.g. layer_sum(sum(...))")
     return program

@@ -76,10 +76,27 @@ def _step(x: torch.Tensor) -> torch.Tensor:
     return (x > 0).to(x.dtype if x.is_floating_point() else torch.float64)
 
 
+def _pack_bits(r: torch.Tensor) -> torch.Tensor:
+    """0/1 rows as int64 keys, 64 columns to a key (bijective: 52 + 12 bits, wrapping)."""
+    def word(c: torch.Tensor) -> torch.Tensor:  # <= 52 bits: exact in a float64 matmul
+        return (c.double() @ torch.pow(2.0, torch.arange(c.shape[1], dtype=torch.float64))).long()
+    keys = [word(c[:, :52]) + (word(c[:, 52:]) << 52 if c.shape[1] > 52 else 0) for c in r.split(64, dim=1)]
+    return torch.stack(keys, dim=1)
+
+
 def _distinct_rows(x: torch.Tensor) -> torch.Tensor:
     """Number of distinct rows of rows(x) (SWAP's count of activation patterns)."""
     r = rows(x)
-    return torch.tensor(float(torch.unique(r, dim=0).shape[0]) if r.numel() else 0.0, dtype=torch.float64)
+    if not r.numel():
+        return torch.tensor(0.0, dtype=torch.float64)
+    r = _pack_bits(r) if bool((r * (1 - r) == 0).all()) and not r.isinf().any() else r.double()
+    if r.shape[1] == 1:
+        return torch.tensor(float(torch.unique(r).numel()), dtype=torch.float64)
+    order = torch.arange(r.shape[0])
+    for col in reversed(range(r.shape[1])):  # lexicographic row order by stable sorts
+        order = order[torch.sort(r[order, col], stable=True).indices]
+    ordered = r[order]
+    return (1 + (ordered[1:] != ordered[:-1]).any(dim=1).sum()).double()
 
 
 def _sample_std(x: torch.Tensor) -> torch.Tensor:

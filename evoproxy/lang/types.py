@@ -12,6 +12,10 @@ Every statistic and every intermediate value has one of three kinds:
   layers: the measured layers (no axis, ``layer``), or another list a statistic runs over, e.g.
   ``layer[relu]`` for the ReLUs of ``relu_in``; values of different axes never meet.
 * ``scalar`` — one number for the whole network.
+* ``set`` — one number per network that depends on the *set of networks scored together*: a
+  rank among them (``rank``) and what is computed from ranks, e.g. AZ-NAS's sum of log-ranks.
+  Its value for a network changes when the set changes; a program of this kind is scored on a
+  whole benchmark split at once (each benchmark of a search ranked on its own).
 
 A scalar broadcasts against the other kinds in binary ops.
 """
@@ -19,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TENSOR, LAYER, SCALAR = "tensor", "layer", "scalar"
-KINDS = (TENSOR, LAYER, SCALAR)
+TENSOR, LAYER, SCALAR, SET = "tensor", "layer", "scalar", "set"
+KINDS = (TENSOR, LAYER, SCALAR, SET)
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,12 @@ class VType:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown value kind {self.kind!r}")
-        if (self.kind == TENSOR and not self.domain) or (self.kind == SCALAR and self.domain):
-            raise ValueError("a tensor carries a domain, a layer value may carry an axis, a scalar neither")
+        if (self.kind == TENSOR and not self.domain) or (self.kind in (SCALAR, SET) and self.domain):
+            raise ValueError("a tensor carries a domain, a layer value may carry an axis, a scalar or set "
+                             "value neither")
 
     def __str__(self) -> str:
-        return self.kind if self.kind == SCALAR or not self.domain else f"{self.kind}[{self.domain}]"
+        return self.kind if self.kind in (SCALAR, SET) or not self.domain else f"{self.kind}[{self.domain}]"
 
 
 def tensor(domain: str) -> VType:
@@ -44,7 +49,8 @@ def tensor(domain: str) -> VType:
 
 LAYER_T = VType(LAYER)
 SCALAR_T = VType(SCALAR)
-AXES = {"R": "relu", "X": "input"}
+SET_T = VType(SET)
+AXES = {"R": "relu", "X": "input", "B": "block", "J": "block_step", "N": "network"}
 """Base domains whose statistics run over a list other than the measured layers, and its name."""
 
 

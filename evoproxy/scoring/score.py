@@ -14,8 +14,10 @@ import numpy as np
 import torch
 
 from evoproxy.data.images import ProbeBatch
+from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import evaluate_many
-from evoproxy.lang.program import Program
+from evoproxy.lang.program import Program, parse
+from evoproxy.lang.ranks import all_network_parts, combine, is_set_level, network_parts
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.probe.base import collect
 from evoproxy.probe.layers import check_network
@@ -50,18 +52,40 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
                  device: str = "cpu") -> np.ndarray:
     """(programs x architectures) scores; a network that cannot be built or probed scores NaN.
 
-    ``on_arch(j, column)`` is called as each architecture finishes (progress, incremental saving).
+    Set-level programs (:mod:`evoproxy.lang.ranks`) are ranked among ``arch_ids``.
+    ``on_arch(j, column)`` is called as each architecture finishes (progress, incremental saving)
+    with the scores of the network parts (the programs themselves unless some are set-level).
     """
-    scores = np.full((len(programs), len(arch_ids)), math.nan)
+    parts = all_network_parts(programs)
+    scores = np.full((len(parts), len(arch_ids)), math.nan)
     for j, arch in enumerate(arch_ids):
         try:
-            scores[:, j] = score_arch(lambda: bench.build(arch), programs, x, y, seed, device)
+            scores[:, j] = score_arch(lambda: bench.build(arch), parts, x, y, seed, device)
         except (RuntimeError, ValueError) as e:  # one bad network costs its column
             if "out of memory" in str(e).lower():
                 raise
         if on_arch is not None:
             on_arch(j, scores[:, j])
-    return scores
+    return combine(programs, parts, scores)
+
+
+def score_keys(backend, texts: Sequence[str], keys: Sequence[tuple[str, int]]) -> tuple[np.ndarray, dict[int, str]]:
+    """``backend.score`` for programs that may be set-level: their network parts are scored, then
+    each benchmark's networks among ``keys`` are ranked together. Returns (programs x keys) scores
+    and ``{program index: why it failed}``."""
+    programs = [parse(t) for t in texts]
+    parts = all_network_parts(programs)
+    if [q.text for q in parts] == list(texts):
+        return backend.score(texts, keys)
+    matrix, failed_parts = backend.score([q.text for q in parts], keys)
+    out = np.full((len(programs), len(keys)), math.nan)
+    for name in dict.fromkeys(k[0] for k in keys):
+        cols = [j for j, k in enumerate(keys) if k[0] == name]
+        out[:, cols] = combine(programs, parts, matrix[:, cols])
+    row = {q.text: i for i, q in enumerate(parts)}
+    failed = {i: failed_parts[row[q.text]] for i, p in enumerate(programs) for q in network_parts(p)
+              if row[q.text] in failed_parts}
+    return out, failed
 
 
 def load_proxy(path: str | Path):
@@ -77,6 +101,9 @@ def load_proxy(path: str | Path):
     def proxy(model, batch, seed: int = 0) -> float:
         x, y = (batch.x, batch.y) if isinstance(batch, ProbeBatch) else batch
         check_network(model)
+        if is_set_level(spec.program):
+            raise EvoproxyError(f"{spec.name} ranks networks among each other (a set-level proxy): score a "
+                                "set of networks with `evoproxy eval`, not one network")
         stats = collect(model, x, y, spec.program.stats, seed=seed, strict=True)
         return spec.direction * evaluate_many([spec.program], stats)[0]
 

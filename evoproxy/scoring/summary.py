@@ -10,6 +10,7 @@ import torch
 
 from evoproxy.scoring import fitness
 from evoproxy.lang.proxyfile import ProxySpec
+from evoproxy.lang.ranks import combine, is_set_level, network_parts
 from evoproxy.scoring.score import score_matrix
 
 
@@ -51,22 +52,37 @@ class EvalRun:
     seconds: float
 
 
+def network_specs(specs: Sequence[ProxySpec]) -> list[ProxySpec]:
+    """What is scored per network: each proxy, or for a set-level one its network parts, named
+    ``NAME[1]``, ``NAME[2]``, ... (these are the columns ``eval --save`` writes)."""
+    out: dict[str, ProxySpec] = {}
+    for s in specs:
+        if not is_set_level(s.program):
+            out.setdefault(s.name, s)
+            continue
+        for k, part in enumerate(network_parts(s.program), 1):
+            out.setdefault(f"{s.name}[{k}]", ProxySpec(f"{s.name}[{k}]", part))
+    return list(out.values())
+
+
 def run_eval(bench, specs: Sequence[ProxySpec], arch_ids: Sequence[int], x: torch.Tensor,
              y: torch.Tensor, seed: int = 0, device: str = "cpu",
              on_arch: Optional[Callable[[int, np.ndarray], None]] = None,
              done: Optional[dict[int, np.ndarray]] = None) -> EvalRun:
-    """Probe each architecture once and score every proxy on it.
+    """Probe each architecture once and score every proxy on it (set-level proxies are ranked
+    among ``arch_ids``).
 
-    ``done`` maps architectures already scored (e.g. by an interrupted run) to their scores;
-    only the others are probed, and ``on_arch`` sees only those.
+    ``done`` maps architectures already scored (e.g. by an interrupted run) to their scores of
+    :func:`network_specs`; only the others are probed, and ``on_arch`` sees only those.
     """
     start = time.perf_counter()
     done = done or {}
     todo = [a for a in arch_ids if a not in done]
-    fresh = score_matrix(bench, [s.program for s in specs], todo, x.to(device), y.to(device),
-                         seed, on_arch=on_arch, device=device)
+    parts = [s.program for s in network_specs(specs)]
+    fresh = score_matrix(bench, parts, todo, x.to(device), y.to(device), seed, on_arch=on_arch, device=device)
     column = {a: fresh[:, j] for j, a in enumerate(todo)} | done
-    scores = np.column_stack([column[a] for a in arch_ids]) if arch_ids else fresh
+    per_network = np.column_stack([column[a] for a in arch_ids]) if arch_ids else fresh
+    scores = combine([s.program for s in specs], parts, per_network)
     accs = np.array([bench.accuracy(a) for a in arch_ids], dtype=np.float64)
     results = [summarize(s, row, accs) for s, row in zip(specs, scores)]
     return EvalRun(list(arch_ids), accs, scores, results, time.perf_counter() - start)

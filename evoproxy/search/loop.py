@@ -21,6 +21,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.scoring import fitness as fit
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.search.config import RunConfig
+from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.summary import rankable
 from evoproxy.search.generate import Generator
 from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_front
@@ -163,14 +164,14 @@ class Search:
         """Score several programs on the holdout networks in one statistics-major pass."""
         todo = [p for p in dict.fromkeys(programs) if p.hash not in self.holdout_cache]
         if todo:
-            scores = self.backend.score([p.text for p in todo], _flat(self.holdout_keys))[0]
+            scores = score_keys(self.backend, [p.text for p in todo], _flat(self.holdout_keys))[0]
             for p, row in zip(todo, scores):
                 self.holdout_cache[p.hash] = _per_benchmark(row, self.holdout_keys, self.holdout_acc)
         return [self.holdout_cache[p.hash] for p in programs]
 
     def search_scores(self, programs: list[Program]) -> list[dict]:
         """The same figures on the search networks (for baselines beside evolved programs)."""
-        scores = self.backend.score([p.text for p in programs], _flat(self.search_keys))[0]
+        scores = score_keys(self.backend, [p.text for p in programs], _flat(self.search_keys))[0]
         return [_per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
 
     def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:

@@ -21,6 +21,8 @@ from scipy.stats import rankdata
 from evoproxy.scoring import fitness as fit
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, check_proxy
+from evoproxy.lang.ranks import is_set_level
+from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.worker import Key
 
 REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent")
@@ -96,7 +98,7 @@ class Judge:
         if not programs:
             return
         texts = [p.text for p in programs]
-        screen, failed = self.backend.score(texts, self.screen_keys)
+        screen, failed = score_keys(self.backend, texts, self.screen_keys)
         to_score: list[int] = []
         twins: list[tuple[int, str, tuple]] = []
         for k, p in enumerate(programs):
@@ -124,8 +126,11 @@ class Judge:
         texts = [programs[k].text for k in to_score]
         keys = [key for name in self.search_keys for key in self.search_keys[name]]
         n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
-        rest, failed = self.backend.score(texts, keys[n:])
-        scores = np.hstack([screen[to_score], rest])
+        if any(is_set_level(programs[k]) for k in to_score):  # ranks need all networks at once
+            scores, failed = score_keys(self.backend, texts, keys)
+        else:
+            rest, failed = self.backend.score(texts, keys[n:])
+            scores = np.hstack([screen[to_score], rest])
         for row, k in enumerate(to_score):
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
             v = self._fitness(scores[row]) if row not in failed else Verdict(None, failed[row])
@@ -151,7 +156,7 @@ class Judge:
     def _beyond_control(self, name: str, scores: np.ndarray, value: float) -> float:
         """The metric with the control proxy (e.g. model size) held fixed: partial correlation."""
         if name not in self._control_scores:
-            row, _ = self.backend.score([self.control], self.search_keys[name])
+            row, _ = score_keys(self.backend, [self.control], self.search_keys[name])
             self._control_scores[name] = row[0]
         z, acc = self._control_scores[name], self.accuracies[name]
         metric = "spearman" if self.metric == "spearman" else "kendall"
