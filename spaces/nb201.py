@@ -216,6 +216,10 @@ class NB201Network(nn.Module):
         x = self.global_pooling(self.lastact(x))
         return self.classifier(x.flatten(1))
 
+    def probe_blocks(self) -> list[nn.Module]:
+        """The stages block statistics read (AZ-NAS's features): the stem, then every cell."""
+        return [self.stem, *self.cells]
+
     def extra_repr(self) -> str:
         return f"arch={self.arch}"
 

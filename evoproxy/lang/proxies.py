@@ -40,6 +40,15 @@ def register_proxy(proxy: ClassicProxy) -> ClassicProxy:
 _C = "step(relu_in)"                 # NASWOT's binary activation codes
 _EIG = "eigvals(corr(input_grad))"   # Jacov's Jacobian correlation spectrum
 
+_AZ_H = "log(eff_rank(cov(channels(block_out))))"   # per block: entropy of the channel-covariance spectrum
+_AZ_E = f"layer_sum({_AZ_H})"
+_AZ_S = "eig_max(block_jac)"
+_AZ_T = f"layer_mean(sub(2.0, add({_AZ_S}, invert(add({_AZ_S}, 1e-06)))))"
+_AZ_INIT = "probed with the benchmark's init and the probe batch (the reference: Kaiming-normal re-init, B = 64 " \
+           "N(0, 1) images)"
+_AZ_FEATURES = "an all-zero block output has entropy 0 (the reference: -inf); " + _AZ_INIT
+_LR = "layer_sum(distinct_rows(neurons(layers_concat(neurons(step(relu_in))))))"
+
 for _p in [
     ClassicProxy("grad_norm", "layer_sum(l2(grad))", "sum of per-layer gradient norms",
                  "Abdelfattah et al. 2021", ("nas", "mq")),
@@ -82,6 +91,45 @@ for _p in [
                  departures="ReLUs of any input rank (the reference hooks 4-D inputs; every NB201 ReLU is); "
                             "probed once with the benchmark's init (the reference re-initialises N(0,1), BN "
                             "1/0, and averages 32 draws)"),
+    ClassicProxy("aznas_expressivity", _AZ_E, "sum over blocks of the entropy of the normalised eigenvalues "
+                 "of the channel covariance of the block's output", "Lee & Ham 2024 (AZ-NAS, CVPR)",
+                 departures=_AZ_FEATURES),
+    ClassicProxy("aznas_progressivity", f"layer_min(layer_diff({_AZ_H}))",
+                 "smallest increase of that entropy from one block to the next", "Lee & Ham 2024 (AZ-NAS, CVPR)",
+                 departures=_AZ_FEATURES),
+    ClassicProxy("aznas_trainability", _AZ_T,
+                 "mean over blocks of 2 - s - 1/(s + 1e-6), s the largest singular value of the block's "
+                 "Jacobian probed with a Rademacher cotangent", "Lee & Ham 2024 (AZ-NAS, CVPR)",
+                 departures="a block that passes gradients unchanged scores 2 - 1e6 (the reference: -inf); "
+                            + _AZ_INIT),
+    ClassicProxy("aznas", f"add(add(log(rank({_AZ_E})), log(rank(layer_min(layer_diff({_AZ_H}))))), "
+                 f"add(log(rank({_AZ_T})), log(rank(flops))))",
+                 "sum of the log fractional ranks of expressivity, progressivity, trainability and FLOPs "
+                 "among the networks scored together (set-level)", "Lee & Ham 2024 (AZ-NAS, CVPR)",
+                 departures="FLOPs without bias additions (the NB201 API counts them); " + _AZ_FEATURES),
+    ClassicProxy("tenas_ntk", "negate(layer_sum(cond(ntk)))",
+                 "-condition number of the empirical NTK of sum(logits) over the probe images",
+                 "Chen et al. 2021 (TE-NAS, ICLR)",
+                 departures="the condition number from singular values (the reference: eigenvalues, NaN as 1e5)"),
+    ClassicProxy("tenas_lr", _LR, "number of distinct activation patterns of the probe images over every ReLU",
+                 "Chen et al. 2021 (TE-NAS, ICLR)",
+                 departures="the full network on the probe batch, as AZ-NAS's port (the original counts a "
+                            "1-channel supernet on 3,000 3x3 crops); ReLUs of any input rank"),
+    ClassicProxy("tenas", f"add(rank(negate(layer_sum(cond(ntk)))), rank({_LR}))",
+                 "rank of -NTK condition number + rank of linear regions among the networks scored together "
+                 "(set-level)", "Chen et al. 2021 (TE-NAS, ICLR)",
+                 departures="ranks / n (the same order as rank sums); as tenas_ntk and tenas_lr"),
+    ClassicProxy("gradsign", "layer_sum(l1(sample_mean(sign(grad_each))))",
+                 "sum over weights of |mean over images of the sign of the image's own gradient|",
+                 "Zhang & Jia 2022 (GradSign, ICLR)",
+                 departures="the mean over images, i.e. the reference's sum of signs / B (the same ranking at "
+                            "a fixed batch)"),
+    ClassicProxy("epe_nas", "negate(layer_sum(sum(mul(same_class, log(add(abs(corr(input_grad)), 1e-05))))))",
+                 "-sum over classes of sum_ij log(|corr(J_i, J_j)| + 1e-5) over the probe images i, j of the "
+                 "class, J the input Jacobian of sum(logits)", "Lopes et al. 2021 (EPE-NAS)",
+                 departures="-E_c instead of |E_c| per class (equal unless all of a class's Jacobians are "
+                            "collinear; a one-image class adds -1e-5 instead of +1e-5); the <= 100-class "
+                            "rule on every dataset (as the authors' script, which never passes the class count)"),
     ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
                  "NAS-Bench-Suite-Zero"),
     ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",

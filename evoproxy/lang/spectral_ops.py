@@ -57,6 +57,24 @@ def _corr(x: torch.Tensor) -> torch.Tensor:
     return c + torch.diag((norm.squeeze(1) == 0).double())
 
 
+def _cov(x: torch.Tensor) -> torch.Tensor:
+    """Covariance between the rows of rows(x) over its columns (centred, divided by their number)."""
+    r = rows(x).double()
+    r = r - r.mean(dim=1, keepdim=True)
+    return r @ r.T / max(r.shape[1], 1)
+
+
+def _layer_diff(v: torch.Tensor) -> torch.Tensor:
+    """Successive differences v[l] - v[l-1] (empty for a single layer)."""
+    return v[1:] - v[:-1] if v.dim() == 1 else torch.zeros_like(v)
+
+
+def _extreme(fn):
+    def reduce(v: torch.Tensor) -> torch.Tensor:
+        return fn(v) if v.numel() else v.new_zeros(())
+    return reduce
+
+
 def _channels(x: torch.Tensor) -> torch.Tensor:
     """dims 0 and 1 swapped: rows become channels (of every sample and position)."""
     return x.transpose(0, 1).contiguous() if x.dim() > 1 else x.clone()
@@ -112,6 +130,14 @@ for _op in [
        default=False),
     Op("corr", "reshape", _corr, "Pearson correlation between the rows of each layer (rows(x) rows(x)^T normalised)",
        r"\operatorname{{corr}}\left({0}\right)", default=False),
+    Op("cov", "reshape", _cov, "covariance between the rows of each layer over its columns",
+       r"\operatorname{{cov}}\left({0}\right)", default=False),
+    Op("layer_diff", "across", _layer_diff, "differences of successive layers' numbers (a new axis: one "
+       "fewer entry)", r"\Delta_{{l}} {0}", default=False),
+    Op("layer_min", "aggregate", _extreme(torch.min), "smallest over layers (0 if none)",
+       r"\min_{{l}} {0}", default=False),
+    Op("layer_max", "aggregate", _extreme(torch.max), "largest over layers (0 if none)",
+       r"\max_{{l}} {0}", default=False),
     Op("channels", "reshape", _channels, "dims 0 and 1 swapped: rows become channels",
        r"{0}^{{\mathrm{{ch}}}}", default=False),
     Op("neurons", "reshape", _neurons, "rows(x) transposed: a row per unit, a column per sample",

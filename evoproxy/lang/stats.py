@@ -24,6 +24,9 @@ class Stat:
     pass_name: str
     description: str
     latex: str
+    cost: str = ""
+    """What makes it costly beyond the probe's one forward and backward (empty: nothing), e.g.
+    "one backward pass per probe image"; shown by ``evoproxy list stats``."""
 
 
 STATS: Registry[Stat] = Registry("statistic")
@@ -94,5 +97,19 @@ for _s in [
          "batch-first", r"Z"),
     Stat("input_grad", tensor("X"), "jacov", "d sum(logits) / d input for each probe image (Jacov's "
          "Jacobian; one layer: the input)", r"J"),
+    # blocks (AZ-NAS), the NTK (TE-NAS), per-image gradients (GradSign), labels (EPE-NAS)
+    Stat("block_out", tensor("B"), "blocks", "output of every block the network declares (probe_blocks(): "
+         "NB201's stem and cells), batch-first, train mode", r"F"),
+    Stat("block_jac", tensor("J"), "blocks", "per block after the first: G_in^T G_out / N, G_out a Rademacher "
+         "cotangent at its output and G_in its vector-Jacobian product at its input (AZ-NAS; zero for a "
+         "block that passes gradients unchanged)", r"M", "one vector-Jacobian product per block"),
+    Stat("ntk", tensor("N"), "ntk", "empirical NTK J J^T over the probe images (one B x B layer), J_i the "
+         "gradient of image i's summed logits w.r.t. every parameter named *weight* (TE-NAS)", r"\Theta",
+         "one backward pass per probe image; a B x parameters Jacobian in memory"),
+    Stat("grad_each", tensor("W|n"), "each", "cross-entropy gradient of each layer weight for each probe "
+         "image forwarded alone (GradSign), stacked on a leading axis", r"\nabla_{W}\ell_{i}",
+         "one forward and backward per probe image; B copies of the weights"),
+    Stat("same_class", tensor("corr(X)"), "labels", "1 where two probe images share a label (B x B, the "
+         "shape of corr(input_grad); EPE-NAS's grouping by class)", r"\mathbb{1}_{y_i = y_j}"),
 ]:
     register_stat(_s)

@@ -2,10 +2,10 @@
 
 ``collect(model, x, y, names)`` computes exactly the statistics named (and nothing else).
 Passes register into :mod:`.base` in a fixed order: the standard passes, the sample-axis and
-ReLU passes, then quantization, then teacher-student. Only this package installs torch hooks. A user adds a pass with
+ReLU passes, the block / NTK / per-image passes, then quantization, then teacher-student. Only this package installs torch hooks. A user adds a pass with
 :func:`evoproxy.probe.base.register_pass` (and its statistics with ``register_stat``).
 """
-from evoproxy.probe import base, passes, sample_passes, quant, teacher  # noqa: F401  (order: core, then plugins)
+from evoproxy.probe import base, passes, sample_passes, block_passes, quant, teacher  # noqa: F401  (order: core, then plugins)
 from evoproxy.probe.base import PASSES, LayerRecorder, collect, register_pass
 
 __all__ = ["collect", "register_pass", "PASSES", "LayerRecorder"]
