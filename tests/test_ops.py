@@ -16,7 +16,7 @@ def _inputs(op, x):
     layers = (x, x[:2] * 0.5)  # two layers of different shapes, like a real statistic list
     if op.family == "stack":     # batch kernels: one shape in every layer (the type rule's promise)
         layers = (x, x * 0.5)
-    if op.family == "aggregate":
+    if op.family in ("aggregate", "across", "rank"):   # a vector over layers (or networks)
         return [torch.tensor([0.0, -1.0, 2.0], dtype=torch.float64)]
     return [layers, tuple(t.flip(0) for t in layers)][: op.arity]
 
@@ -66,3 +66,10 @@ def test_registration_refuses_duplicates_and_nan():
         register_op(Op("log", "unary", torch.abs, "", "{0}"))
     with pytest.raises(ValueError, match="NaN"):
         register_op(Op("raw_log", "unary", torch.log, "", "{0}"))
+
+
+def test_an_op_whose_latex_template_does_not_format_is_refused_when_registered():
+    bad = Op("bad_latex_op", "unary", torch.abs, "|x|", r"\mathbb{1}{0}")   # {1}: a second argument
+    with pytest.raises(ValueError, match="LaTeX template"):
+        register_op(bad)
+    assert "bad_latex_op" not in OPS

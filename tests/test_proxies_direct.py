@@ -220,7 +220,8 @@ DIRECT = {
 
 def test_every_registered_proxy_has_a_direct_implementation():
     from tests.test_sota_proxies import SOTA_DIRECT
-    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT)
+    from tests.test_sota_proxies_b import SOTA_DIRECT_B
+    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT) | set(SOTA_DIRECT_B)
 
 
 @pytest.mark.parametrize("model_name", sorted(MODELS))

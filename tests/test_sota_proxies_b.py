@@ -17,6 +17,9 @@ from tests import sota_direct_a as ref_a
 from tests import sota_direct_b as ref
 from tests.directhelp import assert_close, library_score
 
+SOTA_DIRECT_B = ("aznas_expressivity", "aznas_progressivity", "aznas_trainability", "aznas", "tenas_ntk", "tenas_lr",
+                 "tenas", "gradsign", "epe_nas")
+"""The proxies this file checks against an independent implementation."""
 ARCHS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
          "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|skip_connect~1|nor_conv_3x3~2|",
          "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|skip_connect~2|"]
@@ -106,6 +109,19 @@ def test_tenas_aggregate_orders_as_the_reference_rank_sum(nets):
     got, _ = _set_scores("tenas", nets, x, y)
     want = ref.tenas_aggregate([ref.tenas_ntk_cond(n, x) for n in nets], [ref.tenas_linear_regions(n, x) for n in nets])
     assert np.allclose(np.asarray(got) * len(nets), want)
+
+
+@pytest.mark.parametrize("name", SOTA_DIRECT_B)
+def test_each_renders_as_text_latex_and_a_graph(name):
+    import networkx as nx
+    from evoproxy.lang.export import to_dot, to_latex, to_networkx
+    program = PROXIES.get(name).program
+    assert parse(program.text) == program
+    assert to_latex(program).count("{") == to_latex(program).count("}") > 0
+    g = to_networkx(program)   # distinct subexpressions, shared ones once; the proxy is the only sink
+    assert nx.is_directed_acyclic_graph(g) and [n for n in g if g.out_degree(n) == 0] == [program.text]
+    assert len(g) == len({n.text for n in program.nodes()})
+    assert ("\\nset" in to_dot(program)) == (program.vtype.kind == "set")
 
 
 def test_set_level_values_depend_on_the_set():

@@ -185,6 +185,11 @@ def register_op(op: Op) -> Op:
 
 
 def _check_op(op: Op) -> None:
+    try:
+        op.latex.format(*("x",) * op.arity)
+    except (IndexError, KeyError, ValueError) as e:
+        raise ValueError(f"op {op.name}: LaTeX template {op.latex!r} does not format with {op.arity} "
+                         f"argument(s) ({e}); write literal braces as {{{{ }}}}") from None
     probes = [torch.zeros(2, 3, 2, 2), -torch.rand(2, 3, 2, 2) - 0.5, torch.full((2, 3, 2, 2), 1e4)]
     if op.family in ("unary", "binary", "aggregate"):
         probes.append(torch.tensor([0.0, -2.0, 3.0]))  # a layer vector

@@ -126,7 +126,7 @@ def _sample_mean(x: torch.Tensor) -> torch.Tensor:
 
 
 for _op in [
-    Op("step", "unary", _step, "1 where x > 0, else 0 (an activation pattern)", r"\mathbb{1}\left[{0} > 0\right]",
+    Op("step", "unary", _step, "1 where x > 0, else 0 (an activation pattern)", r"\mathbb{{1}}\left[{0} > 0\right]",
        default=False),
     Op("corr", "reshape", _corr, "Pearson correlation between the rows of each layer (rows(x) rows(x)^T normalised)",
        r"\operatorname{{corr}}\left({0}\right)", default=False),
