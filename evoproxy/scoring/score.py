@@ -54,9 +54,10 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
 
     Set-level programs (:mod:`evoproxy.lang.ranks`) are ranked among ``arch_ids``.
     ``on_arch(j, column)`` is called as each architecture finishes (progress, incremental saving)
-    with the scores of the network parts (the programs themselves unless some are set-level).
+    with one score per program, or, when some are set-level, one per distinct network part.
     """
     parts = all_network_parts(programs)
+    per_network = not any(is_set_level(p) for p in programs)
     scores = np.full((len(parts), len(arch_ids)), math.nan)
     for j, arch in enumerate(arch_ids):
         try:
@@ -65,7 +66,7 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
             if "out of memory" in str(e).lower():
                 raise
         if on_arch is not None:
-            on_arch(j, scores[:, j])
+            on_arch(j, combine(programs, parts, scores[:, j:j + 1])[:, 0] if per_network else scores[:, j])
     return combine(programs, parts, scores)
 
 
@@ -94,16 +95,17 @@ def load_proxy(path: str | Path):
     ``batch`` is an ``(x, y)`` pair or a :class:`~evoproxy.data.images.ProbeBatch`; the model is
     probed on a private copy, so it is left untouched. A network the probe cannot measure (see
     :mod:`evoproxy.probe.layers`) or a statistic that fails on it raises one
-    :class:`~evoproxy.errors.EvoproxyError` line instead of a silent NaN.
+    :class:`~evoproxy.errors.EvoproxyError` line instead of a silent NaN. A set-level proxy (ranks
+    over several networks) is refused when loaded: score those with ``evoproxy eval``.
     """
     spec = resolve(str(path))
+    if is_set_level(spec.program):
+        raise EvoproxyError(f"{spec.name} ranks networks among each other (a set-level proxy): score a "
+                            "set of networks with `evoproxy eval`, not one network")
 
     def proxy(model, batch, seed: int = 0) -> float:
         x, y = (batch.x, batch.y) if isinstance(batch, ProbeBatch) else batch
         check_network(model)
-        if is_set_level(spec.program):
-            raise EvoproxyError(f"{spec.name} ranks networks among each other (a set-level proxy): score a "
-                                "set of networks with `evoproxy eval`, not one network")
         stats = collect(model, x, y, spec.program.stats, seed=seed, strict=True)
         return spec.direction * evaluate_many([spec.program], stats)[0]
 

@@ -88,8 +88,8 @@ class RunConfig:
     control: Optional[str] = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
     teacher: Optional[str] = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
     hall_of_fame: int = 5
-    baselines: tuple[str, ...] = ("synflow", "nwot", "snip", "grad_norm", "fisher", "jacov",
-                                  "l2_norm", "params", "flops")
+    baselines: tuple[str, ...] = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
+                                  "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
     plugins: tuple[str, ...] = ()  # the user's modules or .py files registering ops, benchmarks ... (README, Extending)
     seed: int = 0
     split_seed: int = 0
