@@ -16,19 +16,20 @@ from evoproxy.lang.stats import STATS
 SIGNATURES = {"unary": "x -> x", "binary": "x, x -> x", "matmul": "T[d], T[d] -> T[gram(d)]",
               "reshape": "T[d] -> T[op(d)]", "reduce": "tensor -> layer",
               "distance": "T[d], T[d] -> layer", "aggregate": "layer -> scalar",
-              "samples": "T[d|n] -> T[d]", "stack": "T[k] -> T[k] (one layer)",
-              "concat": "T[neurons(d)] -> T[neurons(d)] (one layer)"}
+              "samples": "T[d|n] or T[d|i] -> T[d]", "stack": "T[k] -> T[k] (one layer)",
+              "concat": "T[neurons(d)] -> T[neurons(d)] (one layer)", "across": "layer -> layer (new axis)",
+              "rank": "scalar or set -> set"}
 LISTS = ("ops", "stats", "proxies")
 
 
 def table(what: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     """``(header, rows)`` describing the registered ``what`` (one of :data:`LISTS`)."""
     if what == "ops":
-        return ("op", "family", "signature", "meaning"), [
-            (o.name, o.family, SIGNATURES[o.family], o.doc) for o in OPS.values()]
+        return ("op", "family", "signature", "default", "meaning"), [
+            (o.name, o.family, SIGNATURES[o.family], "yes" if o.default else "no", o.doc) for o in OPS.values()]
     if what == "stats":
-        return ("statistic", "type", "pass", "description"), [
-            (s.name, str(s.vtype), s.pass_name, s.description) for s in STATS.values()]
+        return ("statistic", "type", "pass", "extra cost", "description"), [
+            (s.name, str(s.vtype), s.pass_name, s.cost or "-", s.description) for s in STATS.values()]
     return ("proxy", "formula", "source", "departures from the reference code"), [
         (p.name, p.formula, p.source, p.departures or "-") for p in PROXIES.values()]
 

@@ -106,7 +106,7 @@ for _s in [
     Stat("ntk", tensor("N"), "ntk", "empirical NTK J J^T over the probe images (one B x B layer), J_i the "
          "gradient of image i's summed logits w.r.t. every parameter named *weight* (TE-NAS)", r"\Theta",
          "one backward pass per probe image; a B x parameters Jacobian in memory"),
-    Stat("grad_each", tensor("W|n"), "each", "cross-entropy gradient of each layer weight for each probe "
+    Stat("grad_each", tensor("W|i"), "each", "cross-entropy gradient of each layer weight for each probe "
          "image forwarded alone (GradSign), stacked on a leading axis", r"\nabla_{W}\ell_{i}",
          "one forward and backward per probe image; B copies of the weights"),
     Stat("same_class", tensor("corr(X)"), "labels", "1 where two probe images share a label (B x B, the "

@@ -1,10 +1,10 @@
 """Probe passes over a network's blocks and per-sample Jacobians: AZ-NAS (block features and
 block Jacobians), TE-NAS (the NTK), GradSign (per-image gradients) and EPE-NAS (label kernel).
 
-*Blocks* are the stages a network declares with a ``probe_blocks()`` method returning modules
-in forward order whose outputs chain (each block's output feeds the next), e.g. NAS-Bench-201's
-stem and its 17 cells. A network that declares none cannot give block statistics (ValueError:
-screened as NaN in a search, one line from ``load_proxy``).
+*Blocks* are stages that chain, each one's output the next one's input: those a network declares
+with a ``probe_blocks()`` method (NAS-Bench-201: its stem and its 17 cells), else the children of
+an ``nn.Sequential`` network. Block statistics run them in turn from the probe batch. Other
+networks have no blocks (ValueError: screened as NaN in a search, one line from ``load_proxy``).
 """
 from __future__ import annotations
 
@@ -17,41 +17,50 @@ from evoproxy.probe.layers import logits_of
 
 
 def probe_blocks(net: nn.Module) -> list[nn.Module]:
-    blocks = net.probe_blocks() if callable(getattr(net, "probe_blocks", None)) else None
-    if not blocks or len(blocks) < 2:
-        raise ValueError(f"{type(net).__name__} declares no blocks: block statistics need a "
-                         "probe_blocks() method returning its stages in forward order")
-    return list(blocks)
+    if callable(getattr(net, "probe_blocks", None)):
+        blocks = list(net.probe_blocks())
+    else:
+        blocks = list(net.children()) if isinstance(net, nn.Sequential) else []
+    if len(blocks) < 2:
+        raise ValueError(f"{type(net).__name__} declares no blocks: block statistics need a probe_blocks() "
+                         "method returning at least two stages that chain, in forward order")
+    return blocks
 
 
 def _block_outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """The output of every block in one train-mode forward, graph kept."""
-    outs: list[torch.Tensor] = []
-    handles = [b.register_forward_hook(lambda m, a, o: outs.append(o)) for b in probe_blocks(net)]
-    try:
-        net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    """The output of every block, run in turn from ``x`` (train mode, graph kept)."""
+    outs, h = [], x
+    for block in probe_blocks(net):
+        h = block(h)
+        outs.append(h)
     return outs
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
-    return t.movedim(1, -1).reshape(-1, t.shape[1]).double() if t.dim() > 2 else t.double()
+    return t.movedim(1, -1).reshape(-1, t.shape[1]).double()
+
+
+def _paired_rows(g_in: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input and output gradients as matrices with one row per position: channels-last when both
+    are feature maps (the input pixel-unshuffled to the output's resolution), else one row per image."""
+    if g_in.dim() == g_out.dim() == 4:
+        factor = g_in.shape[2] // max(g_out.shape[2], 1)
+        if factor >= 1 and g_in.shape[2:] == (g_out.shape[2] * factor, g_out.shape[3] * factor):
+            return _channels_last(F.pixel_unshuffle(g_in, factor) if factor > 1 else g_in), _channels_last(g_out)
+    return g_in.reshape(g_in.shape[0], -1).double(), g_out.reshape(g_out.shape[0], -1).double()
 
 
 def _block_jacobian(f_out: torch.Tensor, f_in: torch.Tensor) -> torch.Tensor:
     """AZ-NAS's M = G_in^T G_out / N for one block: G_out a Rademacher cotangent at its output,
-    G_in its vector-Jacobian product at its input (pixel-unshuffled to the output's positions).
-    A block that passes gradients through unchanged (an identity) gives the zero matrix."""
+    G_in its vector-Jacobian product at its input. A block that passes gradients through
+    unchanged (an identity) gives the zero matrix."""
     g_out = torch.bernoulli(torch.full_like(f_out, 0.5)) * 2 - 1
     (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True, allow_unused=True)
-    if g_in is None or (g_in.shape == g_out.shape and torch.equal(g_in, g_out)):
-        return torch.zeros(f_in.shape[1] if f_in.dim() > 1 else 1, f_out.shape[1] if f_out.dim() > 1 else 1,
-                           dtype=torch.float64)
-    if g_in.dim() == 4 and g_in.shape[2:] != g_out.shape[2:]:
-        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
-    go, gi = _channels_last(g_out.detach()), _channels_last(g_in.detach())
+    if g_in is None:
+        g_in = torch.zeros_like(f_in)
+    gi, go = _paired_rows(g_in.detach(), g_out)
+    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+        return torch.zeros(gi.shape[1], go.shape[1], dtype=torch.float64)
     return gi.T @ go / go.shape[0]
 
 

@@ -5,7 +5,8 @@ import random
 from typing import Iterable, Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.lang.ops import OPS, PER_SAMPLE, Op
+from evoproxy.lang.ops import OPS, Op
+from evoproxy.lang.typerules import SAMPLE_AXES
 from evoproxy.lang.program import Program
 from evoproxy.lang.stats import STATS
 from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TENSOR, TypeCheckError, VType, layers_of, tensor
@@ -104,9 +105,10 @@ class Generator:
             prods.append(lambda r, d: self._distance(r, vtype, d))
         if vtype.kind == TENSOR and "(" in vtype.domain:
             prods.append(lambda r, d: self._derived(r, vtype, d))
-        if vtype.kind == TENSOR and fam.get("samples") and tensor(vtype.domain + PER_SAMPLE) in self.tensor_types:
-            prods.append(lambda r, d: Program.call(r.choice(fam["samples"]).name,
-                                                   self._gen(r, tensor(vtype.domain + PER_SAMPLE), d)))
+        for axis in SAMPLE_AXES:
+            if vtype.kind == TENSOR and fam.get("samples") and tensor(vtype.domain + axis) in self.tensor_types:
+                prods.append(lambda r, d, a=axis: Program.call(r.choice(fam["samples"]).name,
+                                                               self._gen(r, tensor(vtype.domain + a), d)))
         for family in ("stack", "concat"):
             if vtype.kind == TENSOR and fam.get(family) and _fits(fam[family][0], vtype):
                 prods.append(lambda r, d, f=family: Program.call(r.choice(fam[f]).name, self._gen(r, vtype, d)))
