@@ -129,3 +129,17 @@ def test_set_level_values_depend_on_the_set():
     parts = network_parts(program)
     assert combine([program], parts, np.array([[5.0, 1.0]]))[0].tolist() == [1.0, 0.5]
     assert combine([program], parts, np.array([[5.0, 1.0, 9.0]]))[0].tolist() == [2 / 3, 1 / 3, 1.0]
+
+
+def test_eval_init_kaiming_draws_the_networks_as_aznas_does():
+    from evoproxy.app.evaluate import with_init
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.scoring.score import build_seeded
+    bench = get_benchmark("synthetic")
+    ours = build_seeded(lambda: with_init(bench, "kaiming").build(3), 5)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        plain = bench.build(3)
+        theirs = ref.aznas_init(plain)   # draws right after the build, as the seeded build does
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), plain.state_dict().values()))

@@ -13,9 +13,10 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.lang.stats import STATS
+from evoproxy.scoring.inits import INITS
 from evoproxy.scoring.summary import network_specs, run_eval
 
-__all__ = ["proxy_specs", "resolve_archs", "probe_for", "ScoreWriter", "network_specs", "run_eval"]
+__all__ = ["proxy_specs", "resolve_archs", "probe_for", "with_init", "INIT_NAMES", "ScoreWriter", "network_specs", "run_eval"]
 
 
 def proxy_specs(text: str, bench) -> list[ProxySpec]:
@@ -55,6 +56,28 @@ def probe_for(bench, probe: Optional[str], batch_size: int, seed: int, data_dir:
     if own is not None:
         return own, seed if bench.probe_seed is None else bench.probe_seed
     return load_probe_batch(probe or "auto", batch_size, seed, data_dir, bench.image_set), seed
+
+
+INIT_NAMES = list(INITS)
+"""What ``eval --init`` accepts."""
+
+
+class _Reinitialised:
+    """A benchmark whose networks are re-drawn with another init after they are built."""
+
+    def __init__(self, bench, init: str) -> None:
+        self._bench, self._init = bench, INITS.get(init)
+
+    def __getattr__(self, name: str):
+        return getattr(self._bench, name)
+
+    def build(self, arch_id: int):
+        return self._init(self._bench.build(arch_id))
+
+
+def with_init(bench, init: str):
+    """``bench`` with its networks re-initialised by ``init`` (see :mod:`evoproxy.scoring.inits`)."""
+    return bench if init == "benchmark" else _Reinitialised(bench, init)
 
 
 class ScoreWriter:

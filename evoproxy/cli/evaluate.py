@@ -16,7 +16,8 @@ METRICS = ["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd",
 
 def cmd_eval(args: argparse.Namespace) -> int:
     check_device(args.device)
-    bench = open_benchmark(args.benchmark, args.data_dir, args.seed, args.metric, args.teacher)
+    bench = evaluate.with_init(open_benchmark(args.benchmark, args.data_dir, args.seed, args.metric, args.teacher),
+                               args.init)
     specs = evaluate.proxy_specs(args.proxy, bench)
     archs = evaluate.resolve_archs(bench, args.archs, args.split, args.seed, args.data_dir)
     batch, seed = evaluate.probe_for(bench, args.probe, args.batch_size, args.seed, args.data_dir)
@@ -72,6 +73,10 @@ def add_commands(sub) -> None:
                    "imagenet16-val, synthetic, or a CIFAR python-version / ImageNet16-120 folder or archive "
                    "(default: the benchmark's own probe if it has one, else auto)")
     p.add_argument("--metric", default="test_200ep", choices=METRICS)
+    p.add_argument("--init", default="benchmark", choices=evaluate.INIT_NAMES,
+                   help="re-draw every network's weights before probing: benchmark (its own init, default) or "
+                        "kaiming (AZ-NAS's Kaiming-normal fan-in, BN 1/0), to score a proxy in its paper's setting "
+                        "(use a separate --save file per init)")
     p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
     p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint from `evoproxy train` "
                    "(default: EVOPROXY_TEACHER, else the shipped ResNet-20)")
