@@ -1,5 +1,5 @@
 """AZ-NAS, TE-NAS, GradSign and EPE-NAS as programs, each against an independent implementation
-written from the paper and the authors' code (tests/sota_direct_a.py, tests/sota_direct_b.py),
+written from the paper and the authors' code (tests/sota_direct_b.py to _d.py),
 per network on NB201 networks; the set-level aggregations against the references' rank sums."""
 import math
 
@@ -13,8 +13,9 @@ from evoproxy.lang.ranks import combine, network_parts
 from evoproxy.probe.base import collect
 from evoproxy.lang.interpret import evaluate_many
 from evoproxy.spaces.nb201 import build_nb201
-from tests import sota_direct_a as ref_a
 from tests import sota_direct_b as ref
+from tests import sota_direct_c as ref_c
+from tests import sota_direct_d as ref_d
 from tests.directhelp import assert_close, library_score
 
 SOTA_DIRECT_B = ("aznas_expressivity", "aznas_progressivity", "aznas_trainability", "aznas", "tenas_ntk", "tenas_lr",
@@ -65,24 +66,24 @@ def test_a_block_that_is_an_identity_for_gradients_scores_lowest():
 
 def test_tenas_ntk_condition_number(case):
     net, x, y = case
-    assert_close(library_score("tenas_ntk", net, x, y), -ref.tenas_ntk_cond(net, x), rel=1e-6, nonzero=True)
+    assert_close(library_score("tenas_ntk", net, x, y), -ref_d.tenas_ntk_cond(net, x), rel=1e-6, nonzero=True)
 
 
 def test_tenas_linear_regions(case):
     net, x, y = case
-    assert library_score("tenas_lr", net, x, y) == ref.tenas_linear_regions(net, x) > 1
+    assert library_score("tenas_lr", net, x, y) == ref_d.tenas_linear_regions(net, x) > 1
 
 
 def test_gradsign_is_the_sum_of_sign_agreements_over_the_batch(case):
     net, x, y = case
-    assert_close(library_score("gradsign", net, x, y) * x.shape[0], ref.gradsign(net, x, y), rel=1e-9, nonzero=True)
+    assert_close(library_score("gradsign", net, x, y) * x.shape[0], ref_d.gradsign(net, x, y), rel=1e-9, nonzero=True)
 
 
 def test_epe_nas(case):
     net, x, y = case
     singletons = int((torch.bincount(y) == 1).sum())   # each adds -1e-5 here, +1e-5 in the reference
     got = library_score("epe_nas", net, x, y)
-    assert_close(got + 2 * singletons * math.log(1 + 1e-5), ref_a.epe_nas(net, x, y), rel=1e-9, nonzero=True)
+    assert_close(got + 2 * singletons * math.log(1 + 1e-5), ref_c.epe_nas(net, x, y), rel=1e-9, nonzero=True)
 
 
 def _set_scores(name, nets, x, y):
@@ -107,7 +108,7 @@ def test_aznas_aggregate_sums_log_ranks_as_the_reference(nets):
 def test_tenas_aggregate_orders_as_the_reference_rank_sum(nets):
     x, y = _batch()
     got, _ = _set_scores("tenas", nets, x, y)
-    want = ref.tenas_aggregate([ref.tenas_ntk_cond(n, x) for n in nets], [ref.tenas_linear_regions(n, x) for n in nets])
+    want = ref_d.tenas_aggregate([ref_d.tenas_ntk_cond(n, x) for n in nets], [ref_d.tenas_linear_regions(n, x) for n in nets])
     assert np.allclose(np.asarray(got) * len(nets), want)
 
 
