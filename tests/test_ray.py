@@ -26,6 +26,24 @@ def test_ray_run_equals_serial_run(tmp_path, serial_trace, workers):
     assert trace(store) == serial_trace
 
 
+SOTA_LANGUAGE = dict(generations=3, stats=("weight", "relu_in", "grad_split", "block_out"),
+                     ops=("step", "corr", "cov", "channels", "neurons", "eig_min", "logdet", "eff_rank", "distinct_rows",
+                          "sample_mean", "sample_std", "layers_total", "layers_concat", "layer_diff", "layer_min",
+                          "layer_sum", "layer_mean", "add", "mul", "log", "sum", "l2"),
+                     baselines=("params", "swap", "aznas"))
+
+
+def test_a_run_over_the_new_statistics_and_ops_is_the_same_on_ray(tmp_path):
+    """Per-sample, ReLU-level and block statistics, spectral ops and a set-level baseline (AZ-NAS's
+    rank aggregate) give the same run and report serially and on Ray."""
+    serial_report, serial = search(tmp_path, "serial", **SOTA_LANGUAGE)
+    ray_report, ray = search(tmp_path, "ray", backend="ray", workers=2, **SOTA_LANGUAGE)
+    assert trace(ray) == trace(serial)
+    assert ray_report["baselines"] == serial_report["baselines"]
+    texts = [r.text for r in serial.candidates()]
+    assert any("relu_in" in t or "grad_split" in t or "block_out" in t for t in texts)
+
+
 def test_search_recovers_the_known_formula_on_ray(tmp_path):
     report, _ = search(tmp_path, backend="ray", workers=2)
     assert report["hall_of_fame"][0]["holdout"]["synthetic"]["kendall"] >= 0.95

@@ -68,15 +68,20 @@ def test_meco(case):
 
 OPS = ["step", "neurons", "first_sample", "channels", "layers_concat", "distinct_rows", "layers_total", "logdet",
        "eigvals", "eig_min", "eig_max", "eff_rank", "cond", "corr", "matmul", "sample_mean", "sample_std",
-       "layer_sum", "layer_mean", "add", "mul", "div", "log", "abs", "sum", "l2", "spatial_sum"]
+       "layer_sum", "layer_mean", "add", "mul", "div", "log", "abs", "sum", "l2", "spatial_sum", "cov", "layer_diff",
+       "layer_min", "layer_max"]
 
 
 def test_random_programs_over_the_new_statistics_compute(case):
     from evoproxy.probe.base import collect
     net, x, y = case
-    stats = collect(net, x[:8], y[:8], ["relu_in", "grad_split", "input_grad", "weight", "act", "fan_in"])
+    stats = collect(net, x[:8], y[:8], ["relu_in", "grad_split", "grad_each", "input_grad", "weight", "act", "fan_in",
+                                        "block_out", "block_jac", "ntk", "same_class"])
     gen, rng = Generator(stats=sorted(stats), ops=OPS), random.Random(7)
-    for _ in range(60):
+    drawn = set()
+    for _ in range(80):
         program = gen.program(rng, SCALAR_T, rng.randint(2, 7))
         value = eval_node(program, stats, {})   # well-typed: computes, never raises
         assert value.shape == () and value.dtype.is_floating_point, program.text
+        drawn |= {n.head for n in program.nodes()}
+    assert {"layer_diff", "block_out", "grad_each"} <= drawn

@@ -53,6 +53,7 @@ class Generator:
         self.tensor_types = {s.vtype for s in self.stats if s.vtype.kind == TENSOR}
         self.axes = sorted({layers_of(d) for d in base} | {s.vtype for s in self.stats if s.vtype.kind == LAYER}
                            or {LAYER_T}, key=str)
+        self.axes += [op.result_type(a) for op in self.by_family.get("across", []) for a in list(self.axes)]
 
     def program(self, rng: random.Random, vtype: VType = SCALAR_T, max_depth: int = 6,
                 require_stat: bool = True) -> Program:
@@ -98,6 +99,10 @@ class Generator:
             prods.append(lambda r, d: self._binary(r, vtype, d))
         if vtype == SCALAR_T and fam.get("aggregate"):
             prods.append(lambda r, d: Program.call(r.choice(fam["aggregate"]).name, self._gen(r, self._axis(r), d)))
+        if vtype.kind == LAYER and ":" in vtype.domain:  # an across op's axis, e.g. layer_diff:relu
+            name, base = vtype.domain.split(":", 1)
+            if name in {op.name for op in fam.get("across", [])}:
+                prods.append(lambda r, d: Program.call(name, self._gen(r, VType(LAYER, "" if base == "layer" else base), d)))
         if vtype.kind == LAYER and fam.get("reduce") and self.domains:
             prods.append(lambda r, d: Program.call(
                 r.choice(fam["reduce"]).name, self._gen(r, tensor(r.choice(self._domains(d, vtype))), d)))
