@@ -75,7 +75,7 @@ OPS = ["step", "neurons", "first_sample", "channels", "layers_concat", "distinct
 def test_random_programs_over_the_new_statistics_compute(case):
     from evoproxy.probe.base import collect
     net, x, y = case
-    stats = collect(net, x[:8], y[:8], ["relu_in", "grad_split", "grad_each", "input_grad", "weight", "act", "fan_in",
+    stats = collect(net, x[:4], y[:4], ["relu_in", "grad_split", "grad_each", "input_grad", "weight", "act", "fan_in",
                                         "block_out", "block_jac", "ntk", "same_class"])
     gen, rng = Generator(stats=sorted(stats), ops=OPS), random.Random(7)
     drawn = set()
