@@ -30,7 +30,7 @@ SOTA_LANGUAGE = dict(generations=3, stats=("weight", "relu_in", "grad_split", "b
                      ops=("step", "corr", "cov", "channels", "neurons", "eig_min", "logdet", "eff_rank", "distinct_rows",
                           "sample_mean", "sample_std", "layers_total", "layers_concat", "layer_diff", "layer_min",
                           "layer_sum", "layer_mean", "add", "mul", "log", "sum", "l2"),
-                     baselines=("params", "swap", "aznas"))
+                     baselines=("params", "swap", "aznas"), timeout_s=3600.0)  # no wall-clock rejections
 
 
 def test_a_run_over_the_new_statistics_and_ops_is_the_same_on_ray(tmp_path):

@@ -51,8 +51,8 @@ def _meco_on_measured_layers(net, x):
         f = out[0].detach().double().reshape(out.shape[1], -1)
         if f.shape[1] > 1:
             values.append(float(torch.linalg.eigvalsh(torch.nan_to_num(torch.corrcoef(f))).min()))
-        else:   # one position (the classifier): the correlation of constant rows, identity here
-            values.append(1.0)
+        else:   # one position (the classifier): constant rows, nan_to_num(corrcoef) = 0
+            values.append(0.0)
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
         net.train()(x)

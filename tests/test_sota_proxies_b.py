@@ -144,3 +144,15 @@ def test_eval_init_kaiming_draws_the_networks_as_aznas_does():
         theirs = ref.aznas_init(plain)   # draws right after the build, as the seeded build does
     assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
     assert not all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), plain.state_dict().values()))
+
+
+def test_a_network_without_a_path_from_input_to_output_ranks_lowest_as_the_references_nan():
+    x, y = _batch()
+    torch.manual_seed(0)
+    cut = build_nb201("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")   # logits do not depend on x
+    connected = build_nb201(ARCHS[0])
+    assert math.isnan(ref_c.epe_nas(cut, x, y))
+    assert library_score("epe_nas", cut, x, y) == 0.0 < library_score("epe_nas", connected, x, y)
+    stats = collect(cut, x, y, {"jacov"})
+    assert math.isnan(float(stats["jacov"]))   # the opaque leaf: NaN, as the reference
+    assert library_score("jacov", cut, x, y) < min(-1e5, library_score("jacov", connected, x, y))

@@ -48,7 +48,7 @@ def test_corr_channels_step_and_distinct_rows():
     want = torch.corrcoef(x.reshape(5, -1).double())
     assert torch.allclose(_op("corr", x), want, atol=1e-12)
     const = torch.ones(2, 4)
-    assert _op("corr", const).tolist() == [[1.0, 0.0], [0.0, 1.0]]   # constant rows: defined
+    assert _op("corr", const).tolist() == [[0.0, 0.0], [0.0, 0.0]]   # constant rows: 0, as nan_to_num(corrcoef)
     assert _op("channels", x).shape == (2, 5, 3, 3)
     assert torch.equal(_op("channels", x)[1, 3], x[3, 1])
     assert _op("step", torch.tensor([-1.0, 0.0, 2.0])).tolist() == [0.0, 0.0, 1.0]

@@ -67,7 +67,9 @@ for _p in [
     ClassicProxy("jacov", f"negate(layer_sum(sum(add(log(add({_EIG}, 1e-05)), invert(add({_EIG}, 1e-05))))))",
                  "-sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation matrix of the "
                  "per-image input Jacobians of sum(logits), k = 1e-5", "Mellor et al. 2021 (v1)",
-                 departures="eigenvalues as singular values of the correlation matrix (equal: it is PSD)"),
+                 departures="eigenvalues as singular values of the correlation matrix (equal: it is PSD); a "
+                            "network whose Jacobian is constant (no path from input to output) scores "
+                            "-B (log 1e-5 + 1e5), the lowest (the reference: NaN, ranked lowest)"),
     ClassicProxy("nwot", f"layer_sum(logdet(layers_total(add(matmul({_C}, {_C}), matmul(sub(1.0, {_C}), sub(1.0, {_C}))))))",
                  "log|K|, K = sum over every ReLU of c c^T + (1-c)(1-c)^T with c the binary codes of the "
                  "ReLU's input per image", "Mellor et al. 2021 (NASWOT)",
@@ -124,12 +126,15 @@ for _p in [
                  "Zhang & Jia 2022 (GradSign, ICLR)",
                  departures="the mean over images, i.e. the reference's sum of signs / B (the same ranking at "
                             "a fixed batch)"),
-    ClassicProxy("epe_nas", "negate(layer_sum(sum(mul(same_class, log(add(abs(corr(input_grad)), 1e-05))))))",
+    ClassicProxy("epe_nas", "mul(negate(layer_sum(sum(mul(same_class, log(add(abs(corr(input_grad)), 1e-05)))))), "
+                 "layer_sum(step(eig_max(corr(input_grad)))))",
                  "-sum over classes of sum_ij log(|corr(J_i, J_j)| + 1e-5) over the probe images i, j of the "
                  "class, J the input Jacobian of sum(logits)", "Lopes et al. 2021 (EPE-NAS)",
                  departures="-E_c instead of |E_c| per class (equal unless all of a class's Jacobians are "
-                            "collinear; a one-image class adds -1e-5 instead of +1e-5); the <= 100-class "
-                            "rule on every dataset (as the authors' script, which never passes the class count)"),
+                            "collinear; a one-image class adds -1e-5 instead of +1e-5); a network whose input "
+                            "Jacobian is constant (no path from input to output) scores 0, the lowest (the "
+                            "reference: NaN, ranked lowest); the <= 100-class rule on every dataset (as the "
+                            "authors' script, which never passes the class count)"),
     ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
                  "NAS-Bench-Suite-Zero"),
     ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",

@@ -48,13 +48,13 @@ def _cond(x: torch.Tensor) -> torch.Tensor:
 
 
 def _corr(x: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation between the rows of rows(x); a constant row correlates 0 (1 with itself)."""
+    """Pearson correlation between the rows of rows(x); a constant row, whose correlation is
+    undefined, correlates 0 with every row, itself included (``nan_to_num(corrcoef)``, as MeCo's
+    authors do; a network with a constant Jacobian then gets a zero eigenvalue, Jacov's worst)."""
     r = rows(x).double()
     r = r - r.mean(dim=1, keepdim=True)
-    norm = r.norm(dim=1, keepdim=True)
-    unit = safe_div(r, norm.expand_as(r))
-    c = unit @ unit.T
-    return c + torch.diag((norm.squeeze(1) == 0).double())
+    unit = safe_div(r, r.norm(dim=1, keepdim=True).expand_as(r))
+    return unit @ unit.T
 
 
 def _cov(x: torch.Tensor) -> torch.Tensor:
@@ -107,7 +107,9 @@ def _distinct_rows(x: torch.Tensor) -> torch.Tensor:
     r = rows(x)
     if not r.numel():
         return torch.tensor(0.0, dtype=torch.float64)
-    r = _pack_bits(r) if bool((r * (1 - r) == 0).all()) and not r.isinf().any() else r.double()
+    if not (bool((r * (1 - r) == 0).all()) and not r.isinf().any()):  # not binary codes
+        return torch.tensor(float(torch.unique(r.double(), dim=0).shape[0]), dtype=torch.float64)
+    r = _pack_bits(r)
     if r.shape[1] == 1:
         return torch.tensor(float(torch.unique(r).numel()), dtype=torch.float64)
     order = torch.arange(r.shape[0])
