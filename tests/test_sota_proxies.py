@@ -44,7 +44,7 @@ def test_naswot_counts_every_relu_once_as_naslib(case):
 
 
 def _meco_on_measured_layers(net, x):
-    """MeCo restricted to the probe's stated departure: Conv/Linear outputs, whole batch forwarded."""
+    """MeCo restricted to the probe's stated departure: Conv/Linear outputs (of the first image alone)."""
     values = []
 
     def hook(_m, _i, out):
@@ -55,7 +55,7 @@ def _meco_on_measured_layers(net, x):
             values.append(0.0)
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
-        net.train()(x)
+        net.train()(x[:1])
     for h in handles:
         h.remove()
     return sum(values)

@@ -81,12 +81,11 @@ for _p in [
                  "sum over layers of log sum_w mean|g_w| / std(g_w) over the two halves of the probe batch "
                  "(weights with zero std add 0)", "Li et al. 2023 (ZiCo, ICLR)",
                  departures="the two halves of one probe batch (the official script draws two separate batches)"),
-    ClassicProxy("meco", "layer_sum(eig_min(corr(channels(first_sample(act)))))",
-                 "sum over layers of the smallest eigenvalue of the channel correlation matrix of the first "
-                 "image's feature map", "Jiang et al. 2023 (MeCo, NeurIPS)",
+    ClassicProxy("meco", "layer_sum(eig_min(corr(channels(act_single))))",
+                 "sum over layers of the smallest eigenvalue of the channel correlation matrix of the feature "
+                 "map of the first probe image, forwarded alone", "Jiang et al. 2023 (MeCo, NeurIPS)",
                  departures="Conv/Linear outputs only (the reference hooks every module, containers, BN and ReLU "
-                            "included); the whole probe batch is forwarded (train-mode BN over the batch, the "
-                            "reference forwards one image)"),
+                            "included)"),
     ClassicProxy("swap", "layer_sum(distinct_rows(layers_concat(neurons(step(relu_in)))))",
                  "number of distinct sample-wise activation patterns over every ReLU unit",
                  "Peng et al. 2024 (SWAP, ICLR)",

@@ -97,6 +97,8 @@ for _s in [
          "batch-first", r"Z"),
     Stat("input_grad", tensor("X"), "jacov", "d sum(logits) / d input for each probe image (Jacov's "
          "Jacobian; one layer: the input)", r"J"),
+    Stat("act_single", tensor("A1"), "single", "layer outputs of a train-mode forward of the first probe "
+         "image alone (MeCo's one-image setting), batch-first with one sample", r"A_{1}"),
     # blocks (AZ-NAS), the NTK (TE-NAS), per-image gradients (GradSign), labels (EPE-NAS)
     Stat("block_out", tensor("B"), "blocks", "output of every block the network declares (probe_blocks(): "
          "NB201's stem and cells), batch-first, train mode", r"F"),

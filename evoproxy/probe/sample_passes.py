@@ -1,5 +1,5 @@
-"""Probe passes with a sample axis or ReLU-level features: per-split gradients (ZiCo) and the
-input of every ReLU (NASWOT, SWAP)."""
+"""Probe passes with a sample axis or ReLU-level features: per-split gradients (ZiCo), the input
+of every ReLU (NASWOT, SWAP) and the layer outputs of one image forwarded alone (MeCo)."""
 from __future__ import annotations
 
 import torch
@@ -36,3 +36,15 @@ def _relu_pass(model, x, y, names):
     with torch.no_grad(), ReluInputs(lambda t: inputs.append(t.detach().clone())):
         net(x)
     return {"relu_in": tuple(inputs)}
+
+
+@register_pass("single")
+def _single_pass(model, x, y, names):
+    """Layer outputs of a train-mode forward of the first probe image alone (normalisation over
+    that image's positions only: MeCo's one-image setting)."""
+    net = fresh_copy(model)
+    rec = LayerRecorder(net, keep_act=True)
+    with torch.no_grad():
+        net(x[:1])
+    rec.remove()
+    return {"act_single": tuple(rec.acts[m] for m in rec.layers)}
