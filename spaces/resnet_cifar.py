@@ -61,6 +61,10 @@ class ResNetCifar(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)[1]
 
+    def probe_blocks(self) -> list[nn.Module]:
+        """The stages block statistics read: the stem (conv, BN, ReLU), then every BasicBlock."""
+        return [nn.Sequential(self.conv1, self.bn1, nn.ReLU()), *self.layer1, *self.layer2, *self.layer3]
+
     def forward_features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The three stage outputs ``[B, C, h, w]`` and the logits (a teacher's features)."""
         out = torch.relu(self.bn1(self.conv1(x)))
