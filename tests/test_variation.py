@@ -4,7 +4,7 @@ import random
 import pytest
 
 from evoproxy.search.generate import Generator
-from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_front
+from evoproxy.search.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, check_proxy, parse
 from evoproxy.lang.types import SCALAR_T, TENSOR
 from evoproxy.search.variation import (SLOTS, Limits, TwoBranch, crossover, mutate, point_mutation,
@@ -226,7 +226,7 @@ def test_make_toolbox_two_branch(gen):
         _assert_two_branch(tb.mutate(rng, a), preset)
 
 
-# ---- hall of fame and Pareto front --------------------------------------------------------------
+# ---- Pareto front --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def members(gen):
@@ -240,19 +240,6 @@ def members(gen):
     inds = [Individual(p, fitness[p.hash], i) for i, p in enumerate(progs)]
     rng.shuffle(inds)
     return inds
-
-
-def test_hall_of_fame_is_best_first_and_unique(members):
-    for k in (1, 5, 20):
-        hof = hall_of_fame(members, k)
-        assert len(hof) == k
-        values = [m.value for m in hof]
-        assert values == sorted(values, reverse=True)
-        assert len({m.program.hash for m in hof}) == k
-        assert values[0] == max(m.value for m in members)
-        # nothing left out is better than the worst member kept
-        kept = {m.program.hash for m in hof}
-        assert all(m.value <= values[-1] for m in members if m.program.hash not in kept)
 
 
 def test_pareto_front_has_no_dominated_member(members):

@@ -52,16 +52,23 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _progress(bar, s: dict) -> None:
-    hold = next(iter(s["best_holdout"].values()), {}).get("kendall")
-    bar.set_postfix(best=f"{s['best_fitness']:.3f}", holdout=f"{hold:.3f}" if hold is not None else "-",
-                    evals_s=f"{s['evals_per_s']:.1f}", rejected=sum(s["rejections"].values()))
+    sel = next(iter(s["best_selection"].values()), {}).get("kendall")
+    div = s["diversity"]
+    bar.set_postfix(best=f"{s['best_fitness']:.3f}", selection=f"{sel:.3f}" if sel is not None else "-",
+                    distinct=f"{div['distinct']}/{div['size']}", evals_s=f"{s['evals_per_s']:.1f}",
+                    rejected=sum(s["rejections"].values()))
     bar.update(1)
 
 
 def _print_report(report: dict, run_dir: Path) -> None:
-    print(f"hall of fame (holdout; fitness = search-split {report['fitness']}):")
+    print(f"hall of fame (chosen on the selection split; fitness = search-split {report['fitness']}; "
+          "figures on the final holdout):")
     for e in report["hall_of_fame"]:
         print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {fmt_holdout(e['holdout'])}\n     {e['formula']}")
+    ens = report.get("ensemble")
+    if ens:
+        print(f"evolved ensemble ({len(ens['members'])} member(s) by forward selection on the selection split; "
+              f"final holdout):\n  {fmt_holdout(ens['holdout'])}\n     {ens['formula']}")
     print("baselines on the same holdout networks and batch:")
     for b in report["baselines"]:
         print(f"  {b['proxy']:10s} {fmt_holdout(b['holdout'])}")

@@ -18,10 +18,10 @@ from evoproxy.search.selection import SELECTIONS
 
 EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s")
 
-INT_MIN = {"search_archs": 2, "holdout_archs": 2, "screen_archs": 2, "population": 2, "generations": 0,
+INT_MIN = {"search_archs": 2, "selection_archs": 2, "holdout_archs": 2, "ensemble_size": 0, "screen_archs": 2, "population": 2, "generations": 0,
            "offspring": 1, "tournament_size": 1, "max_depth": 1, "max_size": 1, "hall_of_fame": 1, "seed": 0,
            "split_seed": 0, "batch_size": 1, "threads": 1, "workers": 1, "memory_mb": 1}
-FRACTIONS = {"max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
+FRACTIONS = {"same_behaviour": (0.0, True), "max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
 CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq"),
            "representation": ("tree", "two-branch")}
 NAME_LISTS = {"benchmarks": False, "stats": False, "ops": False, "baselines": True, "plugins": True}
@@ -70,7 +70,8 @@ class RunConfig:
     fitness: str = "kendall"  # kendall | spearman | emq
     metric: str = "test_200ep"
     search_archs: int = 48  # per benchmark, from its search split
-    holdout_archs: int = 100  # per benchmark, from its holdout split
+    selection_archs: int = 48  # per benchmark, from its search split (disjoint from the search networks)
+    holdout_archs: int = 100  # per benchmark, from its holdout split: the final figures
     screen_archs: int = 8  # from the search archs, for the cheap dynamic screen
     max_tie_frac: float = 0.5
     population: int = 24
@@ -87,7 +88,9 @@ class RunConfig:
     ops: Optional[tuple[str, ...]] = None  # None: every registered op
     control: Optional[str] = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
     teacher: Optional[str] = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
-    hall_of_fame: int = 5
+    hall_of_fame: int = 5  # chosen on the selection networks among the best distinct search programs
+    same_behaviour: float = 0.98  # rank correlation on the search networks at which two programs count as one
+    ensemble_size: int = 4  # most members of the evolved ensemble (0: none)
     baselines: tuple[str, ...] = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
                                   "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
     plugins: tuple[str, ...] = ()  # the user's modules or .py files registering ops, benchmarks ... (README, Extending)

@@ -1,4 +1,4 @@
-"""DEAP glue: individuals, the operator toolbox, the hall of fame and the Pareto front.
+"""DEAP glue: individuals, the operator toolbox and the Pareto front.
 
 The only module that imports deap. Selection draws from the run's own ``random.Random`` (DEAP's
 built-in selectors use the global ``random`` module, which would break seeded replays).
@@ -6,7 +6,7 @@ built-in selectors use the global ``random`` module, which would break seeded re
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Optional, Sequence
 
 from deap import base, tools
 
@@ -29,10 +29,12 @@ class FitnessSize(base.Fitness):
 
 
 class Individual:
-    def __init__(self, program: Program, fitness: float, born: int) -> None:
+    def __init__(self, program: Program, fitness: float, born: int,
+                 ranks: Optional[list[int]] = None) -> None:
         self.program = program
         self.fitness = FitnessMax((fitness,))
         self.born = born  # serial number of its creation, for aging
+        self.ranks = ranks  # behaviour on the search networks (search.diversity)
 
     @property
     def value(self) -> float:
@@ -81,12 +83,6 @@ def make_toolbox(generator: Generator, representation: str, limits: Limits) -> b
 
 def tournament(rng: random.Random, pop: Sequence[Individual], size: int) -> Individual:
     return max(rng.sample(list(pop), min(size, len(pop))), key=lambda i: (i.value, -i.born))
-
-
-def hall_of_fame(members: Sequence[Individual], k: int) -> list[Individual]:
-    hof = tools.HallOfFame(k, similar=lambda a, b: a == b)
-    hof.update(list(members))
-    return list(hof)
 
 
 def pareto_front(members: Sequence[Individual]) -> list[Individual]:

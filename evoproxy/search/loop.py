@@ -24,7 +24,8 @@ from evoproxy.search.config import RunConfig
 from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.summary import rankable
 from evoproxy.search.generate import Generator
-from evoproxy.search.gp import Individual, hall_of_fame, make_toolbox, pareto_front
+from evoproxy.search.diversity import better, distinct, diversity, twin_of
+from evoproxy.search.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, parse
 from evoproxy.search.screening import Judge, Verdict, count_rejections
 from evoproxy.search.selection import SELECTIONS, SelectionParams
@@ -33,6 +34,8 @@ from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
 from evoproxy.search.variation import Limits
 
 MAX_INIT_ROUNDS = 30
+FINALISTS_PER_PLACE = 4
+"""The hall of fame is chosen on the selection split among this many times its size of finalists."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,16 @@ class Search:
         self.toolbox = make_toolbox(self.generator, c.representation, Limits(c.max_depth, c.max_size))
         self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
                             for n, b in benches.items()}
+        self.selection_keys = {n: [(n, a) for a in _selection_ids(b, c, self.search_keys[n])]
+                               for n, b in benches.items()}
         self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
                              for n, b in benches.items()}
         self.accuracies = {n: np.array([benches[n].accuracy(a) for _, a in keys])
                            for n, keys in self.search_keys.items()}
         self.holdout_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
                             for n, keys in self.holdout_keys.items()}
+        self.selection_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
+                              for n, keys in self.selection_keys.items()}
         first = next(iter(self.search_keys.values()))
         control = resolve(c.control).program.text if c.control else None
         self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
@@ -68,6 +75,8 @@ class Search:
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
         self.born = 0
         self.holdout_cache: dict[str, dict] = {}
+        self.selection_cache: dict[str, dict] = {}
+        self._selection_rows: dict[str, np.ndarray] = {}
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> int:
@@ -91,9 +100,8 @@ class Search:
             for cand, v in zip(cands, verdicts):
                 rows.append(self._row(0, len(rows), cand, v))
                 ind = self._admit(cand, v)
-                if ind is not None and len(self.population) < self.config.population and \
-                        ind not in self.population:
-                    self.population.append(ind)
+                if ind is not None:
+                    self._join_initial(ind)
             verdicts_all += verdicts
         if len(self.population) < 2:  # parents come in pairs
             raise EvoproxyError(
@@ -133,14 +141,26 @@ class Search:
         return Candidate(child, origin, tuple(p.program.hash for p in parents))
 
     def _replace(self, ind: Individual) -> None:
-        if ind not in self.population:
+        """A child that behaves like a member competes with that member only; else the strategy decides."""
+        twin = twin_of(ind, self.population, self.config.same_behaviour)
+        if twin is None:
             self.selection.replace(self.population, ind)
+        elif better(ind, twin):
+            self.population[self.population.index(twin)] = ind
+
+    def _join_initial(self, ind: Individual) -> None:
+        twin = twin_of(ind, self.population, self.config.same_behaviour)
+        if twin is not None:
+            if better(ind, twin):
+                self.population[self.population.index(twin)] = ind
+        elif len(self.population) < self.config.population:
+            self.population.append(ind)
 
     def _admit(self, cand: Candidate, v: Verdict) -> Optional[Individual]:
         self.born += 1
         if not v.usable:
             return None
-        ind = Individual(cand.program, float(v.fitness), self.born)
+        ind = Individual(cand.program, float(v.fitness), self.born, v.scores.get("search_ranks"))
         self.evaluated.setdefault(cand.program.hash, ind)
         return ind
 
@@ -156,34 +176,56 @@ class Search:
 
     def holdout(self, program: Program) -> dict:
         """Holdout Kendall/Spearman per benchmark of one program, cached by hash."""
-        if program.hash not in self.holdout_cache:
-            self.holdout_many([program])
-        return self.holdout_cache[program.hash]
+        return self.holdout_many([program])[0]
 
     def holdout_many(self, programs: list[Program]) -> list[dict]:
-        """Score several programs on the holdout networks in one statistics-major pass."""
-        todo = [p for p in dict.fromkeys(programs) if p.hash not in self.holdout_cache]
-        if todo:
-            scores = score_keys(self.backend, [p.text for p in todo], _flat(self.holdout_keys))[0]
-            for p, row in zip(todo, scores):
-                self.holdout_cache[p.hash] = _per_benchmark(row, self.holdout_keys, self.holdout_acc)
-        return [self.holdout_cache[p.hash] for p in programs]
+        """Score several programs on the final holdout networks in one statistics-major pass."""
+        return self._split_figures(programs, self.holdout_keys, self.holdout_acc, self.holdout_cache)
+
+    def selection_many(self, programs: list[Program]) -> list[dict]:
+        """The same figures on the selection networks (the hall of fame is chosen on these)."""
+        return self._split_figures(programs, self.selection_keys, self.selection_acc, self.selection_cache)
 
     def search_scores(self, programs: list[Program]) -> list[dict]:
         """The same figures on the search networks (for baselines beside evolved programs)."""
         scores = score_keys(self.backend, [p.text for p in programs], _flat(self.search_keys))[0]
         return [_per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
 
+    def selection_rows(self, programs: list[Program]) -> np.ndarray:
+        """Raw scores (programs x selection networks), each program scored once per process."""
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
+        if todo:
+            scores = score_keys(self.backend, [p.text for p in todo], _flat(self.selection_keys))[0]
+            self._selection_rows.update({p.hash: row for p, row in zip(todo, scores)})
+        return np.array([self._selection_rows[p.hash] for p in programs])
+
+    def _split_figures(self, programs, keys, accs, cache: dict) -> list[dict]:
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in cache]
+        if todo:
+            scores = self.selection_rows(todo) if keys is self.selection_keys else \
+                score_keys(self.backend, [p.text for p in todo], _flat(keys))[0]
+            for p, row in zip(todo, scores):
+                cache[p.hash] = _per_benchmark(row, keys, accs)
+        return [cache[p.hash] for p in programs]
+
+    def selection_fitness(self, figures: dict) -> float:
+        """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
+        metric = "spearman" if self.config.fitness == "spearman" else "kendall"
+        values = [f[metric] if np.isfinite(f[metric]) else -1.0 for f in figures.values()]
+        return float(np.mean(values) if self.config.combine == "mean" else np.min(values))
+
     def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:
         best = self.best()
         summary = {"best_fitness": best.value, "best": best.program.text,
+                   "best_selection": self.selection_many([best.program])[0],
                    "best_holdout": self.holdout(best.program),
+                   "diversity": diversity(self.population, self.config.same_behaviour),
                    "mean_fitness": float(np.mean([i.value for i in self.population])),
                    "candidates": len(rows), "rejections": count_rejections(verdicts),
                    "seconds": time.perf_counter() - start}
         summary["evals_per_s"] = len(rows) / max(summary["seconds"], 1e-9)
         state = {"rng": rng_state_to_json(self.rng.getstate()), "born": self.born,
-                 "holdout_cache": self.holdout_cache}
+                 "holdout_cache": self.holdout_cache, "selection_cache": self.selection_cache}
         self.store.commit_generation(g, rows, [i.to_json() for i in self.population], state, summary)
         if self.on_generation is not None:
             self.on_generation({"generation": g, **summary})
@@ -200,21 +242,42 @@ class Search:
         self.rng.setstate(rng_state_from_json(state["rng"]))
         self.born = state["born"]
         self.holdout_cache = state["holdout_cache"]
+        self.selection_cache = state.get("selection_cache", {})
         for row in self.store.candidates():
             v = Verdict(None if math.isnan(row.fitness) else row.fitness, row.rejection,
                         row.reused_from, row.scores)
             self.judge.remember(row.hash, v)
             if v.usable:
-                self.evaluated.setdefault(row.hash, Individual(parse(row.text), v.fitness, 0))
-        self.population = [Individual(parse(m["text"]), m["fitness"], m["born"]) for m in population]
+                self.evaluated.setdefault(row.hash, Individual(parse(row.text), v.fitness, 0,
+                                                               row.scores.get("search_ranks")))
+        self.population = [Individual(parse(m["text"]), m["fitness"], m["born"],
+                                      getattr(self.evaluated.get(m["hash"]), "ranks", None)) for m in population]
         return last
 
     # ---- results --------------------------------------------------------------------------------
+    def finalists(self) -> list[Individual]:
+        """The best distinct behaviours on the search networks: the hall of fame's candidates."""
+        ranked = distinct(list(self.evaluated.values()), self.config.same_behaviour)
+        return ranked[:FINALISTS_PER_PLACE * self.config.hall_of_fame]
+
     def hall_of_fame(self) -> list[Individual]:
-        return hall_of_fame(list(self.evaluated.values()), self.config.hall_of_fame)
+        """The finalists best on the selection networks (ties: search fitness, then size)."""
+        finalists = self.finalists()
+        chosen = [self.selection_fitness(f) for f in self.selection_many([i.program for i in finalists])]
+        order = sorted(range(len(finalists)), key=lambda k: (-chosen[k], -finalists[k].value,
+                                                             finalists[k].program.size, k))
+        return [finalists[k] for k in order[:self.config.hall_of_fame]]
 
     def pareto(self) -> list[Individual]:
         return pareto_front(list(self.evaluated.values()))
+
+
+def _selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
+    """``selection_archs`` ids of the search split, disjoint from the search networks."""
+    taken = {a for _, a in search_keys}
+    rest = [a for a in bench.arch_ids("search") if a not in taken]
+    picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
+    return [rest[i] for i in picks]
 
 
 def _flat(keys: dict[str, list]) -> list:

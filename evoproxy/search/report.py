@@ -1,10 +1,13 @@
-"""The end-of-run report: hall of fame on the holdout split beside classic baselines, the Pareto
-front, and each winner's lineage."""
+"""The end-of-run report: the hall of fame (chosen on the selection split) and the evolved ensemble
+on the final holdout beside the baselines, the Pareto front, and each winner's lineage."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
+from evoproxy.lang.program import Program
 from evoproxy.lang.proxies import PROXIES
+from evoproxy.lang.ranks import all_network_parts
+from evoproxy.search.ensemble import ensemble_program, forward_select
 from evoproxy.search.store import RunStore
 
 LINEAGE_DEPTH = 12
@@ -30,19 +33,48 @@ def lineage(store: RunStore, hash_: str) -> list[dict]:
 def final_report(search, baselines: Sequence[str]) -> dict:
     hof = search.hall_of_fame()
     base_programs = [PROXIES.get(n).program for n in baselines]
-    holdout = search.holdout_many([i.program for i in hof] + base_programs)
+    ensemble = build_ensemble(search, hof, base_programs)
+    extra = [ensemble["program"]] if ensemble else []
+    holdout = search.holdout_many([i.program for i in hof] + base_programs + extra)
+    selection = search.selection_many([i.program for i in hof] + base_programs)
     search_split = search.search_scores(base_programs) if base_programs else []
     entries = [{"rank": r + 1, "formula": i.program.text, "hash": i.program.hash,
                 "canonical": i.program.canonical().text, "size": i.program.size, "direction": 1,
-                "search_fitness": i.value, "holdout": h, "lineage": lineage(search.store, i.program.hash)}
-               for r, (i, h) in enumerate(zip(hof, holdout))]
-    base = [{"proxy": n, "formula": p.text, "holdout": h, "search": s}
-            for n, p, h, s in zip(baselines, base_programs, holdout[len(hof):], search_split)]
+                "search_fitness": i.value, "selection": sel, "holdout": h,
+                "lineage": lineage(search.store, i.program.hash)}
+               for r, (i, h, sel) in enumerate(zip(hof, holdout, selection))]
+    base = [{"proxy": n, "formula": p.text, "holdout": h, "selection": sel, "search": s}
+            for n, p, h, sel, s in zip(baselines, base_programs, holdout[len(hof):],
+                                       selection[len(hof):], search_split)]
+    if ensemble:
+        ensemble["holdout"] = holdout[-1]
+        ensemble["formula"] = ensemble.pop("program").text
     pareto = [{"formula": i.program.text, "size": i.program.size, "search_fitness": i.value}
               for i in search.pareto()]
     totals: dict[str, int] = {}
     for summary in search.store.summaries():
         for reason, n in summary["rejections"].items():
             totals[reason] = totals.get(reason, 0) + n
-    return {"hall_of_fame": entries, "baselines": base, "pareto": pareto, "rejections": totals,
-            "fitness": search.config.fitness, "seed": search.config.seed}
+    return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "pareto": pareto,
+            "rejections": totals, "fitness": search.config.fitness, "seed": search.config.seed}
+
+
+def ensemble_pool(hof: Sequence, base_programs: Sequence[Program]) -> list[Program]:
+    """The hall of fame, the baselines, and the per-network parts of set-level baselines."""
+    programs = [i.program for i in hof] + list(base_programs)
+    return list({p.text: p for p in programs + all_network_parts(base_programs)}.values())
+
+
+def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> Optional[dict]:
+    """Forward selection on the selection networks; None when disabled or nothing to choose from."""
+    size = search.config.ensemble_size
+    pool = ensemble_pool(hof, base_programs)
+    if size < 1 or len(pool) < 1:
+        return None
+    matrix = search.selection_rows(pool)
+    accs = list(search.selection_acc.values())
+    metric = "spearman" if search.config.fitness == "spearman" else "kendall"
+    chosen = forward_select(matrix, accs, metric, search.config.combine, size)
+    members = [pool[i] for i in chosen.members]
+    return {"program": ensemble_program(members), "members": [m.text for m in members],
+            "selection_fitness": chosen.fitness, "trace": list(chosen.trace)}

@@ -24,6 +24,7 @@ from evoproxy.lang.program import Program, check_proxy
 from evoproxy.lang.ranks import is_set_level
 from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.worker import Key
+from evoproxy.search.diversity import rank_vector
 
 REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent")
 
@@ -135,6 +136,8 @@ class Judge:
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
             v = self._fitness(scores[row]) if row not in failed else Verdict(None, failed[row])
             v.scores["screen_ranks"] = ranks
+            if v.fitness is not None:
+                v.scores["search_ranks"] = rank_vector(scores[row], [len(k) for k in self.search_keys.values()])
             self._settle(programs[k], slots[k], v, verdicts)
 
     def _fitness(self, row: np.ndarray) -> Verdict:

@@ -1,0 +1,148 @@
+"""Behavioural diversity, the three splits, the hall of fame chosen on the selection split, and
+evolved ensembles (forward selection over log-ranks)."""
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from evoproxy.lang.program import parse
+from evoproxy.lang.types import SET
+from evoproxy.scoring import fitness as fit
+from evoproxy.search.diversity import better, distinct, diversity, rank_vector, similarity, twin_of
+from evoproxy.search.ensemble import ensemble_program, forward_select, log_ranks
+from evoproxy.search.gp import Individual
+from tests.test_search import search
+
+FORMULAS = ["layer_sum(l2(grad))", "layer_sum(l1(grad))", "layer_mean(l2(weight))", "layer_sum(abs(mean(act)))"]
+
+
+def ind(text: str, value: float, ranks, born: int = 0) -> Individual:
+    return Individual(parse(text), value, born, list(ranks))
+
+
+def test_rank_vector_ranks_each_benchmark_block_on_its_own():
+    scores = np.array([3.0, 1.0, 2.0, 10.0, 10.0])
+    assert rank_vector(scores, [3, 2]) == [6, 2, 4, 3, 3]  # twice the average ranks: ties stay integers
+
+
+def test_similarity_is_the_rank_correlation():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=30), rng.normal(size=30)
+    ra, rb = rank_vector(a, [30]), rank_vector(b, [30])
+    assert similarity(ra, rb) == pytest.approx(fit.spearman(a, b))
+    assert similarity(ra, ra) == pytest.approx(1.0)
+    assert np.isnan(similarity(ra, None)) and np.isnan(similarity(ra, ra[:10]))
+
+
+def test_twins_count_as_one_and_the_better_smaller_is_kept():
+    base = list(range(20))
+    near = base[:]
+    near[0], near[1] = near[1], near[0]  # one swap: rank correlation .9985
+    far = base[::-1]
+    big = ind("layer_sum(sqrt(square(l2(grad))))", 0.5, near, 1)
+    small = ind("layer_sum(l2(grad))", 0.5, base, 2)
+    other = ind("layer_mean(l2(weight))", 0.3, far, 3)
+    assert twin_of(big, [small, other], 0.99) is small
+    assert twin_of(big, [small, other], 0.999) is None  # the threshold is what decides
+    assert better(small, big) and not better(big, small)  # equal fitness: parsimony
+    assert better(ind("layer_sum(sqrt(square(l2(grad))))", 0.6, near), small)  # fitness first
+    kept = distinct([big, other, small], 0.99)
+    assert kept == [small, other]
+    d = diversity([big, small, other], 0.99)
+    assert d["distinct"] == 2 and d["size"] == 3
+    assert d["mean_rho"] == pytest.approx(np.mean([similarity(big.ranks, small.ranks), similarity(near, far),
+                                                   similarity(small.ranks, far)]))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return search(tmp_path_factory.mktemp("diversity"), generations=8, selection_archs=30, hall_of_fame=4,
+                  baselines=("params", "l2_norm", "snip"), ensemble_size=3)
+
+
+def _search_object(store):
+    """A Search over the finished run's store (resumes; nothing to run)."""
+    from evoproxy.app.search import open_benchmarks
+    from evoproxy.backends import make_backend
+    from evoproxy.app.search import eval_setup
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.search.config import from_dict
+    from evoproxy.search.loop import Search
+
+    cfg = from_dict(store.load_config())
+    backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
+    s = Search(cfg, backend, open_benchmarks(cfg), store)
+    s.run()
+    return s, backend
+
+
+def test_the_three_splits_are_disjoint_and_the_population_holds_no_twins(run):
+    report, store = run
+    s, backend = _search_object(store)
+    try:
+        ids = {name: {a for _, a in keys["synthetic"]} for name, keys in
+               (("search", s.search_keys), ("selection", s.selection_keys), ("holdout", s.holdout_keys))}
+        assert [len(v) for v in ids.values()] == [40, 30, 60]
+        assert not ids["search"] & ids["selection"] and not ids["search"] & ids["holdout"]
+        assert not ids["selection"] & ids["holdout"]
+        pop = s.population
+        assert all(m.ranks is not None for m in pop)
+        for i, a in enumerate(pop):
+            assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in pop[i + 1:])
+        hof = s.hall_of_fame()
+        for i, a in enumerate(hof):
+            assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in hof[i + 1:])
+        # chosen on the selection split: best first there, and no finalist left out beats the last kept
+        chosen = [s.selection_fitness(f) for f in s.selection_many([i.program for i in hof])]
+        assert chosen == sorted(chosen, reverse=True)
+        left = [i for i in s.finalists() if i not in hof]
+        assert all(s.selection_fitness(s.selection_many([i.program])[0]) <= chosen[-1] for i in left)
+    finally:
+        backend.close()
+    for summary in store.summaries():
+        d = summary["diversity"]
+        assert d["distinct"] == d["size"] and -1 <= d["mean_rho"] <= 1
+        assert "best_selection" in summary
+
+
+def test_the_report_has_selection_figures_and_an_ensemble_that_evaluates_as_reported(run):
+    report, store = run
+    assert all("selection" in e for e in report["hall_of_fame"] + report["baselines"])
+    ens = report["ensemble"]
+    assert 1 <= len(ens["members"]) <= 3
+    assert ens["trace"] == sorted(ens["trace"]) and ens["trace"][-1] == ens["selection_fitness"]
+    s, backend = _search_object(store)
+    try:  # the exported formula, scored on the selection networks, has the fitness forward selection saw
+        program = parse(ens["formula"])
+        figures = s.selection_many([program])[0]
+        assert s.selection_fitness(figures) == pytest.approx(ens["selection_fitness"], abs=1e-9)
+        assert s.holdout_many([program])[0] == ens["holdout"]
+    finally:
+        backend.close()
+
+
+def test_forward_selection_finds_the_members_that_carry_the_signal():
+    rng = np.random.default_rng(1)
+    n = 200
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    acc = rankdata(a) + rankdata(b)  # needs both
+    noise = [rng.normal(size=n) for _ in range(4)]
+    matrix = np.array([noise[0], a, noise[1], b, noise[2], a + 0.01 * noise[3]])
+    ens = forward_select(matrix, [acc], "kendall", "mean", 4)
+    assert set(ens.members[:2]) in ({1, 3}, {5, 3})
+    assert ens.fitness > fit.kendall(a, acc) + 0.1
+    total = log_ranks(matrix, [n])[list(ens.members)].sum(axis=0)
+    assert ens.fitness == pytest.approx(fit.kendall(total, acc))
+    assert forward_select(matrix, [acc], "kendall", "mean", 1).members == (ens.members[0],)
+
+
+def test_log_ranks_rank_within_each_block_and_nan_lowest():
+    m = np.array([[1.0, 3.0, 2.0, np.nan, 5.0]])
+    out = log_ranks(m, [3, 2])
+    assert np.allclose(np.exp(out), [[1 / 3, 1, 2 / 3, 1 / 2, 1]])
+
+
+def test_ensemble_program_is_one_formula():
+    ms = [parse(f) for f in FORMULAS[:3]]
+    p = ensemble_program(ms)
+    assert p.text.count("log(rank(") == 3 and p.vtype.kind == SET
+    assert ensemble_program(ms[:1]) is ms[0]
