@@ -59,7 +59,7 @@ def run(tmp_path_factory):
                   baselines=("params", "l2_norm", "snip"), ensemble_size=3)
 
 
-def _search_object(store):
+def _search_object(store, transfer=False):
     """A Search over the finished run's store (resumes; nothing to run)."""
     from evoproxy.app.search import open_benchmarks
     from evoproxy.backends import make_backend
@@ -70,7 +70,8 @@ def _search_object(store):
 
     cfg = from_dict(store.load_config())
     backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
-    s = Search(cfg, backend, open_benchmarks(cfg), store)
+    others = {n: get_benchmark(n) for n in cfg.transfer} if transfer else None
+    s = Search(cfg, backend, open_benchmarks(cfg), store, transfer=others)
     s.run()
     return s, backend
 
@@ -146,3 +147,34 @@ def test_ensemble_program_is_one_formula():
     p = ensemble_program(ms)
     assert p.text.count("log(rank(") == 3 and p.vtype.kind == SET
     assert ensemble_program(ms[:1]) is ms[0]
+
+
+def _small_transfer() -> str:
+    from functools import partial
+
+    from evoproxy.benchmarks import BENCHMARKS, BenchmarkInfo, register_benchmark
+    from evoproxy.benchmarks.synthetic import SyntheticBenchmark
+
+    def factory(data_dir=None, split_seed=0, metric="test_200ep", n=12):
+        return SyntheticBenchmark("layer_mean(l1(weight))", n, split_seed)
+    if "synthetic-12" not in BENCHMARKS:
+        register_benchmark(BenchmarkInfo("synthetic-12", partial(factory)))
+    return "synthetic-12"
+
+
+def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
+    name = _small_transfer()
+    report, store = search(tmp_path, generations=3, transfer=(name,), baselines=("params",), ensemble_size=2)
+    for e in report["hall_of_fame"] + report["baselines"] + [report["ensemble"]]:
+        fig = e["transfer"][name]
+        assert -1 <= fig["kendall"] <= 1
+    assert all(e["transfer"][name]["invalid"] == 0 for e in report["hall_of_fame"])
+    s, backend = _search_object(store, transfer=True)
+    try:
+        before = s.finalists()
+        dropped = before[0]
+        s.transfers = lambda p: p.hash != dropped.program.hash  # as if NaN on a transfer network
+        assert dropped not in s.finalists() and dropped not in s.hall_of_fame()
+        assert len(s.finalists()) == len(before) - 1
+    finally:
+        backend.close()

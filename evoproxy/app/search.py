@@ -88,6 +88,8 @@ def validate(config: RunConfig) -> dict:
                                     f"({err}); see `evoproxy list proxies`") from None
     Generator(stats=config.stats, ops=config.ops).program(random.Random(0), max_depth=config.max_depth)
     check_device(config.device)
+    for name in config.transfer:
+        get_benchmark(name, config.data_dir, config.split_seed)  # a bad name fails here, in one line
     if config.backend == "ray" and config.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
     return data_sources(config, open_benchmarks(config))
@@ -186,7 +188,8 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
                            config.ray_address)
     try:
         with damaged_store(store.path):
-            search = Search(config, backend, benches, store, on_generation)
+            transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
+            search = Search(config, backend, benches, store, on_generation, transfer)
             search.run()
             report = final_report(search, config.baselines)
     finally:

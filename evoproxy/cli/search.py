@@ -65,13 +65,16 @@ def _print_report(report: dict, run_dir: Path) -> None:
           "figures on the final holdout):")
     for e in report["hall_of_fame"]:
         print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {fmt_holdout(e['holdout'])}\n     {e['formula']}")
+        _print_transfer(e)
     ens = report.get("ensemble")
     if ens:
         print(f"evolved ensemble ({len(ens['members'])} member(s) by forward selection on the selection split; "
               f"final holdout):\n  {fmt_holdout(ens['holdout'])}\n     {ens['formula']}")
+        _print_transfer(ens)
     print("baselines on the same holdout networks and batch:")
     for b in report["baselines"]:
         print(f"  {b['proxy']:10s} {fmt_holdout(b['holdout'])}")
+        _print_transfer(b)
     print("Pareto front (search fitness vs program size):")
     for e in report["pareto"]:
         print(f"  size {e['size']:2d}  fitness {e['search_fitness']:.3f}  {e['formula']}")
@@ -79,6 +82,11 @@ def _print_report(report: dict, run_dir: Path) -> None:
     print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none")
           + " (per generation in the run store)")
     print(f"run store: {run_dir / 'run.sqlite'}; export with: evoproxy export {run_dir}")
+
+
+def _print_transfer(entry: dict) -> None:
+    if entry.get("transfer"):
+        print(f"     transfer (networks never searched on): {fmt_holdout(entry['transfer'])}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ INT_MIN = {"search_archs": 2, "selection_archs": 2, "holdout_archs": 2, "ensembl
 FRACTIONS = {"same_behaviour": (0.0, True), "max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
 CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq"),
            "representation": ("tree", "two-branch")}
-NAME_LISTS = {"benchmarks": False, "stats": False, "ops": False, "baselines": True, "plugins": True}
+NAME_LISTS = {"benchmarks": False, "transfer": True, "stats": False, "ops": False, "baselines": True, "plugins": True}
 """Tuple-of-names keys, and whether they may be empty (``ops`` may be None: every op)."""
 OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir")
 
@@ -91,6 +91,8 @@ class RunConfig:
     hall_of_fame: int = 5  # chosen on the selection networks among the best distinct search programs
     same_behaviour: float = 0.98  # rank correlation on the search networks at which two programs count as one
     ensemble_size: int = 4  # most members of the evolved ensemble (0: none)
+    transfer: tuple[str, ...] = ()  # benchmarks never searched on (e.g. "resnet-cifar10"): winners are reported
+    # on all their networks, and a finalist that is NaN/inf on any of them is left out of the hall of fame
     baselines: tuple[str, ...] = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
                                   "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
     plugins: tuple[str, ...] = ()  # the user's modules or .py files registering ops, benchmarks ... (README, Extending)

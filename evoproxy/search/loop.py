@@ -47,7 +47,7 @@ class Candidate:
 
 class Search:
     def __init__(self, config: RunConfig, backend, benches: dict, store: RunStore,
-                 on_generation: Optional[Callable[[dict], None]] = None) -> None:
+                 on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[dict] = None) -> None:
         c = self.config = config
         self.backend, self.store, self.on_generation = backend, store, on_generation
         self.generator = Generator(stats=c.stats, ops=c.ops)
@@ -66,6 +66,10 @@ class Search:
                             for n, keys in self.holdout_keys.items()}
         self.selection_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
                               for n, keys in self.selection_keys.items()}
+        transfer = transfer or {}  # networks never searched on, scored whole (config.transfer)
+        self.transfer_keys = {n: [(n, a) for a in b.arch_ids("all")] for n, b in transfer.items()}
+        self.transfer_acc = {n: np.array([b.accuracy(a) for a in b.arch_ids("all")]) for n, b in transfer.items()}
+        self.transfer_cache: dict[str, dict] = {}
         first = next(iter(self.search_keys.values()))
         control = resolve(c.control).program.text if c.control else None
         self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
@@ -191,6 +195,16 @@ class Search:
         scores = score_keys(self.backend, [p.text for p in programs], _flat(self.search_keys))[0]
         return [_per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
 
+    def transfer_many(self, programs: list[Program]) -> list[dict]:
+        """The same figures on every network of the transfer benchmarks ({} when there are none)."""
+        if not self.transfer_keys:
+            return [{} for _ in programs]
+        return self._split_figures(programs, self.transfer_keys, self.transfer_acc, self.transfer_cache)
+
+    def transfers(self, program: Program) -> bool:
+        """Finite on every transfer network (a program that is not is never reported)."""
+        return all(f["invalid"] == 0 for f in self.transfer_many([program])[0].values())
+
     def selection_rows(self, programs: list[Program]) -> np.ndarray:
         """Raw scores (programs x selection networks), each program scored once per process."""
         todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
@@ -256,9 +270,13 @@ class Search:
 
     # ---- results --------------------------------------------------------------------------------
     def finalists(self) -> list[Individual]:
-        """The best distinct behaviours on the search networks: the hall of fame's candidates."""
+        """The best distinct behaviours on the search networks that are finite on every transfer
+        network: the hall of fame's candidates."""
         ranked = distinct(list(self.evaluated.values()), self.config.same_behaviour)
-        return ranked[:FINALISTS_PER_PLACE * self.config.hall_of_fame]
+        top = ranked[:FINALISTS_PER_PLACE * self.config.hall_of_fame]
+        if self.transfer_keys:
+            self.transfer_many([i.program for i in top])  # one statistics-major pass
+        return [i for i in top if self.transfers(i.program)]
 
     def hall_of_fame(self) -> list[Individual]:
         """The finalists best on the selection networks (ties: search fitness, then size)."""

@@ -37,17 +37,18 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     extra = [ensemble["program"]] if ensemble else []
     holdout = search.holdout_many([i.program for i in hof] + base_programs + extra)
     selection = search.selection_many([i.program for i in hof] + base_programs)
+    transfer = search.transfer_many([i.program for i in hof] + base_programs + extra)
     search_split = search.search_scores(base_programs) if base_programs else []
     entries = [{"rank": r + 1, "formula": i.program.text, "hash": i.program.hash,
                 "canonical": i.program.canonical().text, "size": i.program.size, "direction": 1,
-                "search_fitness": i.value, "selection": sel, "holdout": h,
+                "search_fitness": i.value, "selection": sel, "holdout": h, "transfer": t,
                 "lineage": lineage(search.store, i.program.hash)}
-               for r, (i, h, sel) in enumerate(zip(hof, holdout, selection))]
-    base = [{"proxy": n, "formula": p.text, "holdout": h, "selection": sel, "search": s}
-            for n, p, h, sel, s in zip(baselines, base_programs, holdout[len(hof):],
-                                       selection[len(hof):], search_split)]
+               for r, (i, h, sel, t) in enumerate(zip(hof, holdout, selection, transfer))]
+    base = [{"proxy": n, "formula": p.text, "holdout": h, "selection": sel, "transfer": t, "search": s}
+            for n, p, h, sel, t, s in zip(baselines, base_programs, holdout[len(hof):],
+                                          selection[len(hof):], transfer[len(hof):], search_split)]
     if ensemble:
-        ensemble["holdout"] = holdout[-1]
+        ensemble["holdout"], ensemble["transfer"] = holdout[-1], transfer[-1]
         ensemble["formula"] = ensemble.pop("program").text
     pareto = [{"formula": i.program.text, "size": i.program.size, "search_fitness": i.value}
               for i in search.pareto()]
