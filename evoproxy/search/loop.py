@@ -225,7 +225,7 @@ class Search:
     def selection_fitness(self, figures: dict) -> float:
         """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
         metric = "spearman" if self.config.fitness == "spearman" else "kendall"
-        values = [f[metric] if np.isfinite(f[metric]) else -1.0 for f in figures.values()]
+        values = [_or_worst(f[metric]) for f in figures.values()]
         return float(np.mean(values) if self.config.combine == "mean" else np.min(values))
 
     def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:
@@ -296,6 +296,11 @@ def _selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
     rest = [a for a in bench.arch_ids("search") if a not in taken]
     picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
     return [rest[i] for i in picks]
+
+
+def _or_worst(value: Optional[float]) -> float:
+    """A correlation, or -1 when undefined (NaN, stored as null in the run store)."""
+    return float(value) if value is not None and math.isfinite(value) else -1.0
 
 
 def _flat(keys: dict[str, list]) -> list:

@@ -20,7 +20,8 @@ from evoproxy.search.store import RunStore
 
 def one(config, seed: int, selection: str) -> tuple[float, int]:
     offspring = config.offspring if selection == "diversity" else 2 * config.offspring
-    cfg = config.replace(seed=seed, selection=selection, offspring=offspring, baselines=())
+    cfg = config.replace(seed=seed, selection=selection, offspring=offspring, baselines=(), ensemble_size=0,
+                         transfer=())
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(tmp)
         store.save_config(cfg.identity())
@@ -40,11 +41,12 @@ def main() -> None:
     config = load_config(args.config)
     print(f"{args.config}: {config.generations} generations, {2 * config.offspring} candidates "
           f"per generation, {args.seeds} seeds")
-    print("selection    mean holdout kendall  runs >= 0.95  mean generation of best")
+    print("selection    mean holdout kendall (sd)  runs >= 0.95  mean generation of best")
     for selection in ("diversity", "tournament", "aging"):
         runs = [one(config, s, selection) for s in range(args.seeds)]
         kendalls = [k for k, _ in runs]
-        print(f"{selection:11s}  {statistics.mean(kendalls):20.3f}  {sum(k >= 0.95 for k in kendalls):5d}/"
+        sd = statistics.stdev(kendalls) if len(kendalls) > 1 else 0.0
+        print(f"{selection:11s}  {statistics.mean(kendalls):20.3f} ({sd:.3f})  {sum(k >= 0.95 for k in kendalls):5d}/"
               f"{args.seeds:<6d}  {statistics.mean(g for _, g in runs):10.1f}")
 
 

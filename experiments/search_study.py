@@ -1,0 +1,130 @@
+"""The search-quality study: three seeds of ``experiments/nb201-30min.toml``; each seed's best single
+formula (its hall of fame's first, chosen on the selection split) and its evolved ensemble are
+scored on the 500 final-holdout architectures of the state-of-the-art table, beside every proxy of
+that table on the same networks, probe batch (32 CIFAR-10 images) and init.
+
+    python experiments/sota_table.py --run     # once (about 2 h): every proxy on the table's architectures
+    python experiments/search_study.py --run   # the three searches (resumable), then their winners' scores
+    python experiments/search_study.py         # print from what is saved
+
+The searches never see these architectures: they search and select on the search split and the
+table's 500 come from the holdout split. Set-level proxies are ranked over the 500. Prints one row
+per proxy (Kendall tau / Spearman rho against CIFAR-10, CIFAR-100 and ImageNet16-120 accuracy of
+the CIFAR-10 network's scores); evolved rows give the mean and, in brackets, the spread (max - min)
+over the seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evoproxy.app import evaluate
+from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.app.search import finished_report
+from evoproxy.lang.program import parse
+from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+
+CONFIG = "experiments/nb201-30min.toml"
+RUNS = Path("runs/study")
+TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
+SEEDS, PER_SPLIT, SEED, BATCH = (0, 1, 2), 500, 0, 32
+DATASETS = ("cifar10", "cifar100", "imagenet16")
+BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "jacov", "epe_nas", "tenas", "params")
+
+
+def run_searches(extra: list[str]) -> None:
+    for seed in SEEDS:
+        out = RUNS / f"seed-{seed}"
+        cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
+            ["--config", CONFIG, "--seed", str(seed), "--out", str(out)]
+        print(f"seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)
+
+
+def winner_files() -> list[Path]:
+    """Each seed's best formula and ensemble as proxy files named evolved-sN / ensemble-sN."""
+    files = []
+    for seed in SEEDS:
+        _, report = finished_report(str(RUNS / f"seed-{seed}"))
+        winners = {f"evolved-s{seed}": report["hall_of_fame"][0]["formula"]}
+        if report.get("ensemble"):
+            winners[f"ensemble-s{seed}"] = report["ensemble"]["formula"]
+        for name, formula in winners.items():
+            path = RUNS / f"{name}.json"
+            path.write_text(json.dumps(proxy_document(ProxySpec(name, parse(formula))), indent=2))
+            files.append(path)
+    return files
+
+
+def score_winners(files: list[Path], extra: list[str]) -> None:
+    cmd = [sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(map(str, files)), "--benchmark",
+           "nb201-cifar10", "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED),
+           "--batch-size", str(BATCH), "--quiet", "--save", str(RUNS / "holdout.csv"), *extra]
+    subprocess.run(cmd, check=True)
+
+
+def correlations(spec_text: str, path: Path, data_dir) -> dict:
+    """{proxy: {dataset: (tau, rho)}} over the 500 holdout architectures saved in ``path``."""
+    bench = open_benchmark("nb201-cifar10", data_dir, SEED, "test_200ep", None)
+    specs = evaluate.proxy_specs(spec_text, bench)
+    archs = bench.sample(PER_SPLIT, "holdout", SEED)
+    header = ["arch_id", "accuracy", *(s.name for s in evaluate.network_specs(specs))]
+    done = evaluate.read_scores(str(path), header, set(archs))
+    if len(done) < len(archs):
+        sys.exit(f"{path}: {len(done)} of {len(archs)} architectures scored; see this script's --help")
+    out: dict = {}
+    for ds in DATASETS:
+        other = open_benchmark(f"nb201-{ds}", data_dir, SEED, "test_200ep", None)
+        for r in evaluate.run_eval(other, specs, archs, torch.empty(0), torch.empty(0), done=done).results:
+            out.setdefault(r.proxy, {})[ds] = (r.kendall, r.spearman)
+    return out
+
+
+def print_table(evolved: dict, baselines: dict) -> None:
+    print("| proxy | " + " | ".join(f"{ds} tau | {ds} rho" for ds in DATASETS) + " |")
+    print("|---" * (1 + 2 * len(DATASETS)) + "|")
+    for kind in ("ensemble", "evolved"):
+        rows = [v for k, v in evolved.items() if k.startswith(kind)]
+        if not rows:
+            continue
+        cells = []
+        for ds in DATASETS:
+            for m in (0, 1):
+                vals = [r[ds][m] for r in rows]
+                cells.append(f"{np.mean(vals):.3f} ({np.ptp(vals):.3f})")
+        print(f"| **{kind}** (mean of {len(rows)} seeds) | " + " | ".join(cells) + " |")
+    for name in BASELINES:
+        if name in baselines:
+            print(f"| {name} | " + " | ".join(f"{baselines[name][ds][m]:.3f}" for ds in DATASETS for m in (0, 1)) + " |")
+    for name, row in evolved.items():
+        print(f"| {name} | " + " | ".join(f"{row[ds][m]:.3f}" for ds in DATASETS for m in (0, 1)) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="store_true", help="run (or continue) the searches and score their winners")
+    ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
+    args = ap.parse_args()
+    extra = ["--data-dir", args.data_dir] if args.data_dir else []
+    if args.run:
+        run_searches(extra)
+    files = winner_files()
+    if args.run:
+        score_winners(files, extra)
+    evolved = correlations(";".join(map(str, files)), RUNS / "holdout.csv", args.data_dir)
+    baselines = correlations("all", TABLE, args.data_dir) if TABLE.exists() else {}
+    print_table(evolved, baselines)
+    for seed in SEEDS:
+        _, report = finished_report(str(RUNS / f"seed-{seed}"))
+        print(f"seed {seed}: best {report['hall_of_fame'][0]['formula']}\n        ensemble "
+              f"{(report.get('ensemble') or {}).get('formula')}")
+
+
+if __name__ == "__main__":
+    main()
