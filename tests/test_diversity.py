@@ -81,7 +81,7 @@ def test_the_three_splits_are_disjoint_and_the_population_holds_no_twins(run):
     s, backend = _search_object(store)
     try:
         ids = {name: {a for _, a in keys["synthetic"]} for name, keys in
-               (("search", s.search_keys), ("selection", s.selection_keys), ("holdout", s.holdout_keys))}
+               (("search", s.splits.search_keys), ("selection", s.splits.selection_keys), ("holdout", s.splits.holdout_keys))}
         assert [len(v) for v in ids.values()] == [40, 30, 60]
         assert not ids["search"] & ids["selection"] and not ids["search"] & ids["holdout"]
         assert not ids["selection"] & ids["holdout"]
@@ -93,10 +93,10 @@ def test_the_three_splits_are_disjoint_and_the_population_holds_no_twins(run):
         for i, a in enumerate(hof):
             assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in hof[i + 1:])
         # chosen on the selection split: best first there, and no finalist left out beats the last kept
-        chosen = [s.selection_fitness(f) for f in s.selection_many([i.program for i in hof])]
+        chosen = [s.splits.selection_fitness(f) for f in s.splits.selection_many([i.program for i in hof])]
         assert chosen == sorted(chosen, reverse=True)
         left = [i for i in s.finalists() if i not in hof]
-        assert all(s.selection_fitness(s.selection_many([i.program])[0]) <= chosen[-1] for i in left)
+        assert all(s.splits.selection_fitness(s.splits.selection_many([i.program])[0]) <= chosen[-1] for i in left)
     finally:
         backend.close()
     for summary in store.summaries():
@@ -114,9 +114,9 @@ def test_the_report_has_selection_figures_and_an_ensemble_that_evaluates_as_repo
     s, backend = _search_object(store)
     try:  # the exported formula, scored on the selection networks, has the fitness forward selection saw
         program = parse(ens["formula"])
-        figures = s.selection_many([program])[0]
-        assert s.selection_fitness(figures) == pytest.approx(ens["selection_fitness"], abs=1e-9)
-        assert s.holdout_many([program])[0] == ens["holdout"]
+        figures = s.splits.selection_many([program])[0]
+        assert s.splits.selection_fitness(figures) == pytest.approx(ens["selection_fitness"], abs=1e-9)
+        assert s.splits.holdout_many([program])[0] == ens["holdout"]
     finally:
         backend.close()
 
@@ -173,7 +173,7 @@ def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
     try:
         before = s.finalists()
         dropped = before[0]
-        s.transfers = lambda p: p.hash != dropped.program.hash  # as if NaN on a transfer network
+        s.splits.transfers = lambda p: p.hash != dropped.program.hash  # as if NaN on a transfer network
         assert dropped not in s.finalists() and dropped not in s.hall_of_fame()
         assert len(s.finalists()) == len(before) - 1
     finally:

@@ -18,17 +18,15 @@ from typing import Callable, Optional
 import numpy as np
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.scoring import fitness as fit
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.search.config import RunConfig
-from evoproxy.scoring.score import score_keys
-from evoproxy.scoring.summary import rankable
 from evoproxy.search.generate import Generator
 from evoproxy.search.diversity import better, distinct, diversity, twin_of
 from evoproxy.search.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, parse
 from evoproxy.search.screening import Judge, Verdict, count_rejections
 from evoproxy.search.selection import SELECTIONS, SelectionParams
+from evoproxy.search.splits import Splits
 from evoproxy.search.store import CandidateRow, RunStore, damaged_store
 from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
 from evoproxy.search.variation import Limits
@@ -54,22 +52,8 @@ class Search:
         self.selection = SELECTIONS.get(c.selection)
         self.selection_params = SelectionParams(c.top_frac, c.tournament_size)
         self.toolbox = make_toolbox(self.generator, c.representation, Limits(c.max_depth, c.max_size))
-        self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
-                            for n, b in benches.items()}
-        self.selection_keys = {n: [(n, a) for a in _selection_ids(b, c, self.search_keys[n])]
-                               for n, b in benches.items()}
-        self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
-                             for n, b in benches.items()}
-        self.accuracies = {n: np.array([benches[n].accuracy(a) for _, a in keys])
-                           for n, keys in self.search_keys.items()}
-        self.holdout_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
-                            for n, keys in self.holdout_keys.items()}
-        self.selection_acc = {n: np.array([benches[n].accuracy(a) for _, a in keys])
-                              for n, keys in self.selection_keys.items()}
-        transfer = transfer or {}  # networks never searched on, scored whole (config.transfer)
-        self.transfer_keys = {n: [(n, a) for a in b.arch_ids("all")] for n, b in transfer.items()}
-        self.transfer_acc = {n: np.array([b.accuracy(a) for a in b.arch_ids("all")]) for n, b in transfer.items()}
-        self.transfer_cache: dict[str, dict] = {}
+        self.splits = Splits(c, backend, benches, transfer)
+        self.search_keys, self.accuracies = self.splits.search_keys, self.splits.accuracies
         first = next(iter(self.search_keys.values()))
         control = resolve(c.control).program.text if c.control else None
         self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
@@ -78,9 +62,6 @@ class Search:
         self.population: list[Individual] = []
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
         self.born = 0
-        self.holdout_cache: dict[str, dict] = {}
-        self.selection_cache: dict[str, dict] = {}
-        self._selection_rows: dict[str, np.ndarray] = {}
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> int:
@@ -179,59 +160,12 @@ class Search:
         return max(self.population, key=lambda i: (i.value, -i.born))
 
     def holdout(self, program: Program) -> dict:
-        """Holdout Kendall/Spearman per benchmark of one program, cached by hash."""
-        return self.holdout_many([program])[0]
-
-    def holdout_many(self, programs: list[Program]) -> list[dict]:
-        """Score several programs on the final holdout networks in one statistics-major pass."""
-        return self._split_figures(programs, self.holdout_keys, self.holdout_acc, self.holdout_cache)
-
-    def selection_many(self, programs: list[Program]) -> list[dict]:
-        """The same figures on the selection networks (the hall of fame is chosen on these)."""
-        return self._split_figures(programs, self.selection_keys, self.selection_acc, self.selection_cache)
-
-    def search_scores(self, programs: list[Program]) -> list[dict]:
-        """The same figures on the search networks (for baselines beside evolved programs)."""
-        scores = score_keys(self.backend, [p.text for p in programs], _flat(self.search_keys))[0]
-        return [_per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
-
-    def transfer_many(self, programs: list[Program]) -> list[dict]:
-        """The same figures on every network of the transfer benchmarks ({} when there are none)."""
-        if not self.transfer_keys:
-            return [{} for _ in programs]
-        return self._split_figures(programs, self.transfer_keys, self.transfer_acc, self.transfer_cache)
-
-    def transfers(self, program: Program) -> bool:
-        """Finite on every transfer network (a program that is not is never reported)."""
-        return all(f["invalid"] == 0 for f in self.transfer_many([program])[0].values())
-
-    def selection_rows(self, programs: list[Program]) -> np.ndarray:
-        """Raw scores (programs x selection networks), each program scored once per process."""
-        todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
-        if todo:
-            scores = score_keys(self.backend, [p.text for p in todo], _flat(self.selection_keys))[0]
-            self._selection_rows.update({p.hash: row for p, row in zip(todo, scores)})
-        return np.array([self._selection_rows[p.hash] for p in programs])
-
-    def _split_figures(self, programs, keys, accs, cache: dict) -> list[dict]:
-        todo = [p for p in dict.fromkeys(programs) if p.hash not in cache]
-        if todo:
-            scores = self.selection_rows(todo) if keys is self.selection_keys else \
-                score_keys(self.backend, [p.text for p in todo], _flat(keys))[0]
-            for p, row in zip(todo, scores):
-                cache[p.hash] = _per_benchmark(row, keys, accs)
-        return [cache[p.hash] for p in programs]
-
-    def selection_fitness(self, figures: dict) -> float:
-        """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
-        metric = "spearman" if self.config.fitness == "spearman" else "kendall"
-        values = [_or_worst(f[metric]) for f in figures.values()]
-        return float(np.mean(values) if self.config.combine == "mean" else np.min(values))
+        return self.splits.holdout_many([program])[0]
 
     def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:
         best = self.best()
         summary = {"best_fitness": best.value, "best": best.program.text,
-                   "best_selection": self.selection_many([best.program])[0],
+                   "best_selection": self.splits.selection_many([best.program])[0],
                    "best_holdout": self.holdout(best.program),
                    "diversity": diversity(self.population, self.config.same_behaviour),
                    "mean_fitness": float(np.mean([i.value for i in self.population])),
@@ -239,7 +173,7 @@ class Search:
                    "seconds": time.perf_counter() - start}
         summary["evals_per_s"] = len(rows) / max(summary["seconds"], 1e-9)
         state = {"rng": rng_state_to_json(self.rng.getstate()), "born": self.born,
-                 "holdout_cache": self.holdout_cache, "selection_cache": self.selection_cache}
+                 "holdout_cache": self.splits.holdout_cache, "selection_cache": self.splits.selection_cache}
         self.store.commit_generation(g, rows, [i.to_json() for i in self.population], state, summary)
         if self.on_generation is not None:
             self.on_generation({"generation": g, **summary})
@@ -255,8 +189,8 @@ class Search:
         population, state, _ = self.store.load_generation(last)
         self.rng.setstate(rng_state_from_json(state["rng"]))
         self.born = state["born"]
-        self.holdout_cache = state["holdout_cache"]
-        self.selection_cache = state.get("selection_cache", {})
+        self.splits.holdout_cache = state["holdout_cache"]
+        self.splits.selection_cache = state.get("selection_cache", {})
         for row in self.store.candidates():
             v = Verdict(None if math.isnan(row.fitness) else row.fitness, row.rejection,
                         row.reused_from, row.scores)
@@ -274,46 +208,18 @@ class Search:
         network: the hall of fame's candidates."""
         ranked = distinct(list(self.evaluated.values()), self.config.same_behaviour)
         top = ranked[:FINALISTS_PER_PLACE * self.config.hall_of_fame]
-        if self.transfer_keys:
-            self.transfer_many([i.program for i in top])  # one statistics-major pass
-        return [i for i in top if self.transfers(i.program)]
+        if self.splits.transfer_keys:
+            self.splits.transfer_many([i.program for i in top])  # one statistics-major pass
+        return [i for i in top if self.splits.transfers(i.program)]
 
     def hall_of_fame(self) -> list[Individual]:
         """The finalists best on the selection networks (ties: search fitness, then size)."""
         finalists = self.finalists()
-        chosen = [self.selection_fitness(f) for f in self.selection_many([i.program for i in finalists])]
+        splits = self.splits
+        chosen = [splits.selection_fitness(f) for f in splits.selection_many([i.program for i in finalists])]
         order = sorted(range(len(finalists)), key=lambda k: (-chosen[k], -finalists[k].value,
                                                              finalists[k].program.size, k))
         return [finalists[k] for k in order[:self.config.hall_of_fame]]
 
     def pareto(self) -> list[Individual]:
         return pareto_front(list(self.evaluated.values()))
-
-
-def _selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
-    """``selection_archs`` ids of the search split, disjoint from the search networks."""
-    taken = {a for _, a in search_keys}
-    rest = [a for a in bench.arch_ids("search") if a not in taken]
-    picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
-    return [rest[i] for i in picks]
-
-
-def _or_worst(value: Optional[float]) -> float:
-    """A correlation, or -1 when undefined (NaN, stored as null in the run store)."""
-    return float(value) if value is not None and math.isfinite(value) else -1.0
-
-
-def _flat(keys: dict[str, list]) -> list:
-    return [k for n in keys for k in keys[n]]
-
-
-def _per_benchmark(row: np.ndarray, keys: dict[str, list], accs: dict[str, np.ndarray]) -> dict:
-    """Reporting figures, with ``evoproxy eval``'s policy: NaN scores rank lowest and are counted."""
-    out, start = {}, 0
-    for n, nkeys in keys.items():
-        part = row[start:start + len(nkeys)]
-        start += len(nkeys)
-        ranked = rankable(part)
-        out[n] = {"kendall": fit.kendall(ranked, accs[n]), "spearman": fit.spearman(ranked, accs[n]),
-                  "invalid": int(np.sum(~np.isfinite(part)))}
-    return out

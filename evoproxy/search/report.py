@@ -35,10 +35,10 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     base_programs = [PROXIES.get(n).program for n in baselines]
     ensemble = build_ensemble(search, hof, base_programs)
     extra = [ensemble["program"]] if ensemble else []
-    holdout = search.holdout_many([i.program for i in hof] + base_programs + extra)
-    selection = search.selection_many([i.program for i in hof] + base_programs)
-    transfer = search.transfer_many([i.program for i in hof] + base_programs + extra)
-    search_split = search.search_scores(base_programs) if base_programs else []
+    holdout = search.splits.holdout_many([i.program for i in hof] + base_programs + extra)
+    selection = search.splits.selection_many([i.program for i in hof] + base_programs)
+    transfer = search.splits.transfer_many([i.program for i in hof] + base_programs + extra)
+    search_split = search.splits.search_scores(base_programs) if base_programs else []
     entries = [{"rank": r + 1, "formula": i.program.text, "hash": i.program.hash,
                 "canonical": i.program.canonical().text, "size": i.program.size, "direction": 1,
                 "search_fitness": i.value, "selection": sel, "holdout": h, "transfer": t,
@@ -72,8 +72,8 @@ def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> O
     pool = ensemble_pool(hof, base_programs)
     if size < 1 or len(pool) < 1:
         return None
-    matrix = search.selection_rows(pool)
-    accs = list(search.selection_acc.values())
+    matrix = search.splits.selection_rows(pool)
+    accs = list(search.splits.selection_acc.values())
     metric = "spearman" if search.config.fitness == "spearman" else "kendall"
     chosen = forward_select(matrix, accs, metric, search.config.combine, size)
     members = [pool[i] for i in chosen.members]

@@ -1,0 +1,121 @@
+"""The networks a run scores programs on, and the figures of programs there.
+
+* search: ``search_archs`` networks of each benchmark's search split (fitness);
+* selection: ``selection_archs`` other networks of that split (the hall of fame and the ensemble
+  are chosen on these);
+* final holdout: ``holdout_archs`` networks of the holdout split (only reported);
+* transfer: every network of the benchmarks in ``config.transfer`` (never searched on).
+
+Figures (Kendall, Spearman, invalid count per benchmark) are cached by program hash.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from evoproxy.lang.program import Program
+from evoproxy.scoring import fitness as fit
+from evoproxy.scoring.score import score_keys
+from evoproxy.scoring.summary import rankable
+from evoproxy.search.config import RunConfig
+
+
+class Splits:
+    def __init__(self, config: RunConfig, backend, benches: dict, transfer: Optional[dict] = None) -> None:
+        c = self.config = config
+        self.backend = backend
+        self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
+                            for n, b in benches.items()}
+        self.selection_keys = {n: [(n, a) for a in selection_ids(b, c, self.search_keys[n])]
+                               for n, b in benches.items()}
+        self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
+                             for n, b in benches.items()}
+        transfer = transfer or {}
+        self.transfer_keys = {n: [(n, a) for a in b.arch_ids("all")] for n, b in transfer.items()}
+        every = {**benches, **transfer}
+        acc = {name: {n: np.array([every[n].accuracy(a) for _, a in ks]) for n, ks in keys.items()}
+               for name, keys in (("search", self.search_keys), ("selection", self.selection_keys),
+                                  ("holdout", self.holdout_keys), ("transfer", self.transfer_keys))}
+        self.accuracies, self.selection_acc = acc["search"], acc["selection"]
+        self.holdout_acc, self.transfer_acc = acc["holdout"], acc["transfer"]
+        self.holdout_cache: dict[str, dict] = {}
+        self.selection_cache: dict[str, dict] = {}
+        self.transfer_cache: dict[str, dict] = {}
+        self._selection_rows: dict[str, np.ndarray] = {}
+
+    def holdout_many(self, programs: list[Program]) -> list[dict]:
+        """Score several programs on the final holdout networks in one statistics-major pass."""
+        return self._split_figures(programs, self.holdout_keys, self.holdout_acc, self.holdout_cache)
+
+    def selection_many(self, programs: list[Program]) -> list[dict]:
+        """The same figures on the selection networks (the hall of fame is chosen on these)."""
+        return self._split_figures(programs, self.selection_keys, self.selection_acc, self.selection_cache)
+
+    def search_scores(self, programs: list[Program]) -> list[dict]:
+        """The same figures on the search networks (for baselines beside evolved programs)."""
+        scores = score_keys(self.backend, [p.text for p in programs], flat(self.search_keys))[0]
+        return [per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
+
+    def transfer_many(self, programs: list[Program]) -> list[dict]:
+        """The same figures on every network of the transfer benchmarks ({} when there are none)."""
+        if not self.transfer_keys:
+            return [{} for _ in programs]
+        return self._split_figures(programs, self.transfer_keys, self.transfer_acc, self.transfer_cache)
+
+    def transfers(self, program: Program) -> bool:
+        """Finite on every transfer network (a program that is not is never reported)."""
+        return all(f["invalid"] == 0 for f in self.transfer_many([program])[0].values())
+
+    def selection_rows(self, programs: list[Program]) -> np.ndarray:
+        """Raw scores (programs x selection networks), each program scored once per process."""
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
+        if todo:
+            scores = score_keys(self.backend, [p.text for p in todo], flat(self.selection_keys))[0]
+            self._selection_rows.update({p.hash: row for p, row in zip(todo, scores)})
+        return np.array([self._selection_rows[p.hash] for p in programs])
+
+    def _split_figures(self, programs, keys, accs, cache: dict) -> list[dict]:
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in cache]
+        if todo:
+            scores = self.selection_rows(todo) if keys is self.selection_keys else \
+                score_keys(self.backend, [p.text for p in todo], flat(keys))[0]
+            for p, row in zip(todo, scores):
+                cache[p.hash] = per_benchmark(row, keys, accs)
+        return [cache[p.hash] for p in programs]
+
+    def selection_fitness(self, figures: dict) -> float:
+        """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
+        metric = "spearman" if self.config.fitness == "spearman" else "kendall"
+        values = [or_worst(f[metric]) for f in figures.values()]
+        return float(np.mean(values) if self.config.combine == "mean" else np.min(values))
+
+
+def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
+    """``selection_archs`` ids of the search split, disjoint from the search networks."""
+    taken = {a for _, a in search_keys}
+    rest = [a for a in bench.arch_ids("search") if a not in taken]
+    picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
+    return [rest[i] for i in picks]
+
+
+def or_worst(value: Optional[float]) -> float:
+    """A correlation, or -1 when undefined (NaN, stored as null in the run store)."""
+    return float(value) if value is not None and math.isfinite(value) else -1.0
+
+
+def flat(keys: dict[str, list]) -> list:
+    return [k for n in keys for k in keys[n]]
+
+
+def per_benchmark(row: np.ndarray, keys: dict[str, list], accs: dict[str, np.ndarray]) -> dict:
+    """Reporting figures, with ``evoproxy eval``'s policy: NaN scores rank lowest and are counted."""
+    out, start = {}, 0
+    for n, nkeys in keys.items():
+        part = row[start:start + len(nkeys)]
+        start += len(nkeys)
+        ranked = rankable(part)
+        out[n] = {"kendall": fit.kendall(ranked, accs[n]), "spearman": fit.spearman(ranked, accs[n]),
+                  "invalid": int(np.sum(~np.isfinite(part)))}
+    return out
