@@ -159,14 +159,10 @@ class Search:
     def best(self) -> Individual:
         return max(self.population, key=lambda i: (i.value, -i.born))
 
-    def holdout(self, program: Program) -> dict:
-        return self.splits.holdout_many([program])[0]
-
     def _commit(self, g: int, rows: list[CandidateRow], verdicts: list[Verdict], start: float) -> None:
         best = self.best()
         summary = {"best_fitness": best.value, "best": best.program.text,
                    "best_selection": self.splits.selection_many([best.program])[0],
-                   "best_holdout": self.holdout(best.program),
                    "diversity": diversity(self.population, self.config.same_behaviour),
                    "mean_fitness": float(np.mean([i.value for i in self.population])),
                    "candidates": len(rows), "rejections": count_rejections(verdicts),
