@@ -178,3 +178,17 @@ def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
         assert len(s.finalists()) == len(before) - 1
     finally:
         backend.close()
+
+
+def test_export_ensemble_gives_the_reported_formula_and_refuses_python(run):
+    from evoproxy.app.search import export_json, export_lines
+    from evoproxy.errors import EvoproxyError
+
+    report, store = run
+    doc = export_json(str(store.run_dir), 1, ensemble=True)
+    assert doc["formula"] == report["ensemble"]["formula"] and doc["holdout"] == report["ensemble"]["holdout"]
+    text = export_lines(str(store.run_dir), 1, "text", str, ensemble=True)
+    assert text[0].endswith(report["ensemble"]["formula"])
+    if len(report["ensemble"]["members"]) > 1:
+        with pytest.raises(EvoproxyError, match="export it as json"):
+            export_lines(str(store.run_dir), 1, "python", str, ensemble=True)

@@ -18,6 +18,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.lang import export
 from evoproxy.lang.program import parse
+from evoproxy.lang.ranks import is_set_level
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document, resolve
 from evoproxy.scoring.worker import EvalSetup
 from evoproxy.search.generate import Generator
@@ -211,18 +212,26 @@ def finished_report(run_dir: str) -> tuple[RunStore, dict]:
     return store, report
 
 
-def _entries(run_dir: str, top: int) -> tuple[RunStore, dict, list[dict]]:
+def _entries(run_dir: str, top: int, ensemble: bool = False) -> tuple[RunStore, dict, list[dict]]:
     if top < 1:
         raise EvoproxyError(f"--top must be >= 1, got {top}")
     store, report = finished_report(run_dir)
+    if ensemble:
+        ens = report.get("ensemble")
+        if not ens:
+            raise EvoproxyError(f"{run_dir} has no evolved ensemble (ensemble_size = 0, or a run from before "
+                                "ensembles); export its hall of fame without --ensemble")
+        return store, report, [{"rank": 1, "formula": ens["formula"], "hash": parse(ens["formula"]).hash,
+                                "search_fitness": ens["selection_fitness"], "holdout": ens["holdout"],
+                                "lineage": []}]
     if not report["hall_of_fame"]:
         raise EvoproxyError(f"{run_dir} has an empty hall of fame (every candidate was rejected); nothing to export")
     return store, report, report["hall_of_fame"][:top]
 
 
-def export_json(run_dir: str, top: int) -> dict:
+def export_json(run_dir: str, top: int, ensemble: bool = False) -> dict:
     """The best ``top`` programs as one proxy document (the best; the rest under ``others``)."""
-    store, report, entries = _entries(run_dir, top)
+    store, report, entries = _entries(run_dir, top, ensemble)
     with damaged_store(store.path, structural=True):
         return _export_json(run_dir, store, report, entries)
 
@@ -236,14 +245,18 @@ def _export_json(run_dir: str, store: RunStore, report: dict, entries: list[dict
     return {**docs[0], **meta, "others": docs[1:]}
 
 
-def export_lines(run_dir: str, top: int, fmt: str, holdout_text: Callable[[dict], str]) -> list[str]:
+def export_lines(run_dir: str, top: int, fmt: str, holdout_text: Callable[[dict], str],
+                 ensemble: bool = False) -> list[str]:
     """The best ``top`` programs as text, LaTeX, sympy or Python lines."""
-    store, _, entries = _entries(run_dir, top)
+    store, _, entries = _entries(run_dir, top, ensemble)
     with damaged_store(store.path, structural=True):
         return _export_lines(entries, fmt, holdout_text)
 
 
 def _export_lines(entries: list[dict], fmt: str, holdout_text: Callable[[dict], str]) -> list[str]:
+    if fmt == "python" and any(is_set_level(parse(e["formula"])) for e in entries):
+        raise EvoproxyError("an ensemble ranks networks against each other, so it is no function of one network; "
+                            "export it as json and score it with evoproxy eval --proxy FILE")
     lines = ["from evoproxy import parse, to_callable\n"] if fmt == "python" and entries else []
     for e in entries:
         p = parse(e["formula"])

@@ -91,9 +91,9 @@ def _print_transfer(entry: dict) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "json":
-        print(json.dumps(search.export_json(args.run_dir, args.top), indent=2))
+        print(json.dumps(search.export_json(args.run_dir, args.top, args.ensemble), indent=2))
     else:
-        for line in search.export_lines(args.run_dir, args.top, args.format, fmt_holdout):
+        for line in search.export_lines(args.run_dir, args.top, args.format, fmt_holdout, args.ensemble):
             print(line)
     return 0
 
@@ -117,7 +117,9 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("export", help="export a finished run's discovered proxies")
     p.add_argument("run_dir")
-    p.add_argument("--top", type=at_least(1), default=1)
+    p.add_argument("--top", type=at_least(1), default=1, help="how many hall-of-fame entries (default 1)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="export the evolved ensemble (one set-level formula; its fitness is on the selection split)")
     p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
     p.set_defaults(func=cmd_export)
 
