@@ -192,3 +192,29 @@ def test_export_ensemble_gives_the_reported_formula_and_refuses_python(run):
     if len(report["ensemble"]["members"]) > 1:
         with pytest.raises(EvoproxyError, match="export it as json"):
             export_lines(str(store.run_dir), 1, "python", str, ensemble=True)
+
+
+def test_a_child_twin_of_two_members_replaces_both_when_it_beats_them():
+    from types import SimpleNamespace
+
+    from evoproxy.search.loop import Search
+    from evoproxy.search.selection import SELECTIONS
+
+    base = list(range(20))
+    a, b = base[:], base[:]
+    a[0], a[1] = a[1], a[0]
+    b[18], b[19] = b[19], b[18]  # a and b: each .9985 like base, .997 like each other
+    far = base[::-1]
+    pop = [ind("layer_sum(l1(grad))", 0.5, a, 1), ind("layer_sum(l2(grad))", 0.4, b, 2),
+           ind("layer_mean(l2(weight))", 0.3, far, 3)]
+    fake = SimpleNamespace(population=list(pop), selection=SELECTIONS.get("tournament"),
+                           config=SimpleNamespace(same_behaviour=0.998, population=3))
+    child = ind("layer_sum(l1(abs(grad)))", 0.6, base, 4)
+    Search._replace(fake, child)
+    assert fake.population == [child, pop[2]]  # one behaviour now, and a free place
+    newcomer = ind("layer_mean(l1(act))", 0.1, [5, 3, 1, 7, 9, 2, 4, 6, 8, 0, 11, 13, 10, 12, 15, 14, 17, 16, 19, 18], 5)
+    Search._replace(fake, newcomer)
+    assert newcomer in fake.population and len(fake.population) == 3  # fills the free place
+    weaker = ind("layer_sum(sqrt(l1(grad)))", 0.55, a, 6)
+    Search._replace(fake, weaker)
+    assert weaker not in fake.population  # a twin that does not beat its twin is dropped

@@ -39,12 +39,18 @@ def better(a, b) -> bool:
     return (a.value, -a.program.size) > (b.value, -b.program.size)
 
 
+def is_twin(ind, member, threshold: float) -> bool:
+    return member is not ind and (member == ind or similarity(ind.ranks, member.ranks) >= threshold)
+
+
 def twin_of(ind, members: Sequence, threshold: float):
     """The first member that behaves like ``ind`` (similarity >= threshold), or None."""
-    for m in members:
-        if m is not ind and (m == ind or similarity(ind.ranks, m.ranks) >= threshold):
-            return m
-    return None
+    return next((m for m in members if is_twin(ind, m, threshold)), None)
+
+
+def twins_of(ind, members: Sequence, threshold: float) -> list:
+    """Every member that behaves like ``ind``."""
+    return [m for m in members if is_twin(ind, m, threshold)]
 
 
 def distinct(members: Sequence, threshold: float) -> list:

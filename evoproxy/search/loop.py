@@ -21,7 +21,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.search.config import RunConfig
 from evoproxy.search.generate import Generator
-from evoproxy.search.diversity import better, distinct, diversity, twin_of
+from evoproxy.search.diversity import better, distinct, diversity, twins_of
 from evoproxy.search.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, parse
 from evoproxy.search.screening import Judge, Verdict, count_rejections
@@ -86,7 +86,7 @@ class Search:
                 rows.append(self._row(0, len(rows), cand, v))
                 ind = self._admit(cand, v)
                 if ind is not None:
-                    self._join_initial(ind)
+                    self._replace(ind, initial=True)
             verdicts_all += verdicts
         if len(self.population) < 2:  # parents come in pairs
             raise EvoproxyError(
@@ -125,21 +125,19 @@ class Search:
             return Candidate(tb.random(self.rng), "random")
         return Candidate(child, origin, tuple(p.program.hash for p in parents))
 
-    def _replace(self, ind: Individual) -> None:
-        """A child that behaves like a member competes with that member only; else the strategy decides."""
-        twin = twin_of(ind, self.population, self.config.same_behaviour)
-        if twin is None:
-            self.selection.replace(self.population, ind)
-        elif better(ind, twin):
-            self.population[self.population.index(twin)] = ind
-
-    def _join_initial(self, ind: Individual) -> None:
-        twin = twin_of(ind, self.population, self.config.same_behaviour)
-        if twin is not None:
-            if better(ind, twin):
-                self.population[self.population.index(twin)] = ind
+    def _replace(self, ind: Individual, initial: bool = False) -> None:
+        """A child that behaves like members (twins) replaces them if it beats them all, else is dropped;
+        one without twins fills a free place, else the strategy decides (not in generation 0)."""
+        twins = twins_of(ind, self.population, self.config.same_behaviour)
+        if twins:
+            if all(better(ind, t) for t in twins):
+                self.population[self.population.index(twins[0])] = ind
+                for t in twins[1:]:
+                    self.population.remove(t)
         elif len(self.population) < self.config.population:
             self.population.append(ind)
+        elif not initial:
+            self.selection.replace(self.population, ind)
 
     def _admit(self, cand: Candidate, v: Verdict) -> Optional[Individual]:
         self.born += 1
