@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -81,6 +82,16 @@ SEARCH = ["search", "--benchmark", "synthetic", "--generations", "2", "--populat
           "--quiet", "--set", "baselines=['params']"]
 
 
+def _submit(run, cmd: list, tries: int = 4):
+    """``ray job submit``, again while the head's job agent is still starting (Ray says: try again later)."""
+    for _ in range(tries - 1):
+        done = run(cmd)
+        if "No available agent" not in done.stdout + done.stderr:
+            return done
+        time.sleep(10)
+    return run(cmd)
+
+
 @pytest.mark.skipif(shutil.which("ray") is None, reason="the ray CLI is not on PATH")
 def test_the_readme_cluster_commands_work_as_written(tmp_path):
     """README, Parallel runs and clusters: token authentication on (Ray >= 2.52), a loopback head, a
@@ -100,10 +111,10 @@ def test_the_readme_cluster_commands_work_as_written(tmp_path):
         if not _has_dashboard():
             pytest.skip("ray job submit needs ray[default] (the test extra installs it)")
         submit = ["ray", "job", "submit", "--address", "http://127.0.0.1:8291", "--working-dir", str(ROOT), "--"]
-        job = run([*submit, "evoproxy", *SEARCH, "--out", str(tmp_path / "job")])
+        job = _submit(run, [*submit, "evoproxy", *SEARCH, "--out", str(tmp_path / "job")])
         assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
         assert (tmp_path / "job" / "run.sqlite").is_file()   # where --out said, not in Ray's temporary copy
-        lost = run([*submit, "evoproxy", *SEARCH, "--out", "runs/job"])
+        lost = _submit(run, [*submit, "evoproxy", *SEARCH, "--out", "runs/job"])
         assert lost.returncode != 0 and "give an absolute path" in lost.stdout + lost.stderr
     finally:
         run(["ray", "stop", "--force"])
