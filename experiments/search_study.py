@@ -33,7 +33,8 @@ from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 CONFIG = "experiments/nb201-30min.toml"
 RUNS = Path("runs/study")
 TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
-SEEDS, PER_SPLIT, SEED, BATCH = (0, 1, 2), 500, 0, 32
+PER_SPLIT, SEED, BATCH = 500, 0, 32
+SEEDS = [0, 1, 2]
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "jacov", "epe_nas", "tenas", "params")
 
@@ -109,9 +110,11 @@ def print_table(evolved: dict, baselines: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="run (or continue) the searches and score their winners")
+    ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
     ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
+    SEEDS[:] = range(args.seeds)
     if args.run:
         run_searches(extra)
     files = winner_files()

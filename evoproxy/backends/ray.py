@@ -14,12 +14,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import ray
-from ray.exceptions import AuthenticationError, GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import AuthenticationError, GetTimeoutError, OutOfMemoryError, RayActorError, RayTaskError
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.worker import EvalSetup, Key, Worker
 
-FAILURES = (RayActorError, GetTimeoutError, RayTaskError)
+FAILURES = (RayActorError, GetTimeoutError, RayTaskError, OutOfMemoryError)  # OOM: Ray killed the worker
 MAX_FAILURES_IN_ROW = 5
 """A worker that fails this many calls in a row, restarts included, ends the run (the cause recurs)."""
 PASSED_ENV = ("EVOPROXY_DATA",)
