@@ -218,3 +218,11 @@ def test_a_child_twin_of_two_members_replaces_both_when_it_beats_them():
     weaker = ind("layer_sum(sqrt(l1(grad)))", 0.55, a, 6)
     Search._replace(fake, weaker)
     assert weaker not in fake.population  # a twin that does not beat its twin is dropped
+
+
+def test_distinct_stops_at_its_limit_with_the_same_first_members():
+    rng = np.random.default_rng(3)
+    members = [ind(FORMULAS[i % 4], float(v), rank_vector(rng.normal(size=20), [20]), i)
+               for i, v in enumerate(rng.uniform(size=40))]
+    whole = distinct(members, 0.9)
+    assert distinct(members, 0.9, 5) == whole[:5]

@@ -53,10 +53,13 @@ def twins_of(ind, members: Sequence, threshold: float) -> list:
     return [m for m in members if is_twin(ind, m, threshold)]
 
 
-def distinct(members: Sequence, threshold: float) -> list:
-    """Members with pairwise distinct behaviours, the best of each group of twins kept, best first."""
+def distinct(members: Sequence, threshold: float, limit: Optional[int] = None) -> list:
+    """Members with pairwise distinct behaviours, the best of each group of twins kept, best first;
+    at most ``limit`` of them (the search stops there: a run holds thousands of candidates)."""
     kept: list = []
     for m in sorted(members, key=lambda i: (-i.value, i.program.size, i.born)):
+        if limit is not None and len(kept) >= limit:
+            break
         if twin_of(m, kept, threshold) is None:
             kept.append(m)
     return kept

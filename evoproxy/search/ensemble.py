@@ -17,6 +17,7 @@ from scipy.stats import rankdata
 
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring import fitness as fit
+from evoproxy.search.splits import combined
 
 MIN_GAIN = 1e-4
 
@@ -44,8 +45,7 @@ def ensemble_fitness(row: np.ndarray, accs: Sequence[np.ndarray], metric: str, c
     for acc in accs:
         values.append(fit.correlate(row[start:start + len(acc)], acc, metric, 1.0))
         start += len(acc)
-    values = [v if np.isfinite(v) else -1.0 for v in values]
-    return float(np.mean(values) if combine == "mean" else np.min(values))
+    return combined(values, combine)
 
 
 def forward_select(matrix: np.ndarray, accs: Sequence[np.ndarray], metric: str, combine: str,

@@ -200,8 +200,8 @@ class Search:
     def finalists(self) -> list[Individual]:
         """The best distinct behaviours on the search networks that are finite on every transfer
         network: the hall of fame's candidates."""
-        ranked = distinct(list(self.evaluated.values()), self.config.same_behaviour)
-        top = ranked[:FINALISTS_PER_PLACE * self.config.hall_of_fame]
+        top = distinct(list(self.evaluated.values()), self.config.same_behaviour,
+                       FINALISTS_PER_PLACE * self.config.hall_of_fame)
         if self.splits.transfer_keys:
             self.splits.transfer_many([i.program for i in top])  # one statistics-major pass
         return [i for i in top if self.splits.transfers(i.program)]

@@ -88,8 +88,7 @@ class Splits:
     def selection_fitness(self, figures: dict) -> float:
         """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
         metric = "spearman" if self.config.fitness == "spearman" else "kendall"
-        values = [or_worst(f[metric]) for f in figures.values()]
-        return float(np.mean(values) if self.config.combine == "mean" else np.min(values))
+        return combined([f[metric] for f in figures.values()], self.config.combine)
 
 
 def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
@@ -100,9 +99,11 @@ def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
     return [rest[i] for i in picks]
 
 
-def or_worst(value: Optional[float]) -> float:
-    """A correlation, or -1 when undefined (NaN, stored as null in the run store)."""
-    return float(value) if value is not None and math.isfinite(value) else -1.0
+def combined(values, combine: str) -> float:
+    """Per-benchmark correlations combined by mean or min; an undefined one (NaN, or null as the run
+    store keeps NaN) counts as -1."""
+    sure = [float(v) if v is not None and math.isfinite(v) else -1.0 for v in values]
+    return float(np.mean(sure) if combine == "mean" else np.min(sure))
 
 
 def flat(keys: dict[str, list]) -> list:
