@@ -135,14 +135,14 @@ def test_programs_without_statistics_and_empty_batches(keys):
 
 def test_a_candidate_out_of_time_is_reported_and_scores_nan_after(keys):
     texts = PROGRAMS[:3]
-    fast = Worker(EvalSetup(timeout_s=0.0), get_benchmark)  # any time spent is too much
+    fast = Worker(EvalSetup(timeout_s=0.0, pack_networks=4), get_benchmark)  # any time is too much
     scores, late = fast.score(texts, keys)
     assert late == {0: "timeout", 1: "timeout", 2: "timeout"}
-    assert np.isfinite(scores[:, 0]).all()  # each ran on the first network, then was stopped
-    assert np.isnan(scores[:, 1:]).all()
-    full, late_full = Worker(EvalSetup(), get_benchmark).score(texts, keys)
+    assert np.isfinite(scores[:, :4]).all()  # each ran on the first pack of 4 networks, then was stopped
+    assert np.isnan(scores[:, 4:]).all()
+    full, late_full = Worker(EvalSetup(pack_networks=4), get_benchmark).score(texts, keys)
     assert late_full == {}
-    assert same_bits(scores[:, 0], full[:, 0])
+    assert same_bits(scores[:, :4], full[:, :4])
 
 
 # ---- determinism ----------------------------------------------------------------------------------

@@ -175,7 +175,8 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
 def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
     return EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
                      config.batch_size, config.seed, config.memory_mb, config.threads,
-                     config.timeout_s, config.device, teacher, load_plugins(config.plugins))
+                     config.timeout_s, config.device, teacher, load_plugins(config.plugins),
+                     store_dtype=config.store_dtype)
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,

@@ -8,12 +8,13 @@ setup, so the same seed gives the same run on either. Backends are :class:`Backe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
 from evoproxy.registry import Registry
+from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.worker import EvalSetup, Key
 
 
@@ -46,8 +47,10 @@ def register_backend(info: BackendInfo) -> BackendInfo:
 
 
 def _serial(setup, make_benchmark, workers, address):
+    """In this process, scoring ``workers`` packs of networks at once on threads (never more than
+    the free cores: :func:`~evoproxy.scoring.cores.free_cores`)."""
     from evoproxy.backends.serial import SerialBackend
-    return SerialBackend(setup, make_benchmark)
+    return SerialBackend(replace(setup, pack_threads=min(workers, free_cores())), make_benchmark)
 
 
 def _ray(setup, make_benchmark, workers, address):

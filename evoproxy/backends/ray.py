@@ -67,8 +67,9 @@ class RayBackend:
         return out
 
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
+        block = max(1, self.setup.pack_networks)  # whole packs to one worker: the serial packs, so the same bits
         for k in keys:  # round-robin in first-seen order: deterministic for a deterministic run
-            self.owner.setdefault(k, len(self.owner) % len(self.actors))
+            self.owner.setdefault(k, len(self.owner) // block % len(self.actors))
         shards = {w: [j for j, k in enumerate(keys) if self.owner[k] == w]
                   for w in range(len(self.actors))}
         calls = {w: self.actors[w].score.remote(list(texts), [keys[j] for j in idx])

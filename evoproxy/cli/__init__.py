@@ -14,6 +14,7 @@ from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, registe
 from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins, plugin_args, without_plugin_args
+from evoproxy.scoring.cores import free_core_threads
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_commands"]
 
@@ -45,7 +46,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.plugin = specs
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with free_core_threads():
+            return func(args)
     except EvoproxyError as e:
         print(f"evoproxy: error: {e}", file=sys.stderr)
         return 2

@@ -35,10 +35,18 @@ class Op:
     channel_free: bool = False  # reshape only: output shape independent of the channel count
     teacher: bool = False  # a teacher-student op: in a default op set only when teacher statistics are
     default: bool = True  # in the default op set of a search (else named in the config's ops)
+    elementwise: bool = False  # value by value: the same fn serves any shape, a layer vector included
+    batched: Optional[Callable[..., torch.Tensor]] = None
+    """``fn`` over a stack of layers (dim 0), one call for many (:mod:`evoproxy.lang.packed`); an
+    aggregate's takes ``(vector, network of each entry, networks)``. None: run layer by layer."""
 
     @property
     def arity(self) -> int:
         return 2 if self.family in ("binary", "matmul", "distance") else 1
+
+    @property
+    def batch_fn(self) -> Optional[Callable[..., torch.Tensor]]:
+        return self.batched if self.batched is not None else (self.fn if self.elementwise else None)
 
     def result_type(self, *args: VType) -> VType:
         return RULES[self.family](self, *args)
@@ -77,16 +85,15 @@ def _check_op(op: Op) -> None:
 # ---- elementwise helpers (public: plugin ops use them): defined everywhere, never in place --
 
 def safe_log(x: torch.Tensor) -> torch.Tensor:
-    return torch.log(torch.where(x > 0, x, torch.ones_like(x))) * (x > 0)
+    return torch.where(x > 0, torch.log(x), 0)  # the NaN of log(x <= 0) is never selected
 
 
 def safe_invert(x: torch.Tensor) -> torch.Tensor:
-    nz = x != 0
-    return torch.where(nz, 1.0 / torch.where(nz, x, torch.ones_like(x)), torch.zeros_like(x))
+    return torch.where(x != 0, torch.reciprocal(x), 0)
 
 
 def safe_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return a * safe_invert(b)
+    return torch.where(b != 0, a / b, 0)
 
 
 def _flat_apply(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -127,8 +134,26 @@ def _sym(name: str) -> Callable:
     return sympy.Function(name)
 
 
-def _unary(name, fn, doc, latex, sympy=None):
-    register_op(Op(name, "unary", fn, doc, latex, sympy))
+def _flat_batched(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``fn`` of a row-wise op (over dim 1 of a 2-D tensor) applied to each layer of a stack."""
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        return fn(x.reshape(x.shape[0], -1)).reshape(x.shape)
+    return apply
+
+
+def _normalize_rows(v: torch.Tensor) -> torch.Tensor:
+    std = v.std(dim=1, unbiased=False, keepdim=True) if v.shape[1] > 1 else v.new_zeros(v.shape[0], 1)
+    return torch.where(std > 0, (v - v.mean(dim=1, keepdim=True)) / torch.where(std > 0, std, 1), 0)
+
+
+def _minmax_rows(v: torch.Tensor) -> torch.Tensor:
+    lo = v.amin(dim=1, keepdim=True)
+    span = v.amax(dim=1, keepdim=True) - lo
+    return torch.where(span > 0, (v - lo) / torch.where(span > 0, span, 1), 0)
+
+
+def _unary(name, fn, doc, latex, sympy=None, batched=None):
+    register_op(Op(name, "unary", fn, doc, latex, sympy, elementwise=batched is None, batched=batched))
 
 
 _unary("identity", lambda x: x.clone(), "x", "{0}", lambda x: x)
@@ -145,46 +170,70 @@ _unary("relu", torch.relu, "max(x, 0)", r"\max\left({0}, 0\right)")
 _unary("sign", torch.sign, "sign(x)", r"\operatorname{{sign}}\left({0}\right)")
 _unary("sigmoid", torch.sigmoid, "1/(1+exp(-x))", r"\sigma\left({0}\right)")
 _unary("softmax", _flat_apply(lambda v: torch.softmax(v, 0)), "softmax over all elements",
-       r"\operatorname{{softmax}}\left({0}\right)")
+       r"\operatorname{{softmax}}\left({0}\right)", batched=_flat_batched(lambda v: torch.softmax(v, 1)))
 _unary("logsoftmax", _flat_apply(lambda v: torch.log_softmax(v, 0)),
-       "log-softmax over all elements", r"\log\operatorname{{softmax}}\left({0}\right)")
+       "log-softmax over all elements", r"\log\operatorname{{softmax}}\left({0}\right)",
+       batched=_flat_batched(lambda v: torch.log_softmax(v, 1)))
 _unary("normalize", _flat_apply(_normalize), "(x - mean) / std over all elements (0 if constant)",
-       r"\operatorname{{norm}}\left({0}\right)")
+       r"\operatorname{{norm}}\left({0}\right)", batched=_flat_batched(_normalize_rows))
 _unary("minmax", _flat_apply(_minmax), "(x - min) / (max - min) over all elements (0 if constant)",
-       r"\operatorname{{minmax}}\left({0}\right)")
+       r"\operatorname{{minmax}}\left({0}\right)", batched=_flat_batched(_minmax_rows))
 
 
 def _binary(name, fn, doc, latex, sympy=None, commutative=False):
-    register_op(Op(name, "binary", fn, doc, latex, sympy, commutative))
+    register_op(Op(name, "binary", fn, doc, latex, sympy, commutative, elementwise=True))
 
 
 _binary("add", torch.add, "a + b", r"\left({0} + {1}\right)", lambda a, b: a + b, True)
 _binary("sub", torch.sub, "a - b", r"\left({0} - {1}\right)", lambda a, b: a - b)
 _binary("mul", torch.mul, "a * b", r"{0} \cdot {1}", lambda a, b: a * b, True)
 _binary("div", safe_div, "a / b where b != 0, else 0", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b)
+def _stacked_rows(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], x.shape[1], -1) if x.dim() > 2 else x.reshape(x.shape[0], 1, -1)
+
+
 register_op(Op("matmul", "matmul", lambda a, b: rows(a) @ rows(b).T,
                "rows(a) @ rows(b)^T, each layer flattened to (dim0, rest)",
-               r"{0} {1}^{{\top}}"))
+               r"{0} {1}^{{\top}}", batched=lambda a, b: _stacked_rows(a) @ _stacked_rows(b).transpose(1, 2)))
 register_op(Op("spatial_sum", "reshape", _sum_spatial, "sum over dims >= 2 (H, W or kernel)",
-               r"\textstyle\sum_{{hw}} {0}"))
+               r"\textstyle\sum_{{hw}} {0}",
+               batched=lambda x: x.sum(dim=tuple(range(3, x.dim()))) if x.dim() > 3 else x))
 register_op(Op("batch_mean", "reshape", _mean_batch, "mean over dim 0 (batch / out-channel)",
-               r"\operatorname{{mean}}_{{n}} {0}"))
+               r"\operatorname{{mean}}_{{n}} {0}", batched=lambda x: x.mean(dim=1) if x.dim() > 2 else x))
 
 
-def _reduce_op(name, fn, doc, latex):
-    register_op(Op(name, "reduce", fn, doc, latex))
+def _reduce_op(name, fn, doc, latex, rowwise):
+    """``rowwise`` reduces dim 1 of a 2-D tensor: the batched form, one number per layer of a stack."""
+    register_op(Op(name, "reduce", fn, doc, latex, batched=lambda x: rowwise(x.reshape(x.shape[0], -1))))
 
 
-_reduce_op("sum", torch.sum, "sum of all elements of a layer", r"\textstyle\sum {0}")
-_reduce_op("mean", torch.mean, "mean of all elements", r"\operatorname{{mean}}\left({0}\right)")
-_reduce_op("l1", lambda x: x.abs().sum(), "sum of |x|", r"\left\|{0}\right\|_{{1}}")
-_reduce_op("l2", torch.linalg.vector_norm, "Frobenius / L2 norm", r"\left\|{0}\right\|_{{2}}")
-_reduce_op("std", _std, "population standard deviation", r"\operatorname{{std}}\left({0}\right)")
-_reduce_op("max", torch.max, "largest element", r"\max\left({0}\right)")
-_reduce_op("min", torch.min, "smallest element", r"\min\left({0}\right)")
-register_op(Op("layer_sum", "aggregate", torch.sum, "sum over layers", r"\sum_{{l}} {0}"))
+def _std_rows(v: torch.Tensor) -> torch.Tensor:
+    return v.std(dim=1, unbiased=False) if v.shape[1] > 1 else v.new_zeros(v.shape[0])
+
+
+_reduce_op("sum", torch.sum, "sum of all elements of a layer", r"\textstyle\sum {0}", lambda v: v.sum(1))
+_reduce_op("mean", torch.mean, "mean of all elements", r"\operatorname{{mean}}\left({0}\right)",
+           lambda v: v.mean(1))
+_reduce_op("l1", lambda x: x.abs().sum(), "sum of |x|", r"\left\|{0}\right\|_{{1}}", lambda v: v.abs().sum(1))
+_reduce_op("l2", torch.linalg.vector_norm, "Frobenius / L2 norm", r"\left\|{0}\right\|_{{2}}",
+           lambda v: torch.linalg.vector_norm(v, dim=1))
+_reduce_op("std", _std, "population standard deviation", r"\operatorname{{std}}\left({0}\right)", _std_rows)
+_reduce_op("max", torch.max, "largest element", r"\max\left({0}\right)", lambda v: v.amax(1))
+_reduce_op("min", torch.min, "smallest element", r"\min\left({0}\right)", lambda v: v.amin(1))
+
+
+def _segment_sum(v: torch.Tensor, seg: torch.Tensor, n: int) -> torch.Tensor:
+    return v.new_zeros(n).index_add(0, seg, v)
+
+
+def _segment_mean(v: torch.Tensor, seg: torch.Tensor, n: int) -> torch.Tensor:
+    counts = torch.bincount(seg, minlength=n).to(v.dtype)
+    return torch.where(counts > 0, _segment_sum(v, seg, n) / counts.clamp(min=1), torch.nan)
+
+
+register_op(Op("layer_sum", "aggregate", torch.sum, "sum over layers", r"\sum_{{l}} {0}", batched=_segment_sum))
 register_op(Op("layer_mean", "aggregate", torch.mean, "mean over layers",
-               r"\frac{{1}}{{L}}\sum_{{l}} {0}"))
+               r"\frac{{1}}{{L}}\sum_{{l}} {0}", batched=_segment_mean))
 
 
 def sympy_function(op: Op) -> Callable:

@@ -23,9 +23,17 @@ class CountsOwnFlops(Protocol):
         ...
 
 
+DATA_FREE = frozenset({"weight", "fan_in", "numel", "macs"})
+"""Statistics of the untrained network alone: the layer order needs one forward pass, so they
+take it on one image in eval mode (BatchNorm then works on a batch of one), without gradients."""
+
+
 @register_pass("train")
 def _train_pass(model, x, y, names):
-    net = fresh_copy(model)
+    data_free = names <= DATA_FREE
+    net = fresh_copy(model, train=not data_free)
+    if data_free:
+        x = x[:1]
     rec = LayerRecorder(net, keep_act="act" in names, keep_act_grad="act_grad" in names)
     backward = bool(names & {"grad", "act_grad"})
     with torch.set_grad_enabled(backward):

@@ -8,8 +8,10 @@ demand); programs scored on one network share common subexpressions.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -21,6 +23,7 @@ from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.program import Program, parse
 from evoproxy.plugins import PluginRef, import_refs
 from evoproxy.probe.base import collect
+from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
 
 Key = tuple[str, int]  # (benchmark name, architecture id)
@@ -40,6 +43,10 @@ class EvalSetup:
     device: str = "cpu"
     teacher: Optional[str] = None  # distillation benchmarks: the teacher checkpoint (None: their default)
     plugins: tuple[PluginRef, ...] = ()  # the user's modules, imported by every worker before anything else
+    pack_networks: int = 4  # networks evaluated together, same-shape layers as one op call (0: one by one)
+    reuse_mb: int = 256  # layer and scalar values of program nodes kept across calls (0: none)
+    pack_threads: int = 1  # packs scored at once, each on one thread (the same bits for any number)
+    store_dtype: str = "float32"  # resident float32 statistics kept as float16 / bfloat16 (half the memory)
 
 
 def _nbytes(value) -> int:
@@ -61,6 +68,8 @@ class Worker:
         self.cache: OrderedDict[Key, dict] = OrderedDict()
         self.cached_bytes = 0
         self.probes = 0  # networks probed, evictions included (for benchmarks and tests)
+        self.blocks = Blocks(setup.pack_networks)
+        self.reuse = ReuseStore(setup.reuse_mb)
 
     def bench(self, name: str):
         if name not in self.benches:
@@ -98,7 +107,7 @@ class Worker:
                 model = None
             if model is not None:
                 x, y = self.batch(key[0])
-                have = {**have, **collect(model, x, y, missing, seed=seed)}
+                have = {**have, **_stored(collect(model, x, y, missing, seed=seed), self.setup.store_dtype)}
             self.probes += 1
         self.cache[key] = have
         self.cached_bytes += sum(_nbytes(v) for v in have.values())
@@ -116,21 +125,81 @@ class Worker:
         programs = [parse(t) for t in texts]
         names = needed_stats(programs)
         scores = np.full((len(programs), len(keys)), math.nan)
-        spent = np.zeros(len(programs))
+        clock = _Clock(len(programs), self.setup.timeout_s)
+        packs = self.blocks.packs(keys) if self.setup.pack_networks > 0 else [[j] for j in range(len(keys))]
+        width = max(1, self.setup.pack_threads)
+        reasons: list[dict[int, str]] = []
+        with ThreadPoolExecutor(width) as pool:
+            for start in range(0, len(packs), width):  # a wave: probed in turn, then scored at once
+                wave = [(cols, [self.stats(keys[j], names) for j in cols]) for cols in packs[start:start + width]]
+                jobs = [pool.submit(self._score_pack, programs, stats, tuple(keys[j] for j in cols), clock)
+                        for cols, stats in wave]
+                for (cols, _), job in zip(wave, jobs):
+                    scores[:, cols], why = job.result()
+                    reasons.append(why)
         failed: dict[int, str] = {}
-        for j, key in enumerate(keys):
-            stats = self.stats(key, names)
-            memo: dict = {}
-            for i, p in enumerate(programs):
-                if spent[i] > self.setup.timeout_s:
-                    continue
-                start = time.perf_counter()
-                scores[i, j], error = _safe_eval(p, stats, memo)
-                spent[i] += time.perf_counter() - start
-                if error is not None:
-                    failed.setdefault(i, error)
-        failed.update({i: "timeout" for i in range(len(programs)) if spent[i] > self.setup.timeout_s})
+        for why in reasons:  # in pack order: the same reasons however many threads ran
+            for i, reason in why.items():
+                failed.setdefault(i, reason)
+        failed.update({i: "timeout" for i in clock.late()})
         return scores, failed
+
+    def _score_pack(self, programs: Sequence[Program], stats: list[dict], pack: tuple,
+                    clock: "_Clock") -> tuple[np.ndarray, dict[int, str]]:
+        if self.setup.store_dtype != "float32":
+            stats = [_computed(s) for s in stats]
+        out = np.full((len(programs), len(stats)), math.nan)
+        failed: dict[int, str] = {}
+        scorer = PackScorer(stats, PackMemo(self.reuse, pack)) if self.setup.pack_networks > 0 else None
+        memos: list[dict] = [{} for _ in stats]
+        for i, p in enumerate(programs):
+            if clock.out_of_time(i):
+                continue
+            start = time.perf_counter()
+            row = scorer.score(p) if scorer is not None else None
+            if row is None:  # network by network: the reference path, and where errors are named
+                row = []
+                for s, memo in zip(stats, memos):
+                    value, error = _safe_eval(p, s, memo)
+                    row.append(value)
+                    if error is not None:
+                        failed.setdefault(i, error)
+            out[i] = row
+            clock.add(i, time.perf_counter() - start)
+        return out, failed
+
+
+class _Clock:
+    """Seconds each program has spent in one call, across the packs scored in parallel."""
+
+    def __init__(self, n: int, limit: float) -> None:
+        self.spent, self.limit, self.lock = [0.0] * n, limit, threading.Lock()
+
+    def add(self, i: int, seconds: float) -> None:
+        with self.lock:
+            self.spent[i] += seconds
+
+    def out_of_time(self, i: int) -> bool:
+        return self.spent[i] > self.limit
+
+    def late(self) -> list[int]:
+        return [i for i, s in enumerate(self.spent) if s > self.limit]
+
+
+def _stored(stats: dict, dtype: str) -> dict:
+    """Layer tensors of float32 statistics kept in ``dtype`` (float64 ones, e.g. synflow's, stay)."""
+    if dtype == "float32":
+        return stats
+    to = getattr(torch, dtype)
+    return {k: tuple(t.to(to) if t.dtype == torch.float32 else t for t in v) if isinstance(v, tuple) else v
+            for k, v in stats.items()}
+
+
+def _computed(stats: dict) -> dict:
+    """Statistics stored in half precision back in float32 for computing (ops run in float32)."""
+    half = (torch.float16, torch.bfloat16)
+    return {k: tuple(t.float() if t.dtype in half else t for t in v) if isinstance(v, tuple) else v
+            for k, v in stats.items()}
 
 
 def _safe_eval(p: Program, stats: dict, memo: dict) -> tuple[float, Optional[str]]:

@@ -23,7 +23,7 @@ INT_MIN = {"search_archs": 2, "selection_archs": 2, "holdout_archs": 2, "ensembl
            "split_seed": 0, "batch_size": 1, "threads": 1, "workers": 1, "memory_mb": 1}
 FRACTIONS = {"same_behaviour": (0.0, True), "max_tie_frac": (0.0, False), "top_frac": (0.0, True), "p_crossover": (0.0, False)}
 CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq"),
-           "representation": ("tree", "two-branch")}
+           "representation": ("tree", "two-branch"), "store_dtype": ("float32", "bfloat16", "float16")}
 NAME_LISTS = {"benchmarks": False, "transfer": True, "stats": False, "ops": False, "baselines": True, "plugins": True}
 """Tuple-of-names keys, and whether they may be empty (``ops`` may be None: every op)."""
 OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir")
@@ -101,6 +101,7 @@ class RunConfig:
     probe: str = "auto"  # auto: the benchmark's own dataset's images if present, else CIFAR-10 (see README, Data)
     batch_size: int = 16
     threads: int = 1
+    store_dtype: str = "float32"  # resident statistics as float32 | bfloat16 | float16 (half the memory)
     # execution settings
     backend: str = "serial"
     workers: int = 2

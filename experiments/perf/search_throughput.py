@@ -1,10 +1,20 @@
-"""Candidate evaluations per second: serial vs Ray, statistics-major vs re-probing per candidate.
+"""Programs scored per minute on resident statistics: one network at a time vs packs vs Ray.
 
-    python experiments/perf/search_throughput.py [--archs 24] [--programs 60] [--batch-size 16]
+    python experiments/perf/search_throughput.py [--archs 200] [--generations 5] [--offspring 16]
 
-"Statistics-major" scores a whole batch of programs per network with its statistics resident;
-"per candidate" probes every network again for every program (what a naive loop does). Timings
-include probing: the first batch pays for it, later batches reuse the resident statistics.
+A search scores a stream of programs: a random population, then each generation's children (made
+by the search's own mutation and crossover from random parents, so they share subtrees with them
+as in a run). Every evaluator scores the same stream, one call per generation, on the same
+resident statistics of ``--archs`` NAS-Bench-201 networks (probing is timed once, apart):
+
+* ``one by one``: network by network, nothing kept across calls (the evaluator before packs);
+* ``packs``: ``pack_networks`` networks at a time, same-shape small layers as one op call;
+* ``packs + reuse``: and layer/scalar values of program nodes kept across calls (``reuse_mb``);
+* ``2 threads``: two packs scored at once, one thread each (the serial backend's ``workers``);
+* ``Ray, 2 workers``: packs + reuse, the networks split over two processes.
+
+It prints programs per minute for generation 0 and for the later generations, and how far each
+evaluator's scores are from the one-by-one scores.
 """
 from __future__ import annotations
 
@@ -13,64 +23,121 @@ import random
 import resource
 import time
 
+import numpy as np
+
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
+from evoproxy.scoring.worker import EvalSetup
 from evoproxy.search.generate import Generator
-from evoproxy.scoring.worker import EvalSetup, Worker
+from evoproxy.search.variation import Limits, crossover, mutate
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
+PROBE_ALL = ["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"]
 
 
-def programs(n: int, seed: int) -> list[str]:
-    gen, rng = Generator(stats=STATS), random.Random(seed)
-    return [gen.program(rng).text for _ in range(n)]
+def stream(population: int, generations: int, offspring: int, seed: int) -> list[list[str]]:
+    """Program texts per call: the population, then each generation's children."""
+    gen, rng, limits = Generator(stats=STATS), random.Random(seed), Limits()
+    pop = [gen.program(rng) for _ in range(population)]
+    calls = [[p.text for p in pop]]
+    for _ in range(generations):
+        children = []
+        while len(children) < offspring:
+            a, b = rng.sample(pop, 2)
+            child = crossover(rng, a, b, limits) if rng.random() < 0.5 else mutate(rng, a, gen, limits)
+            if child is not None:
+                children.append(child)
+        for child in children:
+            pop[rng.randrange(population)] = child
+        calls.append([c.text for c in children])
+    return calls
 
 
-def rate(score, texts: list[str], keys, batches: int = 2) -> tuple[float, float]:
-    """(first batch incl. probing, later batches) in candidates per second."""
-    out = []
-    for b in range(batches):
-        chunk = texts[b::batches]
+def recorded(run_dir: str, generations: int) -> list[list[str]]:
+    """The programs a run fully scored (not rejected, not reused), per generation: a real stream."""
+    import sqlite3
+    with sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT generation, text FROM candidates WHERE rejection IS NULL AND reused_from IS NULL "
+                          "AND generation <= ? ORDER BY generation, idx", (generations,)).fetchall()
+    calls: dict[int, list[str]] = {}
+    for g, text in rows:
+        calls.setdefault(g, []).append(text)
+    return list(calls.values())
+
+
+def run(backend, calls: list[list[str]], keys) -> tuple[float, float, np.ndarray]:
+    """(programs/min in generation 0, programs/min later, all scores in stream order)."""
+    times, scores = [], []
+    for texts in calls:
         start = time.perf_counter()
-        score(chunk, keys)
-        out.append(len(chunk) / (time.perf_counter() - start))
-    return out[0], sum(out[1:]) / max(1, len(out) - 1)
+        s, _ = backend.score(texts, keys)
+        times.append(time.perf_counter() - start)
+        scores.append(s)
+    later = sum(len(c) for c in calls[1:]) / sum(times[1:]) * 60
+    return len(calls[0]) / times[0] * 60, later, np.vstack(scores)
+
+
+def distance(a: np.ndarray, ref: np.ndarray) -> str:
+    both = np.isfinite(a) & np.isfinite(ref)
+    same_nan = (np.isfinite(a) == np.isfinite(ref)).all()
+    rel = np.abs(a - ref)[both] / np.maximum(np.abs(ref[both]), 1e-300)
+    exact = int(np.all((a == ref) | ~both, axis=1).sum())
+    return (f"{exact}/{len(a)} programs bit-identical, median rel. diff {np.median(rel):.1e}, "
+            f"NaN pattern {'same' if same_nan else 'DIFFERENT'}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--archs", type=int, default=24)
-    ap.add_argument("--programs", type=int, default=60)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--archs", type=int, default=200)
+    ap.add_argument("--population", type=int, default=24)
+    ap.add_argument("--generations", type=int, default=5)
+    ap.add_argument("--offspring", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--benchmark", default="nb201-cifar10")
+    ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--from-run", metavar="RUN_DIR", help="replay the programs a search run scored "
+                    "(its first --generations generations) instead of a made-up stream")
     args = ap.parse_args()
-    setup = EvalSetup(batch_size=args.batch_size, memory_mb=16000)
     keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
-    texts = programs(args.programs, 0)
-    print(f"{args.benchmark}: {args.archs} networks, {args.programs} random programs, "
-          f"batch {args.batch_size}, 1 torch thread per worker")
-
+    calls = recorded(args.from_run, args.generations) if args.from_run else \
+        stream(args.population, args.generations, args.offspring, seed=0)
+    n = sum(map(len, calls))
+    print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}; "
+          f"{n} programs ({len(calls[0])} in generation 0, then {len(calls) - 1} generations"
+          f"{' of ' + args.from_run if args.from_run else ''}); 1 torch thread per worker")
+    setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000)
+    rows, ray_row = [], None
+    if not args.no_ray:  # first: its workers' memory is gone when it closes
+        from evoproxy.backends.ray import RayBackend
+        ray_backend = RayBackend(setup, get_benchmark, workers=2)
+        ray_backend.score(PROBE_ALL, keys)
+        ray_row = ("Ray, 2 workers", *run(ray_backend, calls, keys))
+        ray_backend.close()
+        print(f"  {ray_row[0]:26s} generation 0 {ray_row[1]:7.1f} prog/min   later {ray_row[2]:7.1f} prog/min")
     serial = SerialBackend(setup, get_benchmark)
-    first, warm = rate(serial.score, texts, keys)
-    print(f"serial, statistics-major   first batch {first:7.2f} cand/s   resident {warm:8.2f} cand/s")
-    serial.close()
-
-    few = texts[:4]
     start = time.perf_counter()
-    for t in few:  # a fresh worker per candidate: every network probed again
-        Worker(setup, get_benchmark).score([t], keys)
-    per_candidate = len(few) / (time.perf_counter() - start)
-    print(f"serial, per candidate      {per_candidate:7.2f} cand/s   "
-          f"statistics-major is {warm / per_candidate:.0f}x faster once resident, "
-          f"{first / per_candidate:.1f}x on the first batch")
-
-    from evoproxy.backends.ray import RayBackend
-    ray_backend = RayBackend(setup, get_benchmark, workers=2)
-    first_r, warm_r = rate(ray_backend.score, texts, keys)
-    ray_backend.close()
-    print(f"ray, 2 workers             first batch {first_r:7.2f} cand/s   resident {warm_r:8.2f} cand/s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of the driver (serial worker inside): {peak:.0f} MB")
+    serial.score(PROBE_ALL, keys)
+    print(f"probing {args.archs} networks once: {time.perf_counter() - start:.0f} s, "
+          f"{serial.worker.cached_bytes / 2**30:.1f} GiB resident")
+    ref = None
+    for name, pack, reuse, threads in (("one by one", 0, 0, 1), ("packs", 4, 0, 1), ("packs + reuse", 4, 256, 1),
+                                       ("packs + reuse, 2 threads", 4, 256, 2)):
+        backend = SerialBackend(EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=pack,
+                                          reuse_mb=reuse, pack_threads=threads), get_benchmark)
+        backend.worker.cache = serial.worker.cache  # the same resident statistics
+        first, later, scores = run(backend, calls, keys)
+        ref = scores if ref is None else ref
+        rows.append((name, first, later, distance(scores, ref)))
+        print(f"  {name:26s} generation 0 {first:7.1f} prog/min   later {later:7.1f} prog/min", flush=True)
+    if ray_row is not None:
+        rows.append((*ray_row[:3], distance(ray_row[3], ref)))
+    base = rows[0]
+    print("\n| evaluator | generation 0 | later generations | vs one by one (later) | scores |")
+    print("|---|---|---|---|---|")
+    for name, first, later, dist in rows:
+        print(f"| {name} | {first:.1f} prog/min | {later:.1f} prog/min | {later / base[2]:.1f}x | {dist} |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS of this process (serial worker inside): {peak:.1f} GiB")
 
 
 if __name__ == "__main__":
