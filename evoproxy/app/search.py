@@ -26,6 +26,7 @@ from evoproxy.search.runlock import RunLock
 from evoproxy.search.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.search.loop import Search
 from evoproxy.search.report import final_report
+from evoproxy.search import rundir
 from evoproxy.search.store import RunStore, damaged_store
 
 RESUMABLE_KEYS = EXECUTION_KEYS + ("generations",)
@@ -135,6 +136,19 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
     return run
 
 
+def _readable(store: RunStore, config: RunConfig,
+              on_generation: Optional[Callable[[dict], None]]) -> Callable[[dict], None]:
+    """``on_generation`` that first brings the run directory's readable files up to date."""
+    rundir.write_config(store.run_dir, config.to_dict())
+    rundir.write_generations(store.run_dir, store.summaries(), config.combine)
+
+    def each(summary: dict) -> None:
+        rundir.write_generations(store.run_dir, store.summaries(), config.combine)
+        if on_generation is not None:
+            on_generation(summary)
+    return each
+
+
 def in_ray_job_copy() -> bool:
     """Whether this process is a ``ray job submit`` driver running in a copy of its --working-dir."""
     try:
@@ -191,7 +205,7 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     try:
         with damaged_store(store.path):
             transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
-            search = Search(config, backend, benches, store, on_generation, transfer)
+            search = Search(config, backend, benches, store, _readable(store, config, on_generation), transfer)
             search.run()
             report = final_report(search, config.baselines)
     finally:
@@ -199,6 +213,7 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     store.save_hall_of_fame(report["hall_of_fame"])
     store.set_meta("report", report)
     store.set_meta("status", "finished")
+    rundir.write_hall_of_fame(store.run_dir, report)
     return report
 
 

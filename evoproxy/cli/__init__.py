@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, register_commands
-from evoproxy.cli import proxies, evaluate, search, train, allocate, bench, select, data  # noqa: F401  (--help order)
+from evoproxy.cli import proxies, evaluate, search, report, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins, plugin_args, without_plugin_args
 from evoproxy.scoring.cores import free_core_threads

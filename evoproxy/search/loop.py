@@ -163,6 +163,7 @@ class Search:
                    "best_selection": self.splits.selection_many([best.program])[0],
                    "diversity": diversity(self.population, self.config.same_behaviour),
                    "mean_fitness": float(np.mean([i.value for i in self.population])),
+                   "median_fitness": float(np.median([i.value for i in self.population])),
                    "candidates": len(rows), "rejections": count_rejections(verdicts),
                    "seconds": time.perf_counter() - start}
         summary["evals_per_s"] = len(rows) / max(summary["seconds"], 1e-9)

@@ -56,8 +56,11 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     for summary in search.store.summaries():
         for reason, n in summary["rejections"].items():
             totals[reason] = totals.get(reason, 0) + n
+    named = {**({"evolved #1": hof[0].program} if hof else {}), **dict(zip(baselines, base_programs)),
+             **({"ensemble": extra[0]} if extra else {})}
     return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "pareto": pareto,
-            "rejections": totals, "fitness": search.config.fitness, "seed": search.config.seed}
+            "rejections": totals, "fitness": search.config.fitness, "seed": search.config.seed,
+            "holdout_scores": search.splits.holdout_table(named)}
 
 
 def ensemble_pool(hof: Sequence, base_programs: Sequence[Program]) -> list[Program]:

@@ -42,3 +42,19 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def held_by(run_dir: Path) -> str:
+    """The pid of the search holding ``run_dir``'s lock, or "" when none does (nothing is written)."""
+    path = Path(run_dir) / ".lock"
+    if fcntl is None or not path.exists():
+        return ""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return ""
+    except OSError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)

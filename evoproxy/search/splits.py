@@ -44,10 +44,25 @@ class Splits:
         self.selection_cache: dict[str, dict] = {}
         self.transfer_cache: dict[str, dict] = {}
         self._selection_rows: dict[str, np.ndarray] = {}
+        self.holdout_rows: dict[str, np.ndarray] = {}  # raw scores of what was scored on the holdout
 
     def holdout_many(self, programs: list[Program]) -> list[dict]:
         """Score several programs on the final holdout networks in one statistics-major pass."""
         return self._split_figures(programs, self.holdout_keys, self.holdout_acc, self.holdout_cache)
+
+    def holdout_table(self, named: dict[str, Program]) -> dict:
+        """Per benchmark: the holdout networks, their accuracies and each named program's raw scores
+        (NaN as None) for programs scored there in this process (figures and scatter plots)."""
+        out, start = {}, 0
+        for n, keys in self.holdout_keys.items():
+            end = start + len(keys)
+            rows = {name: self.holdout_rows[p.hash][start:end] for name, p in named.items()
+                    if p.hash in self.holdout_rows}
+            out[n] = {"arch_ids": [a for _, a in keys], "accuracy": self.holdout_acc[n].tolist(),
+                      "scores": {name: [float(v) if math.isfinite(v) else None for v in row]
+                                 for name, row in rows.items()}}
+            start = end
+        return out
 
     def selection_many(self, programs: list[Program]) -> list[dict]:
         """The same figures on the selection networks (the hall of fame is chosen on these)."""
@@ -81,6 +96,8 @@ class Splits:
         if todo:
             scores = self.selection_rows(todo) if keys is self.selection_keys else \
                 score_keys(self.backend, [p.text for p in todo], flat(keys))[0]
+            if keys is self.holdout_keys:
+                self.holdout_rows.update({p.hash: row for p, row in zip(todo, scores)})
             for p, row in zip(todo, scores):
                 cache[p.hash] = per_benchmark(row, keys, accs)
         return [cache[p.hash] for p in programs]

@@ -248,6 +248,10 @@ class RunStore:
                              float("nan") if f is None else f, json.loads(s), r, u)
                 for g, i, t, c, h, o, p, f, s, r, u in rows]
 
+    def commit_times(self) -> list[tuple[int, str]]:
+        """``(generation, ISO time it was committed)`` for every committed generation, in order."""
+        return self._conn.execute("SELECT generation, committed_at FROM generations ORDER BY generation").fetchall()
+
     def summaries(self) -> list[dict]:
         """One summary per committed generation, in order, each with its ``"generation"``."""
         rows = self._conn.execute("SELECT generation, summary FROM generations "

@@ -1,0 +1,153 @@
+"""The report's figures, drawn with matplotlib (Agg: files only, no display) from the tables of
+:mod:`evoproxy.app.run_report`. Each function draws one PNG and returns its path."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+import numpy as np  # noqa: E402
+from scipy.stats import rankdata  # noqa: E402
+
+DPI = 80
+
+
+def _save(fig, path: Path, dpi: int = DPI) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def _col(rows: Sequence[dict], key: str) -> np.ndarray:
+    return np.array([np.nan if r.get(key) in (None, "") else float(r[key]) for r in rows])
+
+
+def convergence(rows: Sequence[dict], baselines: Sequence[dict], fitness: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    g = _col(rows, "generation")
+    ax.plot(g, _col(rows, "best_fitness"), label=f"best search fitness ({fitness})", lw=2)
+    median = _col(rows, "median_fitness")
+    if np.isnan(median).all():  # runs from before the median was recorded
+        ax.plot(g, _col(rows, "mean_fitness"), label="mean search fitness", lw=1)
+    else:
+        ax.plot(g, median, label="median search fitness", lw=1)
+    ax.plot(g, _col(rows, "best_selection"), label="best program: selection Kendall", lw=1, ls="--")
+    for b, color in zip(baselines, plt.cm.tab10(np.linspace(0.3, 1, max(1, len(baselines))))):
+        ax.axhline(b["search"], color=color, lw=0.8, ls=":")
+        ax.annotate(b["proxy"], (g.max() if g.size else 0, b["search"]), fontsize=7, color=color,
+                    ha="right", va="bottom")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("rank correlation")
+    ax.set_title("Convergence (dotted: baselines on the search networks, Kendall)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+    return _save(fig, path)
+
+
+def holdout_scatter(panels: Sequence[dict], path: Path) -> Path:
+    """One panel per proxy: its score's rank among the holdout networks against their accuracy."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.8), squeeze=False)
+    for ax, p in zip(axes[0], panels):
+        scores = np.array([np.nan if s is None else s for s in p["scores"]], dtype=float)
+        ranks = rankdata(np.where(np.isfinite(scores), scores, -np.inf)) / max(len(scores), 1)
+        ax.scatter(p["accuracy"], ranks, s=8, alpha=0.6,
+                   label=f"tau {p['kendall']:.3f}, rho {p['spearman']:.3f}")
+        ax.set_title(p["name"], fontsize=9)
+        ax.set_xlabel("accuracy after training")
+        ax.set_ylabel("proxy score, rank / n")
+        ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def pareto(rows: Sequence[dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.step(_col(rows, "size"), _col(rows, "search_fitness"), where="post", lw=1)
+    ax.scatter(_col(rows, "size"), _col(rows, "search_fitness"), s=20, zorder=3)
+    ax.set_xlabel("program size (nodes)")
+    ax.set_ylabel("search fitness")
+    ax.set_title("Pareto front: fitness against size")
+    return _save(fig, path)
+
+
+def rejections(rows: Sequence[dict], path: Path) -> Path:
+    gens = sorted({int(r["generation"]) for r in rows})
+    reasons = sorted({r["reason"] for r in rows})
+    counts = {(int(r["generation"]), r["reason"]): int(r["count"]) for r in rows}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bottom = np.zeros(len(gens))
+    for reason in reasons:
+        h = np.array([counts.get((g, reason), 0) for g in gens])
+        ax.bar(gens, h, bottom=bottom, label=reason, width=0.9)
+        bottom += h
+    ax.set_xlabel("generation")
+    ax.set_ylabel("candidates rejected")
+    ax.set_title("Rejections per generation, by reason")
+    if reasons:
+        ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def diversity(rows: Sequence[dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    g = _col(rows, "generation")
+    ax.plot(g, _col(rows, "distinct") / _col(rows, "population"), label="distinct behaviours / population")
+    ax.plot(g, _col(rows, "mean_rho"), label="mean pairwise rank correlation", ls="--")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("generation")
+    ax.set_title("Population diversity")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def formula_graph(nodes: Sequence[dict], title: str, path: Path) -> Path:
+    """The program as a tree: each node at its depth, leaves spread evenly, edges to the parent."""
+    import networkx as nx
+    g = nx.DiGraph()
+    for n in nodes:
+        g.add_node(n["id"], label=n["label"])
+        if n["parent"] != "":
+            g.add_edge(n["parent"], n["id"])
+    pos = {n["id"]: (float(n["x"]), -float(n["depth"])) for n in nodes}
+    depth = max((int(n["depth"]) for n in nodes), default=0)
+    width = max((float(n["x"]) for n in nodes), default=0)
+    fig, ax = plt.subplots(figsize=(min(14, max(6.0, 2 + 1.1 * width)), 1.2 + 0.9 * depth))
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=False, edge_color="#888")
+    nx.draw_networkx_labels(g, pos, {n["id"]: n["label"] for n in nodes}, ax=ax, font_size=9,
+                            bbox={"boxstyle": "round", "fc": "#eef", "ec": "#88a"})
+    ax.set_title(title if len(title) < 90 else title[:87] + "...", fontsize=9)
+    ax.axis("off")
+    ax.margins(0.12)
+    return _save(fig, path)
+
+
+def eval_scatter(panels: Sequence[dict], path: Path) -> Path:
+    """``evoproxy eval --save`` files: a grid of score-rank against accuracy, one panel per proxy."""
+    cols = min(5, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, p in zip(axes.flat, panels):
+        scores = np.array(p["scores"], dtype=float)
+        ranks = rankdata(np.where(np.isfinite(scores), scores, -np.inf)) / max(len(scores), 1)
+        ax.scatter(p["accuracy"], ranks, s=4, alpha=0.5)
+        ax.set_title(f"{p['name']}  tau {p['kendall']:.2f}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    return _save(fig, path, dpi=DPI if len(panels) <= 10 else 55)  # a big grid stays under ~200 KB
+
+
+def allocation(rows: Sequence[dict], path: Path) -> Path:
+    """``evoproxy allocate --json``: top-1 accuracy against model size, one line per method."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["size_mb"])
+        ax.plot([r["size_mb"] for r in mine], [np.nan if r["top1"] is None else r["top1"] for r in mine],
+                marker="o", label=method)
+    ax.set_xlabel("weight size (MB)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Bit-width allocations: accuracy against size")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

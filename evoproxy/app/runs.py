@@ -1,0 +1,63 @@
+"""What is in a runs folder and where each run stands, read from the run stores (read-only)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from evoproxy.errors import EvoproxyError
+from evoproxy.search.rundir import generation_row
+from evoproxy.search.runlock import held_by
+from evoproxy.search.store import RunStore, damaged_store
+
+MAX_DEPTH = 3  # runs/study/seed-0/run.sqlite
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Run directories (holding ``run.sqlite``) at most :data:`MAX_DEPTH` levels below ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EvoproxyError(f"{root} is not a directory; give the folder your runs are in (default: runs)")
+    found = [root] if (root / "run.sqlite").exists() else []
+    for depth in range(1, MAX_DEPTH + 1):
+        found += [p.parent for p in sorted(root.glob("/".join(["*"] * depth) + "/run.sqlite"))]
+    return found
+
+
+def run_status(run_dir: str | Path) -> dict:
+    """State (running, finished, stopped or empty), generation, best so far, elapsed time."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.sqlite").exists():
+        raise EvoproxyError(f"{run_dir} holds no run (no run.sqlite); `evoproxy runs` lists the runs in a folder")
+    with damaged_store(run_dir / "run.sqlite", structural=True):
+        store = RunStore(run_dir, create=False)
+        try:
+            config = store.load_config() or {}
+            rows = store.commit_times()
+            finished = store.get_meta("status") == "finished"
+            summaries = store.summaries()
+        finally:
+            store.close()
+    holder = held_by(run_dir)
+    state = "running" if holder else "finished" if finished else "stopped" if rows else "empty"
+    last = generation_row(summaries[-1], config.get("combine", "mean")) if summaries else {}
+    return {"run": str(run_dir), "state": state, "pid": holder or None,
+            "generation": rows[-1][0] if rows else None, "generations": config.get("generations"),
+            "best_fitness": last.get("best_fitness"), "best_selection": last.get("best_selection"),
+            "best": last.get("best"), "elapsed_s": _elapsed(rows, summaries),
+            "updated": rows[-1][1] if rows else None,
+            "benchmarks": ",".join(config.get("benchmarks", []))}
+
+
+def _elapsed(rows: list, summaries: list[dict]) -> Optional[float]:
+    """Seconds from the first to the last committed generation, plus the first one's own time."""
+    if not rows:
+        return None
+    first, last = (datetime.fromisoformat(rows[i][1]) for i in (0, -1))
+    return (last - first).total_seconds() + float(summaries[0].get("seconds") or 0.0)
+
+
+def next_step(status: dict) -> str:
+    return {"running": f"running (pid {status['pid']})",
+            "stopped": f"continue: evoproxy search --resume {status['run']}",
+            "empty": "nothing committed yet", "finished": f"evoproxy report {status['run']}"}[status["state"]]

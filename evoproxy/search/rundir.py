@@ -1,0 +1,112 @@
+"""Readable files beside ``run.sqlite``, kept current as a run goes (nobody needs SQL to look):
+
+* ``config.toml``: the resolved config (``evoproxy search --config RUN/config.toml`` repeats the run);
+* ``generations.csv``: one row per committed generation (fitness, selection Kendall, diversity,
+  rejections, time), rewritten from the store after every generation;
+* ``hall_of_fame.csv``: at the end, the hall of fame, the ensemble and the baselines with their
+  search fitness and selection and final-holdout figures.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from evoproxy.search.splits import combined
+
+GENERATION_COLUMNS = ("generation", "best_fitness", "median_fitness", "mean_fitness", "best_selection",
+                      "distinct", "population", "mean_rho", "candidates", "rejected", "rejections",
+                      "seconds", "evals_per_s", "best")
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))  # a TOML basic string: JSON's escapes are TOML's
+
+
+def write_config(run_dir: Path, config: dict) -> None:
+    """The resolved config as TOML (keys whose value is None, i.e. unset, are left out)."""
+    lines = ["# the resolved config of this run (evoproxy writes this file; the run store keeps the original)"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in config.items() if v is not None]
+    _write_text(run_dir / "config.toml", "\n".join(lines) + "\n")
+
+
+def generation_row(s: dict, combine: str = "mean") -> dict:
+    div = s.get("diversity") or {}
+    selection = [f.get("kendall") for f in (s.get("best_selection") or {}).values()]
+    rejections = s.get("rejections") or {}
+    return {"generation": s["generation"], "best_fitness": s.get("best_fitness"),
+            "median_fitness": s.get("median_fitness"), "mean_fitness": s.get("mean_fitness"),
+            "best_selection": combined(selection, combine) if selection else None,
+            "distinct": div.get("distinct"), "population": div.get("size"), "mean_rho": div.get("mean_rho"),
+            "candidates": s.get("candidates"), "rejected": sum(rejections.values()),
+            "rejections": ";".join(f"{k}={v}" for k, v in sorted(rejections.items())),
+            "seconds": s.get("seconds"), "evals_per_s": s.get("evals_per_s"), "best": s.get("best")}
+
+
+def write_generations(run_dir: Path, summaries: Iterable[dict], combine: str = "mean") -> None:
+    write_csv(run_dir / "generations.csv", GENERATION_COLUMNS, [generation_row(s, combine) for s in summaries])
+
+
+def _figures(prefix: str, figures: Optional[dict]) -> dict:
+    out = {}
+    for bench, f in (figures or {}).items():
+        for metric in ("kendall", "spearman"):
+            out[f"{prefix}_{metric}[{bench}]"] = f.get(metric)
+    return out
+
+
+def hall_of_fame_rows(report: dict) -> list[dict]:
+    """One row per reported proxy: the evolved ones by rank, the ensemble, the baselines."""
+    rows = [{"kind": "evolved", "rank": e["rank"], "formula": e["formula"], "size": e["size"],
+             "search_fitness": e["search_fitness"], **_figures("selection", e.get("selection")),
+             **_figures("holdout", e.get("holdout"))} for e in report["hall_of_fame"]]
+    ens = report.get("ensemble")
+    if ens:
+        rows.append({"kind": "ensemble", "formula": ens["formula"], "search_fitness": None,
+                     **_figures("holdout", ens.get("holdout"))})
+    rows += [{"kind": "baseline", "name": b["proxy"], "formula": b["formula"],
+              **_figures("search", b.get("search")), **_figures("selection", b.get("selection")),
+              **_figures("holdout", b.get("holdout"))} for b in report["baselines"]]
+    return rows
+
+
+def write_hall_of_fame(run_dir: Path, report: dict) -> None:
+    rows = hall_of_fame_rows(report)
+    columns = list(dict.fromkeys(["kind", "rank", "name", "formula", "size", "search_fitness"]
+                                 + [k for r in rows for k in r]))
+    write_csv(run_dir / "hall_of_fame.csv", columns, rows)
+
+
+def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> None:
+    """A CSV with a header; None and NaN are empty cells, floats at full precision."""
+    columns = list(columns)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k)) for k in columns})
+    os.replace(tmp, path)  # a reader never sees half a file
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return repr(v) if isinstance(v, float) else v  # full precision: the numbers read back exactly
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

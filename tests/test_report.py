@@ -1,0 +1,111 @@
+"""Readable run directories, `evoproxy report` (its data files, not its pixels), `runs` and `status`."""
+import csv
+import json
+
+import pytest
+
+from evoproxy.app.run_report import build_report, tree_nodes
+from evoproxy.app.runs import find_runs, run_status
+from evoproxy.cli import main
+from evoproxy.lang.program import parse
+from evoproxy.search.config import load_config
+from evoproxy.search.store import RunStore
+
+SETS = ["--set", "generations=3", "--set", "population=8", "--set", "offspring=4", "--set", "search_archs=16",
+        "--set", "selection_archs=12", "--set", "holdout_archs=20", "--set", "screen_archs=8"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "syn"
+    assert main(["search", "--config", "experiments/synthetic.toml", "--out", str(out), *SETS]) == 0
+    return out
+
+
+def load_config_dict(stored):
+    from evoproxy.search.config import from_dict
+    return from_dict(stored).identity()
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_run_directory_is_readable_without_sql(run):
+    config = load_config(run / "config.toml")  # the resolved config loads back as it was
+    with RunStore(run, create=False) as store:
+        assert config.identity() == load_config_dict(store.load_config())
+        summaries = store.summaries()
+        report = store.get_meta("report")
+    gens = rows(run / "generations.csv")
+    assert [int(r["generation"]) for r in gens] == [0, 1, 2, 3]
+    assert [float(r["best_fitness"]) for r in gens] == pytest.approx([s["best_fitness"] for s in summaries])
+    assert all(float(r["median_fitness"]) <= float(r["best_fitness"]) for r in gens)
+    assert int(gens[0]["rejected"]) == sum(summaries[0]["rejections"].values())
+    hof = rows(run / "hall_of_fame.csv")
+    evolved = [r for r in hof if r["kind"] == "evolved"]
+    assert [r["formula"] for r in evolved] == [e["formula"] for e in report["hall_of_fame"]]
+    assert float(evolved[0]["holdout_kendall[synthetic]"]) == pytest.approx(
+        report["hall_of_fame"][0]["holdout"]["synthetic"]["kendall"])
+    assert {r["name"] for r in hof if r["kind"] == "baseline"} == {"params", "l2_norm", "snip"}
+
+
+def test_report_writes_each_figure_with_its_data(run, tmp_path):
+    page = build_report(str(run), str(tmp_path / "rep"))
+    out = page.parent
+    for name in ("convergence", "holdout", "pareto", "rejections", "diversity", "formula"):
+        assert (out / f"{name}.png").stat().st_size > 1000, name
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") == 6 and "hall of fame" in html
+    with RunStore(run, create=False) as store:
+        report = store.get_meta("report")
+    scores = rows(out / "holdout_scores.csv")
+    table = report["holdout_scores"]["synthetic"]
+    assert [int(r["arch_id"]) for r in scores] == table["arch_ids"]
+    assert [float(r["evolved #1"]) for r in scores] == pytest.approx(table["scores"]["evolved #1"])
+    assert {"params", "snip", "l2_norm"} <= set(scores[0])
+    # the figure's tau is the holdout figure the run reported for its best formula
+    from evoproxy.scoring.fitness import kendall
+    tau = kendall([float(r["evolved #1"]) for r in scores], [float(r["accuracy"]) for r in scores])
+    assert tau == pytest.approx(report["hall_of_fame"][0]["holdout"]["synthetic"]["kendall"])
+    pareto = rows(out / "pareto.csv")
+    assert [int(r["size"]) for r in pareto] == sorted(int(r["size"]) for r in pareto)
+    rejected = rows(out / "rejections.csv")
+    assert sum(int(r["count"]) for r in rejected) == sum(report["rejections"].values())
+    nodes = rows(out / "formula.csv")
+    assert len(nodes) == parse(report["hall_of_fame"][0]["formula"]).size
+
+
+def test_formula_tree_layout():
+    nodes = tree_nodes(parse("add(layer_sum(l2(grad)), 2.0)"))
+    assert [n["label"] for n in nodes] == ["add", "layer_sum", "l2", "grad", "2"]
+    assert [n["parent"] for n in nodes] == ["", 0, 1, 2, 0]
+    assert [n["x"] for n in nodes] == [0.5, 0.0, 0.0, 0.0, 1.0]  # leaves 0 and 1, the root between
+
+
+def test_report_of_eval_and_allocate_files(tmp_path, capsys):
+    scores = tmp_path / "scores.csv"
+    scores.write_text("arch_id,accuracy,a,b\n1,90.0,3.0,1.0\n2,80.0,2.0,2.0\n3,70.0,1.0,3.0\n")
+    page = build_report(str(scores))
+    assert page.parent == tmp_path / "scores-report" and (page.parent / "scatter.png").exists()
+    alloc = tmp_path / "alloc.json"
+    alloc.write_text("some progress line\n" + json.dumps({"rows": [
+        {"budget_mb": 0.2, "method": "m", "size_mb": 0.19, "top1": 80.0, "evaluations": 3, "config": "4,4"}]}))
+    assert (build_report(str(alloc)).parent / "allocations.png").exists()
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n")
+    assert main(["report", str(tmp_path / "bad.csv")]) == 2
+    assert "not an `evoproxy eval --save` file" in capsys.readouterr().err
+
+
+def test_runs_and_status(run, capsys):
+    assert find_runs(run.parent) == [run]
+    s = run_status(run)
+    assert s["state"] == "finished" and s["generation"] == 3 and s["elapsed_s"] >= 0
+    assert main(["runs", str(run.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "finished" in out and "3/3" in out
+    assert main(["status", str(run)]) == 0
+    assert f"evoproxy report {run}" in capsys.readouterr().out
+    assert main(["status", str(run.parent)]) == 2
+    assert "no run.sqlite" in capsys.readouterr().err
