@@ -26,7 +26,7 @@ import torch
 
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.search import finished_report
+from evoproxy.app.exports import finished_report
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 

@@ -77,7 +77,7 @@ def test_export_json_is_usable_by_eval_and_load_proxy(capsys, tmp_path):
                  "--out", str(run_dir), "--quiet"]) == 0
     capsys.readouterr()
     for fmt, expect in [("text", "synthetic: tau"), ("latex", "\\"), ("sympy", "("),
-                        ("python", "to_callable(parse(")]:
+                        ("python", "formula_proxy(")]:
         assert main(["export", str(run_dir), "--format", fmt, "--top", "2"]) == 0
         assert expect in capsys.readouterr().out
     assert main(["export", str(run_dir)]) == 0

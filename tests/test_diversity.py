@@ -1,5 +1,7 @@
 """Behavioural diversity, the three splits, the hall of fame chosen on the selection split, and
 evolved ensembles (forward selection over log-ranks)."""
+import json
+
 import numpy as np
 import pytest
 from scipy.stats import rankdata
@@ -181,17 +183,17 @@ def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
 
 
 def test_export_ensemble_gives_the_reported_formula_and_refuses_python(run):
-    from evoproxy.app.search import export_json, export_lines
+    from evoproxy.app.exports import export_run
     from evoproxy.errors import EvoproxyError
 
     report, store = run
-    doc = export_json(str(store.run_dir), 1, ensemble=True)
+    doc = json.loads(export_run(str(store.run_dir), "json", ensemble=True))
     assert doc["formula"] == report["ensemble"]["formula"] and doc["holdout"] == report["ensemble"]["holdout"]
-    text = export_lines(str(store.run_dir), 1, "text", str, ensemble=True)
-    assert text[0].endswith(report["ensemble"]["formula"])
+    text = export_run(str(store.run_dir), "text", ensemble=True)
+    assert text.endswith(report["ensemble"]["formula"])
     if len(report["ensemble"]["members"]) > 1:
         with pytest.raises(EvoproxyError, match="export it as json"):
-            export_lines(str(store.run_dir), 1, "python", str, ensemble=True)
+            export_run(str(store.run_dir), "python", ensemble=True)
 
 
 def test_a_child_twin_of_two_members_replaces_both_when_it_beats_them():

@@ -16,10 +16,7 @@ from evoproxy.benchmarks import get_benchmark
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
-from evoproxy.lang import export
-from evoproxy.lang.program import parse
-from evoproxy.lang.ranks import is_set_level
-from evoproxy.lang.proxyfile import ProxySpec, proxy_document, resolve
+from evoproxy.lang.proxyfile import resolve
 from evoproxy.scoring.worker import EvalSetup
 from evoproxy.search.generate import Generator
 from evoproxy.search.runlock import RunLock
@@ -215,68 +212,3 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     store.set_meta("status", "finished")
     rundir.write_hall_of_fame(store.run_dir, report)
     return report
-
-
-def finished_report(run_dir: str) -> tuple[RunStore, dict]:
-    with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
-        report = store.get_meta("report")
-        if report is not None and not isinstance(report.get("hall_of_fame"), list):
-            raise ValueError("the stored report has no hall of fame")
-    if report is None:
-        raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
-    return store, report
-
-
-def _entries(run_dir: str, top: int, ensemble: bool = False) -> tuple[RunStore, dict, list[dict]]:
-    if top < 1:
-        raise EvoproxyError(f"--top must be >= 1, got {top}")
-    store, report = finished_report(run_dir)
-    if ensemble:
-        ens = report.get("ensemble")
-        if not ens:
-            raise EvoproxyError(f"{run_dir} has no evolved ensemble (ensemble_size = 0, or a run from before "
-                                "ensembles); export its hall of fame without --ensemble")
-        return store, report, [{"rank": 1, "formula": ens["formula"], "hash": parse(ens["formula"]).hash,
-                                "search_fitness": ens["selection_fitness"], "holdout": ens["holdout"],
-                                "lineage": []}]
-    if not report["hall_of_fame"]:
-        raise EvoproxyError(f"{run_dir} has an empty hall of fame (every candidate was rejected); nothing to export")
-    return store, report, report["hall_of_fame"][:top]
-
-
-def export_json(run_dir: str, top: int, ensemble: bool = False) -> dict:
-    """The best ``top`` programs as one proxy document (the best; the rest under ``others``)."""
-    store, report, entries = _entries(run_dir, top, ensemble)
-    with damaged_store(store.path, structural=True):
-        return _export_json(run_dir, store, report, entries)
-
-
-def _export_json(run_dir: str, store: RunStore, report: dict, entries: list[dict]) -> dict:
-    docs = [proxy_document(ProxySpec(f"evolved-{e['hash']}", parse(e["formula"])),
-                           search_fitness=e["search_fitness"], holdout=e["holdout"], lineage=e["lineage"])
-            for e in entries]
-    meta = {"run": str(run_dir), "seed": report["seed"], "baselines": report["baselines"],
-            "config": store.load_config(), "data": store.get_meta("data")}
-    return {**docs[0], **meta, "others": docs[1:]}
-
-
-def export_lines(run_dir: str, top: int, fmt: str, holdout_text: Callable[[dict], str],
-                 ensemble: bool = False) -> list[str]:
-    """The best ``top`` programs as text, LaTeX, sympy or Python lines."""
-    store, _, entries = _entries(run_dir, top, ensemble)
-    with damaged_store(store.path, structural=True):
-        return _export_lines(entries, fmt, holdout_text)
-
-
-def _export_lines(entries: list[dict], fmt: str, holdout_text: Callable[[dict], str]) -> list[str]:
-    if fmt == "python" and any(is_set_level(parse(e["formula"])) for e in entries):
-        raise EvoproxyError("an ensemble ranks networks against each other, so it is no function of one network; "
-                            "export it as json and score it with evoproxy eval --proxy FILE")
-    lines = ["from evoproxy import parse, to_callable\n"] if fmt == "python" and entries else []
-    for e in entries:
-        p = parse(e["formula"])
-        lines.append({"text": lambda: f"{e['search_fitness']:.4f}  {holdout_text(e['holdout'])}  {p.text}",
-                      "latex": lambda: export.to_latex(p), "sympy": lambda: str(export.to_sympy(p)),
-                      "python": lambda: f"proxy_{e['rank']} = to_callable(parse({p.text!r}))  # f(stats) -> float"}[fmt]())
-    return lines

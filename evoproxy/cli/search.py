@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from evoproxy.app import search
+from evoproxy.app import exports, search
 from evoproxy.app.catalog import names
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, register_commands
 from evoproxy.errors import EvoproxyError
@@ -90,11 +89,10 @@ def _print_transfer(entry: dict) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.format == "json":
-        print(json.dumps(search.export_json(args.run_dir, args.top, args.ensemble), indent=2))
-    else:
-        for line in search.export_lines(args.run_dir, args.top, args.format, fmt_holdout, args.ensemble):
-            print(line)
+    if args.max_size is not None and (args.top != 1 or args.ensemble):
+        raise EvoproxyError("--max-size exports one program (the best of the Pareto front within it); "
+                            "drop --top and --ensemble")
+    print(exports.export_run(args.run_dir, args.format, args.top, args.ensemble, args.max_size, fmt_holdout))
     return 0
 
 
@@ -120,7 +118,12 @@ def add_commands(sub) -> None:
     p.add_argument("--top", type=at_least(1), default=1, help="how many hall-of-fame entries (default 1)")
     p.add_argument("--ensemble", action="store_true",
                    help="export the evolved ensemble (one set-level formula; its fitness is on the selection split)")
-    p.add_argument("--format", default="json", choices=["json", "text", "latex", "sympy", "python"])
+    p.add_argument("--max-size", type=at_least(1), metavar="N",
+                   help="export the best program of the Pareto front with at most N nodes (by search fitness)")
+    p.add_argument("--format", default="json", choices=exports.FORMATS, help=(
+        "json: a proxy file for eval --proxy / load_proxy; text; latex; sympy (read back with "
+        "evoproxy.lang.export.read_sympy); python: a module with proxy(model, batch) -> float; csv: the hall "
+        "of fame, ensemble and baselines with their figures"))
     p.set_defaults(func=cmd_export)
 
 

@@ -48,3 +48,76 @@ def to_dot(p: Program) -> str:
         lines.append(f"  {ids[a]} -> {ids[b]};")
     lines.append("}")
     return "\n".join(lines)
+
+
+def sympy_locals() -> dict:
+    """Names for ``sympy.sympify`` to read an exported expression back with evoproxy's own symbols:
+    every statistic a Symbol, every op without an exact sympy form an undefined Function (so
+    ``max``, ``sum`` or ``log`` stay evoproxy's ops, never Python's builtins or sympy's own)."""
+    import sympy
+    names = {n: sympy.Symbol(n) for n in STATS}
+    names.update({n: sympy.Function(n) for n in OPS if OPS.get(n).sympy is None})
+    return names
+
+
+def read_sympy(text: str) -> Program:
+    """The program of an exported sympy expression (the inverse of ``str(to_sympy(p))``, up to
+    sympy's own rewriting: ``a - b`` comes back as ``add(a, negate(b))``)."""
+    import sympy
+    from evoproxy.lang.program import parse
+    return parse(_from_sympy(sympy.sympify(text, locals=sympy_locals())))
+
+
+def _from_sympy(e) -> str:
+    import sympy
+    if isinstance(e, sympy.Symbol):
+        return e.name
+    if e.is_Number:
+        return repr(float(e))
+    if isinstance(e, sympy.Add):
+        return _fold("add", [_from_sympy(a) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return _mul(e)
+    if isinstance(e, sympy.Pow):
+        return _pow(e)
+    if isinstance(e, sympy.Abs):
+        return f"abs({_from_sympy(e.args[0])})"
+    if isinstance(e, sympy.core.function.AppliedUndef):
+        return f"{e.func.__name__}({', '.join(_from_sympy(a) for a in e.args)})"
+    raise ValueError(f"{e} has no evoproxy form; export with --format json for a lossless copy")
+
+
+def _fold(op: str, args: list[str]) -> str:
+    out = args[0]
+    for a in args[1:]:
+        out = f"{op}({out}, {a})"
+    return out
+
+
+def _mul(e) -> str:
+    import sympy
+    coeff, rest = e.as_coeff_Mul()
+    num, den = [], []
+    for f in sympy.Mul.make_args(rest):
+        if isinstance(f, sympy.Pow) and f.exp.is_Integer and f.exp < 0:
+            den.append(_from_sympy(f.base ** -f.exp))
+        else:
+            num.append(_from_sympy(f))
+    text = _fold("mul", num) if num else "1.0"
+    if den:
+        text = f"div({text}, {_fold('mul', den)})"
+    if coeff == -1:
+        return f"negate({text})"
+    return text if coeff == 1 else f"mul({float(coeff)!r}, {text})"
+
+
+def _pow(e) -> str:
+    base, n = _from_sympy(e.base), e.exp
+    if not n.is_Integer or n == 0:
+        raise ValueError(f"{e}: only integer powers have an evoproxy form")
+    if n < 0:
+        return f"invert({_pow(e.base ** -n)})" if n != -1 else f"invert({base})"
+    out = f"square({base})" if n >= 2 else base
+    for _ in range(int(n) - 2):
+        out = f"mul({out}, {base})"
+    return out

@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from typing import Hashable, Optional, Sequence
 
-import torch
 
 from evoproxy.lang.packed import Layers, Nets, Packed, eval_packed, pack_stats
 from evoproxy.lang.program import Program

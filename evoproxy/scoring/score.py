@@ -18,7 +18,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import evaluate_many
 from evoproxy.lang.program import Program, parse
 from evoproxy.lang.ranks import all_network_parts, combine, is_set_level, network_parts
-from evoproxy.lang.proxyfile import resolve
+from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.probe.base import collect
 from evoproxy.probe.layers import check_network
 
@@ -98,7 +98,15 @@ def load_proxy(path: str | Path):
     :class:`~evoproxy.errors.EvoproxyError` line instead of a silent NaN. A set-level proxy (ranks
     over several networks) is refused when loaded: score those with ``evoproxy eval``.
     """
-    spec = resolve(str(path))
+    return spec_proxy(resolve(str(path)))
+
+
+def formula_proxy(formula: str, direction: int = 1):
+    """A formula as ``f(model, batch) -> float``, as :func:`load_proxy` gives for a file."""
+    return spec_proxy(ProxySpec(f"formula {formula}", parse(formula), direction))
+
+
+def spec_proxy(spec: ProxySpec):
     if is_set_level(spec.program):
         raise EvoproxyError(f"{spec.name} ranks networks among each other (a set-level proxy): score a "
                             "set of networks with `evoproxy eval`, not one network")

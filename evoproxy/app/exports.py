@@ -1,0 +1,133 @@
+"""``evoproxy export``: a finished run's proxies as JSON, text, LaTeX, sympy, a Python module or CSV.
+
+Every format reads back: JSON with ``evoproxy eval --proxy FILE`` / ``load_proxy``; sympy with
+:func:`evoproxy.lang.export.read_sympy`; the Python module by importing it (``proxy(model, batch)``);
+the CSV with any CSV reader (the hall of fame's formulas, figures and the baselines).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang import export
+from evoproxy.lang.program import parse
+from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.lang.ranks import is_set_level
+from evoproxy.search.rundir import hall_of_fame_rows
+from evoproxy.search.store import RunStore, damaged_store
+
+FORMATS = ("json", "text", "latex", "sympy", "python", "csv")
+
+
+def finished_report(run_dir: str) -> tuple[RunStore, dict]:
+    with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
+        store = RunStore(run_dir, create=False)
+        report = store.get_meta("report")
+        if report is not None and not isinstance(report.get("hall_of_fame"), list):
+            raise ValueError("the stored report has no hall of fame")
+    if report is None:
+        raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
+    return store, report
+
+
+def select_entries(report: dict, run_dir: str, top: int = 1, ensemble: bool = False,
+                   max_size: Optional[int] = None) -> list[dict]:
+    """The entries to export: the best ``top`` of the hall of fame, the ensemble, or the best program of
+    the Pareto front within ``max_size`` nodes."""
+    if top < 1:
+        raise EvoproxyError(f"--top must be >= 1, got {top}")
+    if ensemble:
+        ens = report.get("ensemble")
+        if not ens:
+            raise EvoproxyError(f"{run_dir} has no evolved ensemble (ensemble_size = 0, or a run from before "
+                                "ensembles); export its hall of fame without --ensemble")
+        return [{"rank": 1, "formula": ens["formula"], "hash": parse(ens["formula"]).hash,
+                 "search_fitness": ens["selection_fitness"], "holdout": ens["holdout"], "lineage": []}]
+    if max_size is not None:
+        return [_within(report, run_dir, max_size)]
+    if not report["hall_of_fame"]:
+        raise EvoproxyError(f"{run_dir} has an empty hall of fame (every candidate was rejected); nothing to export")
+    return report["hall_of_fame"][:top]
+
+
+def _within(report: dict, run_dir: str, max_size: int) -> dict:
+    fits = [e for e in report["pareto"] if e["size"] <= max_size]
+    if not fits:
+        smallest = min((e["size"] for e in report["pareto"]), default=None)
+        raise EvoproxyError(f"no program of {run_dir}'s Pareto front has at most {max_size} nodes "
+                            f"(the smallest has {smallest}); raise --max-size")
+    best = max(fits, key=lambda e: e["search_fitness"])
+    known = {e["formula"]: e for e in report["hall_of_fame"]}
+    return known.get(best["formula"]) or {"rank": 1, "formula": best["formula"], "size": best["size"],
+                                          "hash": parse(best["formula"]).hash, "lineage": [],
+                                          "search_fitness": best["search_fitness"], "holdout": {}}
+
+
+def export_run(run_dir: str, fmt: str, top: int = 1, ensemble: bool = False, max_size: Optional[int] = None,
+               holdout_text: Callable[[dict], str] = str) -> str:
+    """The run's proxies in ``fmt`` (one of :data:`FORMATS`) as text."""
+    if fmt not in FORMATS:
+        raise EvoproxyError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    store, report = finished_report(run_dir)
+    try:
+        with damaged_store(store.path, structural=True):
+            entries = select_entries(report, run_dir, top, ensemble, max_size)
+            if fmt == "json":
+                return json.dumps(_json(run_dir, store, report, entries), indent=2)
+            if fmt == "csv":
+                return _csv(report)
+            if fmt == "python":
+                return python_module(entries, run_dir, holdout_text)
+            return "\n".join(_line(e, fmt, holdout_text) for e in entries)
+    finally:
+        store.close()
+
+
+def _json(run_dir: str, store: RunStore, report: dict, entries: list[dict]) -> dict:
+    docs = [proxy_document(ProxySpec(f"evolved-{e['hash']}", parse(e["formula"])),
+                           search_fitness=e["search_fitness"], holdout=e["holdout"], lineage=e["lineage"])
+            for e in entries]
+    meta = {"run": str(run_dir), "seed": report["seed"], "baselines": report["baselines"],
+            "config": store.load_config(), "data": store.get_meta("data")}
+    return {**docs[0], **meta, "others": docs[1:]}
+
+
+def _line(e: dict, fmt: str, holdout_text: Callable[[dict], str]) -> str:
+    p = parse(e["formula"])
+    if fmt == "latex":
+        return export.to_latex(p)
+    if fmt == "sympy":
+        return str(export.to_sympy(p))
+    return f"{e['search_fitness']:.4f}  {holdout_text(e['holdout'])}  {p.text}"
+
+
+def _csv(report: dict) -> str:
+    rows = hall_of_fame_rows(report)
+    columns = list(dict.fromkeys(["kind", "rank", "name", "formula", "size", "search_fitness"]
+                                 + [k for r in rows for k in r]))
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in columns} for r in rows)
+    return out.getvalue().rstrip("\n")
+
+
+def python_module(entries: list[dict], run_dir: str, holdout_text: Callable[[dict], str]) -> str:
+    """A module defining ``proxy(model, batch) -> float`` (the best) and ``proxy_<rank>`` for each."""
+    if any(is_set_level(parse(e["formula"])) for e in entries):
+        raise EvoproxyError("an ensemble ranks networks against each other, so it is no function of one network; "
+                            "export it as json and score it with evoproxy eval --proxy FILE")
+    lines = [f'"""Proxies evolved by evoproxy (run {run_dir}).', "",
+             "proxy(model, batch) -> float: higher means the network should train to a higher accuracy;",
+             "batch is an (images, labels) pair. The model is probed on a private copy and left as it was.",
+             "Needs evoproxy installed (pip install evoproxy).", ""]
+    lines += [f"proxy_{e['rank']}: {e['formula']}\n    search fitness {e['search_fitness']:.4f}; "
+              f"final holdout {holdout_text(e['holdout'])}" for e in entries]
+    lines += ['"""', "from evoproxy.scoring.score import formula_proxy", ""]
+    lines += [f"proxy_{e['rank']} = formula_proxy({e['formula']!r})" for e in entries]
+    lines += [f"proxy = proxy_{entries[0]['rank']}"]
+    return "\n".join(lines)
