@@ -23,6 +23,7 @@ from evoproxy.search.runlock import RunLock
 from evoproxy.search.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.search.loop import Search
 from evoproxy.search.report import final_report
+from evoproxy.search.seeds import seed_programs
 from evoproxy.search import rundir
 from evoproxy.search.store import RunStore, damaged_store
 
@@ -86,6 +87,8 @@ def validate(config: RunConfig) -> dict:
                 raise EvoproxyError(f"bad config: {key} entry {name!r} is not a proxy name, file or formula "
                                     f"({err}); see `evoproxy list proxies`") from None
     Generator(stats=config.stats, ops=config.ops).program(random.Random(0), max_depth=config.max_depth)
+    if config.init_from:
+        seed_programs(config.init_from, config.stats, config.ops)  # a bad warm start fails here, in one line
     check_device(config.device)
     for name in config.transfer:
         get_benchmark(name, config.data_dir, config.split_seed)  # a bad name fails here, in one line
@@ -191,7 +194,8 @@ def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
-               sources: Optional[dict] = None) -> dict:
+               sources: Optional[dict] = None,
+               on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> dict:
     """Run (or continue) a search into ``store`` and write its final report there; ``sources``
     (from :func:`data_sources`, when the caller has them) are stored with it."""
     teacher = resolve_teacher(config.teacher, config.benchmarks)
@@ -202,9 +206,10 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     try:
         with damaged_store(store.path):
             transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
-            search = Search(config, backend, benches, store, _readable(store, config, on_generation), transfer)
+            search = Search(config, backend, benches, store, _readable(store, config, on_generation), transfer,
+                            on_progress)
             search.run()
-            report = final_report(search, config.baselines)
+            report = {**final_report(search, config.baselines), "stopped_at": search.stopped_at}
     finally:
         backend.close()
     store.save_hall_of_fame(report["hall_of_fame"])

@@ -23,10 +23,16 @@ def open_space(space: str, dataset: str, metric: str, data_dir: Optional[str]):
     return open_benchmark(SPACES[space].format(dataset=dataset), data_dir, metric=metric)
 
 
-def candidates(bench, space: str, budget_params: float) -> tuple[list[int], dict[int, int]]:
-    """``(ids within budget, params by id)``; one line if no architecture fits."""
+def candidates(bench, space: str, budget_params: float,
+               on_arch: Optional[Callable[[int], None]] = None) -> tuple[list[int], dict[int, int]]:
+    """``(ids within budget, params by id)``; one line if no architecture fits. ``on_arch(i)`` follows
+    the counting (each architecture is built)."""
     name = bench.name
-    params = {i: count_params(bench.student(i)) for i in bench.arch_ids()}
+    params = {}
+    for i in bench.arch_ids():
+        params[i] = count_params(bench.student(i))
+        if on_arch is not None:
+            on_arch(i)
     ids = [i for i in bench.arch_ids() if params[i] <= budget_params * 1e6]
     if not ids:
         raise EvoproxyError(f"no {space} architecture of {name} has <= {budget_params}M params "

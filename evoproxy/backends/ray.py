@@ -66,12 +66,25 @@ class RayBackend:
         self.failures_in_row[w] = 0
         return out
 
-    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
+    def _shards(self, keys: Sequence[Key]) -> dict[int, list[int]]:
         block = max(1, self.setup.pack_networks)  # whole packs to one worker: the serial packs, so the same bits
         for k in keys:  # round-robin in first-seen order: deterministic for a deterministic run
             self.owner.setdefault(k, len(self.owner) // block % len(self.actors))
-        shards = {w: [j for j, k in enumerate(keys) if self.owner[k] == w]
-                  for w in range(len(self.actors))}
+        return {w: [j for j, k in enumerate(keys) if self.owner[k] == w] for w in range(len(self.actors))}
+
+    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
+        """Probe ``keys`` on their workers now; a worker lost here is restarted (its shard is probed
+        again by the next score call)."""
+        calls = {w: self.actors[w].warm.remote([keys[j] for j in idx], list(names))
+                 for w, idx in self._shards(keys).items() if idx}
+        for w, call in sorted(calls.items()):
+            try:
+                self._get(w, call)
+            except FAILURES as e:
+                self._restart(w, e)
+
+    def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
+        shards = self._shards(keys)
         calls = {w: self.actors[w].score.remote(list(texts), [keys[j] for j in idx])
                  for w, idx in shards.items() if idx}
         scores = np.full((len(texts), len(keys)), np.nan)

@@ -17,5 +17,8 @@ class SerialBackend:
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         return self.worker.score(texts, keys)
 
+    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
+        self.worker.warm(keys, names)
+
     def close(self) -> None:
         self.worker.cache.clear()

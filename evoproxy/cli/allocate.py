@@ -24,7 +24,12 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     batch = bench.probe_batch()
     baselines = args.baselines.split(",")
     methods = [resolve(args.proxy)] + [resolve(b) for b in baselines if b and b != "uniform"]
+    unique: dict = {}
+    for m in methods:  # the searched proxy may also be a baseline: each formula runs once
+        unique.setdefault(m.program.text, m)
+    methods = list(unique.values())
     rows, cache = [], {}
+    print(f"{'budget':>10}  {'method':<12} {'size':>10}  {'top1':>6}  config")
     for budget in args.budget_mb:
         found = []
         for spec in methods:
@@ -36,12 +41,15 @@ def cmd_allocate(args: argparse.Namespace) -> int:
             found.append((spec.name, result.config, result.evaluations))
         if "uniform" in baselines:
             found.append(("uniform", allocate.uniform_within(space, budget), 0))
-        for method, cfg, evals in found:
+        measuring = tqdm(found, desc=f"measuring top-1 @ {budget} MB", unit="config", file=sys.stderr,
+                         disable=args.quiet or args.no_measure)
+        for method, cfg, evals in measuring:
             top1 = None if args.no_measure else allocate.measure(bench, cfg, cache)
             rows.append({"budget_mb": budget, "method": method, "size_mb": round(space.size_mb(cfg), 4),
                          "top1": top1, "evaluations": evals, "config": cfg.canonical})
-            print(f"{budget:>7} MB  {method:<12} size {space.size_mb(cfg):.4f} MB  "
-                  f"top1 {'-' if top1 is None else f'{top1:.2f}'}  {cfg.canonical}", flush=True)
+            top1_text = "-" if top1 is None else f"{top1:.2f}"
+            print(f"{budget:>7} MB  {method:<12} {space.size_mb(cfg):>7.4f} MB  {top1_text:>6}  {cfg.canonical}",
+                  flush=True)
     if args.json:
         print(json.dumps({"benchmark": name, "proxy": args.proxy, "seed": args.seed, "rows": rows}))
     return 0

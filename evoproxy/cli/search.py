@@ -9,10 +9,11 @@ from tqdm import tqdm
 
 from evoproxy.app import exports, search
 from evoproxy.app.catalog import names
-from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, register_commands
+from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
 
-OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher")
+OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher",
+             "max_minutes", "init_from")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -36,7 +37,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     failed = True
     try:
         report = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
-                                   sources=run.sources)
+                                   sources=run.sources, on_progress=StepBars(args.quiet))
         failed = False
     except KeyboardInterrupt:
         if run.store.last_generation() is None and not run.resuming:
@@ -50,6 +51,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+class StepBars:
+    """One progress bar per named step (probing, the final report), closed when it completes."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bars = quiet, {}
+
+    def __call__(self, name: str, done: int, total: int, what: str = "") -> None:
+        bar = self.bars.get(name)
+        if bar is None:
+            bar = self.bars[name] = tqdm(total=total, desc=name, unit="net" if name == "probing" else "step",
+                                         file=sys.stderr, disable=self.quiet, leave=True)
+        bar.set_postfix_str(what, refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+
 def _progress(bar, s: dict) -> None:
     sel = next(iter(s["best_selection"].values()), {}).get("kendall")
     div = s["diversity"]
@@ -61,7 +79,7 @@ def _progress(bar, s: dict) -> None:
 
 def _print_report(report: dict, run_dir: Path) -> None:
     print(f"hall of fame (chosen on the selection split; fitness = search-split {report['fitness']}; "
-          "figures on the final holdout):")
+          "figures on the final holdout):\n  rank  fitness  final holdout\n        formula")
     for e in report["hall_of_fame"]:
         print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {fmt_holdout(e['holdout'])}\n     {e['formula']}")
         _print_transfer(e)
@@ -70,17 +88,21 @@ def _print_report(report: dict, run_dir: Path) -> None:
         print(f"evolved ensemble ({len(ens['members'])} member(s) by forward selection on the selection split; "
               f"final holdout):\n  {fmt_holdout(ens['holdout'])}\n     {ens['formula']}")
         _print_transfer(ens)
-    print("baselines on the same holdout networks and batch:")
+    print("baselines on the same holdout networks and batch:\n  proxy      final holdout")
     for b in report["baselines"]:
         print(f"  {b['proxy']:10s} {fmt_holdout(b['holdout'])}")
         _print_transfer(b)
-    print("Pareto front (search fitness vs program size):")
+    print("Pareto front (search fitness vs program size):\n  size     fitness  formula")
     for e in report["pareto"]:
-        print(f"  size {e['size']:2d}  fitness {e['search_fitness']:.3f}  {e['formula']}")
+        print(f"  {e['size']:4d}     {e['search_fitness']:.3f}    {e['formula']}")
     totals = report.get("rejections", {})
     print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none")
           + " (per generation in the run store)")
-    print(f"run store: {run_dir / 'run.sqlite'}; export with: evoproxy export {run_dir}")
+    if report.get("stopped_at") is not None:
+        print(f"the time budget (max_minutes) ended the run after generation {report['stopped_at']}; "
+              f"continue it with: evoproxy search --resume {run_dir} (a fresh budget)")
+    print(f"run store: {run_dir / 'run.sqlite'}; report with: evoproxy report {run_dir}; "
+          f"export with: evoproxy export {run_dir}")
 
 
 def _print_transfer(entry: dict) -> None:
@@ -105,7 +127,14 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=at_least(0))
     p.add_argument("--backend", choices=names("backends"))
     p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (or set RAY_ADDRESS)")
-    p.add_argument("--workers", type=at_least(1))
+    p.add_argument("--workers", type=at_least(1), help="Ray processes, or packs of networks scored at once on "
+                   "threads by the serial backend (never more than the free cores)")
+    p.add_argument("--max-minutes", dest="max_minutes", type=positive_number, metavar="M",
+                   help="a time budget: end cleanly, with the report, after the generation that passes M minutes "
+                   "(--resume continues it with a fresh budget)")
+    p.add_argument("--init-from", dest="init_from", metavar="RUN_DIR_OR_FILE",
+                   help="warm start: generation 0 begins with a run's last population or a proxies file "
+                   "(an exported JSON, or one formula or proxy name per line)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")

@@ -15,13 +15,16 @@ from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive
 def cmd_select(args: argparse.Namespace) -> int:
     bench = select.open_space(args.space, args.dataset, args.metric, args.data_dir)
     spec = select.resolve(args.proxy)
-    ids, params = select.candidates(bench, args.space, args.budget_params)
+    with tqdm(total=len(bench.arch_ids()), desc="counting parameters", unit="net", file=sys.stderr,
+              disable=args.quiet) as bar:
+        ids, params = select.candidates(bench, args.space, args.budget_params, on_arch=lambda i: bar.update(1))
     with tqdm(total=len(ids), desc=f"probing {args.space}", unit="net", file=sys.stderr,
               disable=args.quiet) as bar:
         rows = select.select(spec, bench, ids, params, args.seed, on_arch=lambda j, col: bar.update(1))
     accs = np.array([bench.accuracy(i) for i in ids])
     print(f"{bench.name}: {len(ids)} of {len(params)} architectures within {args.budget_params}M params; "
           f"accuracy ({args.metric}) of a random pick: mean {accs.mean():.2f} +- {accs.std():.2f}")
+    print(f"  {'method':<12} {'params':>8}  {'acc.':>6}  architecture")
     for r in rows:
         print(f"  {r['method']:<12} {r['params_m']:>7.3f}M  {r['accuracy']:6.2f}  {r['arch']}")
     if args.json:

@@ -114,6 +114,12 @@ class Worker:
         self._evict()
         return have
 
+    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> int:
+        """Probe ``keys`` for the statistics ``names`` now (a progress bar's step); how many there were."""
+        for key in keys:
+            self.stats(key, frozenset(names))
+        return len(keys)
+
     def _evict(self) -> None:
         budget = self.setup.memory_mb * 2**20
         while self.cached_bytes > budget and len(self.cache) > 1:

@@ -16,7 +16,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.search.selection import SELECTIONS
 
-EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s")
+EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s", "max_minutes")
 
 INT_MIN = {"search_archs": 2, "selection_archs": 2, "holdout_archs": 2, "ensemble_size": 0, "screen_archs": 2, "population": 2, "generations": 0,
            "offspring": 1, "tournament_size": 1, "max_depth": 1, "max_size": 1, "hall_of_fame": 1, "seed": 0,
@@ -26,7 +26,7 @@ CHOICES = {"combine": ("mean", "min"), "fitness": ("kendall", "spearman", "emq")
            "representation": ("tree", "two-branch"), "store_dtype": ("float32", "bfloat16", "float16")}
 NAME_LISTS = {"benchmarks": False, "transfer": True, "stats": False, "ops": False, "baselines": True, "plugins": True}
 """Tuple-of-names keys, and whether they may be empty (``ops`` may be None: every op)."""
-OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir")
+OPTIONAL_TEXT = ("control", "teacher", "ray_address", "data_dir", "init_from")
 
 
 def _is_int(v: Any) -> bool:
@@ -50,9 +50,10 @@ def field_problem(key: str, value: Any) -> str:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 1 and \
             (value > low if open_low else value >= low)
         return "" if ok else f"must be a number in {'(' if open_low else '['}0, 1]"
-    if key == "timeout_s":
+    if key in ("timeout_s", "max_minutes"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
-        return "" if ok else "must be a number of seconds > 0"
+        unit = "seconds" if key == "timeout_s" else "minutes"
+        return "" if ok or (key == "max_minutes" and value is None) else f"must be a number of {unit} > 0"
     if key in CHOICES or key in ("selection", "backend"):
         allowed = CHOICES.get(key) or tuple(SELECTIONS if key == "selection" else BACKENDS)
         return "" if value in allowed else f"must be one of {', '.join(allowed)}"
@@ -87,6 +88,7 @@ class RunConfig:
     stats: tuple[str, ...] = ("weight", "grad", "act", "act_grad", "virtual_grad")
     ops: Optional[tuple[str, ...]] = None  # None: every registered op
     control: Optional[str] = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
+    init_from: Optional[str] = None  # warm start: a run directory (its last population) or a proxies file
     teacher: Optional[str] = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
     hall_of_fame: int = 5  # chosen on the selection networks among the best distinct search programs
     same_behaviour: float = 0.98  # rank correlation on the search networks at which two programs count as one
@@ -110,6 +112,7 @@ class RunConfig:
     device: str = "cpu"
     memory_mb: int = 4096
     timeout_s: float = 60.0
+    max_minutes: Optional[float] = None  # a time budget: the run ends after the generation that passes it
 
     def __post_init__(self) -> None:
         for key, value in dataclasses.asdict(self).items():

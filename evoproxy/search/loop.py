@@ -24,14 +24,16 @@ from evoproxy.search.generate import Generator
 from evoproxy.search.diversity import better, distinct, diversity, twins_of
 from evoproxy.search.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, parse
+from evoproxy.search.seeds import seed_programs
 from evoproxy.search.screening import Judge, Verdict, count_rejections
 from evoproxy.search.selection import SELECTIONS, SelectionParams
-from evoproxy.search.splits import Splits
+from evoproxy.search.splits import Splits, flat
 from evoproxy.search.store import CandidateRow, RunStore, damaged_store
 from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
 from evoproxy.search.variation import Limits
 
 MAX_INIT_ROUNDS = 30
+PROBE_STEP = 4  # networks per worker per progress step (a pack)
 FINALISTS_PER_PLACE = 4
 """The hall of fame is chosen on the selection split among this many times its size of finalists."""
 
@@ -45,9 +47,11 @@ class Candidate:
 
 class Search:
     def __init__(self, config: RunConfig, backend, benches: dict, store: RunStore,
-                 on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[dict] = None) -> None:
+                 on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[dict] = None,
+                 on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> None:
         c = self.config = config
         self.backend, self.store, self.on_generation = backend, store, on_generation
+        self.on_progress = on_progress
         self.generator = Generator(stats=c.stats, ops=c.ops)
         self.selection = SELECTIONS.get(c.selection)
         self.selection_params = SelectionParams(c.top_frac, c.tournament_size)
@@ -62,25 +66,36 @@ class Search:
         self.population: list[Individual] = []
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
         self.born = 0
+        self.stopped_at: Optional[int] = None  # the generation a time budget ended the run after
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> int:
-        """Run (or continue) to ``config.generations``; returns the generation resumed after (-1: fresh)."""
+        """Run (or continue) to ``config.generations``, or until ``max_minutes`` have passed (then
+        :attr:`stopped_at` is the last generation); returns the generation resumed after (-1: fresh)."""
+        budget = self.config.max_minutes
+        deadline = None if budget is None else time.monotonic() + 60 * budget
         last = self._resume()
         if last < 0:
             self._initial()
         for g in range(max(last, 0) + 1, self.config.generations + 1):
+            if deadline is not None and time.monotonic() > deadline:
+                self.stopped_at = g - 1
+                break
             self._generation(g)
         return last
 
     def _initial(self) -> None:
         start, rows = time.perf_counter(), []
         verdicts_all: list[Verdict] = []
+        c = self.config
+        self.seeds = seed_programs(c.init_from, c.stats, c.ops)[:c.population] if c.init_from else []
+        self._probe_all()
         for _ in range(MAX_INIT_ROUNDS):
             need = self.config.population - len(self.population)
             if need <= 0:
                 break
-            cands = [Candidate(self.toolbox.random(self.rng), "init") for _ in range(2 * need)]
+            seeds, self.seeds = [Candidate(p, "init_from") for p in self.seeds], []
+            cands = seeds + [Candidate(self.toolbox.random(self.rng), "init") for _ in range(2 * need - len(seeds))]
             verdicts = self.judge.judge([c.program for c in cands])
             for cand, v in zip(cands, verdicts):
                 rows.append(self._row(0, len(rows), cand, v))
@@ -93,6 +108,21 @@ class Search:
                 f"generation 0 found {len(self.population)} usable program(s) in {len(rows)} tried "
                 f"(rejected: {count_rejections(verdicts_all)}); allow more stats or ops in the config")
         self._commit(0, rows, verdicts_all, start)
+
+    def progress(self, bar: str, done: int, total: int, what: str = "") -> None:
+        """Progress of a step longer than a moment: ``bar`` names it, ``what`` says what runs now."""
+        if self.on_progress is not None:
+            self.on_progress(bar, done, total, what)
+
+    def _probe_all(self) -> None:
+        """Probe the search and selection networks before generation 0, a few at a time, so a
+        progress bar can follow (backends without ``warm`` probe them as generation 0 needs them)."""
+        warm = getattr(self.backend, "warm", None)
+        keys = flat(self.search_keys) + flat(self.splits.selection_keys)
+        step = PROBE_STEP * max(1, self.config.workers)
+        for start in range(0, len(keys) if warm else 0, step):
+            warm(keys[start:start + step], self.config.stats)
+            self.progress("probing", min(start + step, len(keys)), len(keys), "search and selection networks")
 
     def _generation(self, g: int) -> None:
         start = time.perf_counter()

@@ -31,14 +31,22 @@ def lineage(store: RunStore, hash_: str) -> list[dict]:
 
 
 def final_report(search, baselines: Sequence[str]) -> dict:
+    """The report; ``search.progress`` follows its steps (each scores programs on one split)."""
+    step = _Steps(search, 5)
     hof = search.hall_of_fame()
     base_programs = [PROXIES.get(n).program for n in baselines]
+    step("the ensemble, chosen on the selection networks")
     ensemble = build_ensemble(search, hof, base_programs)
     extra = [ensemble["program"]] if ensemble else []
+    step(f"{len(hof) + len(base_programs) + len(extra)} programs on the final holdout")
     holdout = search.splits.holdout_many([i.program for i in hof] + base_programs + extra)
+    step("their figures on the selection networks")
     selection = search.splits.selection_many([i.program for i in hof] + base_programs)
+    step("transfer benchmarks")
     transfer = search.splits.transfer_many([i.program for i in hof] + base_programs + extra)
+    step("baselines on the search networks")
     search_split = search.splits.search_scores(base_programs) if base_programs else []
+    step("done")
     entries = [{"rank": r + 1, "formula": i.program.text, "hash": i.program.hash,
                 "canonical": i.program.canonical().text, "size": i.program.size, "direction": 1,
                 "search_fitness": i.value, "selection": sel, "holdout": h, "transfer": t,
@@ -61,6 +69,17 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "pareto": pareto,
             "rejections": totals, "fitness": search.config.fitness, "seed": search.config.seed,
             "holdout_scores": search.splits.holdout_table(named)}
+
+
+class _Steps:
+    """Tells ``search.progress`` which step of the final report runs now."""
+
+    def __init__(self, search, total: int) -> None:
+        self.search, self.total, self.done = search, total, 0
+
+    def __call__(self, what: str) -> None:
+        self.search.progress("final report", self.done, self.total, what)
+        self.done += 1
 
 
 def ensemble_pool(hof: Sequence, base_programs: Sequence[Program]) -> list[Program]:

@@ -50,8 +50,9 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{t:.3f}" for t in row) + f" | {change:.3f} |")
     changes = np.abs(np.array([taus[d] for d in DTYPES[1:]]) - np.array(taus["float32"]))
     for d, c in zip(DTYPES[1:], changes):
-        print(f"{d}: median |change| {np.nanmedian(c):.4f}, largest {np.nanmax(c):.4f}, "
-              f"memory {memory[d] / memory['float32']:.2f} of float32")
+        lost = sum(np.isfinite(a) and not np.isfinite(b) for a, b in zip(taus["float32"], taus[d]))
+        print(f"{d}: median |change| {np.nanmedian(c):.4f}, largest {np.nanmax(c):.4f}, {lost} proxies "
+              f"finite in float32 are NaN (overflow), memory {memory[d] / memory['float32']:.2f} of float32")
 
 
 if __name__ == "__main__":
