@@ -83,7 +83,8 @@ def add_hello(sub) -> None:
 
 
 def _register_all() -> None:
-    register_op(Op("cube", "unary", lambda x: x ** 3, "x^3", r"\left({0}\right)^{{3}}"))
+    register_op(Op("cube", "unary", lambda x: x ** 3, "x^3", r"\left({0}\right)^{{3}}",
+                   elementwise=True))
     register_op(Op("buggy", "unary", _buggy, "a plugin op with a bug", r"b({0})"))
     register_stat(Stat("bias_norm", LAYER_T, "bias", "L2 norm of each layer's bias (0 without one)", r"\|b\|"))
     register_pass("bias")(bias_pass)

@@ -17,7 +17,7 @@ from evoproxy.lang import export
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import is_set_level
-from evoproxy.search.rundir import hall_of_fame_rows
+from evoproxy.search.rundir import hall_of_fame_columns, hall_of_fame_rows
 from evoproxy.search.store import RunStore, damaged_store
 
 FORMATS = ("json", "text", "latex", "sympy", "python", "csv")
@@ -107,8 +107,7 @@ def _line(e: dict, fmt: str, holdout_text: Callable[[dict], str]) -> str:
 
 def _csv(report: dict) -> str:
     rows = hall_of_fame_rows(report)
-    columns = list(dict.fromkeys(["kind", "rank", "name", "formula", "size", "search_fitness"]
-                                 + [k for r in rows for k in r]))
+    columns = hall_of_fame_columns(rows)
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
@@ -16,6 +17,9 @@ DPI = 80
 
 
 def _save(fig, path: Path, dpi: int = DPI) -> Path:
+    for ax in fig.axes:
+        if ax.get_xlabel() == "generation":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
@@ -47,16 +51,20 @@ def convergence(rows: Sequence[dict], baselines: Sequence[dict], fitness: str, p
     return _save(fig, path)
 
 
+def _ranks(values) -> np.ndarray:
+    """Fractional ranks (NaN lowest): a rank correlation's picture, whatever the scale."""
+    v = np.array([np.nan if x is None else x for x in values], dtype=float)
+    return rankdata(np.where(np.isfinite(v), v, -np.inf)) / max(len(v), 1)
+
+
 def holdout_scatter(panels: Sequence[dict], path: Path) -> Path:
-    """One panel per proxy: its score's rank among the holdout networks against their accuracy."""
+    """One panel per proxy: the holdout networks' rank by its score against their rank by accuracy."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.8), squeeze=False)
     for ax, p in zip(axes[0], panels):
-        scores = np.array([np.nan if s is None else s for s in p["scores"]], dtype=float)
-        ranks = rankdata(np.where(np.isfinite(scores), scores, -np.inf)) / max(len(scores), 1)
-        ax.scatter(p["accuracy"], ranks, s=8, alpha=0.6,
+        ax.scatter(_ranks(p["accuracy"]), _ranks(p["scores"]), s=8, alpha=0.6,
                    label=f"tau {p['kendall']:.3f}, rho {p['spearman']:.3f}")
         ax.set_title(p["name"], fontsize=9)
-        ax.set_xlabel("accuracy after training")
+        ax.set_xlabel("accuracy after training, rank / n")
         ax.set_ylabel("proxy score, rank / n")
         ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
@@ -124,16 +132,14 @@ def formula_graph(nodes: Sequence[dict], title: str, path: Path) -> Path:
 
 
 def eval_scatter(panels: Sequence[dict], path: Path) -> Path:
-    """``evoproxy eval --save`` files: a grid of score-rank against accuracy, one panel per proxy."""
+    """``evoproxy eval --save`` files: a grid of score rank against accuracy rank, one panel per proxy."""
     cols = min(5, len(panels))
     nrows = -(-len(panels) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 2.6 * nrows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, p in zip(axes.flat, panels):
-        scores = np.array(p["scores"], dtype=float)
-        ranks = rankdata(np.where(np.isfinite(scores), scores, -np.inf)) / max(len(scores), 1)
-        ax.scatter(p["accuracy"], ranks, s=4, alpha=0.5)
+        ax.scatter(_ranks(p["accuracy"]), _ranks(p["scores"]), s=4, alpha=0.5)
         ax.set_title(f"{p['name']}  tau {p['kendall']:.2f}", fontsize=8)
         ax.tick_params(labelsize=6)
     return _save(fig, path, dpi=DPI if len(panels) <= 10 else 55)  # a big grid stays under ~200 KB

@@ -23,20 +23,20 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _image(png: Path) -> str:
+def _image(png: Path, table: str) -> str:
     data = base64.b64encode(png.read_bytes()).decode()
     return f'<figure><img alt="{png.stem}" src="data:image/png;base64,{data}"><figcaption>{png.name} ' \
-           f'(data: <a href="{png.stem}.csv">{png.stem}.csv</a> where it has one)</figcaption></figure>'
+           f'(data: <a href="{table}.csv">{table}.csv</a>)</figcaption></figure>'
 
 
-def write(out: Path, meta: dict, tables: dict, pngs: Sequence[Path]) -> Path:
+def write(out: Path, meta: dict, tables: dict, pngs: Sequence[tuple[Path, str]]) -> Path:
     parts = [f"<h1>{html.escape(meta['title'])}</h1>"]
     config = meta.get("config")
     if config:
         keys = ("benchmarks", "fitness", "population", "generations", "offspring", "selection", "seed")
         parts.append("<p>" + ", ".join(f"{k} = {html.escape(str(config.get(k)))}" for k in keys if k in config)
                      + f"; status: {html.escape(str(meta.get('status')))}</p>")
-    parts += [_image(p) for p in pngs]
+    parts += [_image(png, table) for png, table in pngs]
     shown = ("hall_of_fame", "baselines", "pareto", "scores", "allocations")
     for name in (n for n in shown if n in tables):
         columns, rows = tables[name]

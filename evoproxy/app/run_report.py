@@ -80,7 +80,7 @@ def search_tables(run_dir: Path) -> dict[str, Table]:
     if report is None:
         return tables  # a running or stopped run: what the generations show
     rows = rundir.hall_of_fame_rows(report)
-    tables["hall_of_fame"] = (list(dict.fromkeys(k for r in rows for k in r)), rows)
+    tables["hall_of_fame"] = (rundir.hall_of_fame_columns(rows), rows)
     tables["baselines"] = (["proxy", "search", "selection", "holdout_kendall", "holdout_spearman"],
                            [_baseline_row(b) for b in report["baselines"]])
     tables["pareto"] = (["size", "search_fitness", "formula"], report["pareto"])
@@ -145,27 +145,29 @@ def panels(table: Table, proxies: list[str], bench: Optional[str] = None) -> lis
     return out
 
 
-def draw(kind: str, tables: dict[str, Table], meta: dict, out: Path) -> list[Path]:
+def draw(kind: str, tables: dict[str, Table], meta: dict, out: Path) -> list[tuple[Path, str]]:
+    """The figures as ``(png, the table its data is in)``."""
     if kind == "eval":
-        return [figures.eval_scatter(panels(tables["scores"], tables["scores"][0][2:]), out / "scatter.png")]
+        return [(figures.eval_scatter(panels(tables["scores"], tables["scores"][0][2:]), out / "scatter.png"), "scores")]
     if kind == "allocate":
-        return [figures.allocation(tables["allocations"][1], out / "allocations.png")]
+        return [(figures.allocation(tables["allocations"][1], out / "allocations.png"), "allocations")]
     gens = tables["generations"][1]
     pngs = []
     if gens:
         base = [b for b in tables.get("baselines", ([], []))[1] if b["search"] is not None]
-        pngs.append(figures.convergence(gens, base, meta["config"].get("fitness", "kendall"), out / "convergence.png"))
+        fitness = meta["config"].get("fitness", "kendall")
+        pngs.append((figures.convergence(gens, base, fitness, out / "convergence.png"), "generations"))
     if "holdout_scores" in tables:
-        pngs.append(figures.holdout_scatter(_holdout_panels(tables), out / "holdout.png"))
+        pngs.append((figures.holdout_scatter(_holdout_panels(tables), out / "holdout.png"), "holdout_scores"))
     if "pareto" in tables and tables["pareto"][1]:
-        pngs.append(figures.pareto(tables["pareto"][1], out / "pareto.png"))
+        pngs.append((figures.pareto(tables["pareto"][1], out / "pareto.png"), "pareto"))
     if tables["rejections"][1]:
-        pngs.append(figures.rejections(tables["rejections"][1], out / "rejections.png"))
+        pngs.append((figures.rejections(tables["rejections"][1], out / "rejections.png"), "rejections"))
     if gens:
-        pngs.append(figures.diversity(gens, out / "diversity.png"))
+        pngs.append((figures.diversity(gens, out / "diversity.png"), "generations"))
     if "formula" in tables:
         title = meta["report"]["hall_of_fame"][0]["formula"]
-        pngs.append(figures.formula_graph(tables["formula"][1], title, out / "formula.png"))
+        pngs.append((figures.formula_graph(tables["formula"][1], title, out / "formula.png"), "formula"))
     return pngs
 
 

@@ -14,7 +14,7 @@ from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, registe
 from evoproxy.cli import proxies, evaluate, search, report, train, allocate, bench, select, data  # noqa: F401  (--help order)
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins, plugin_args, without_plugin_args
-from evoproxy.scoring.cores import free_core_threads
+from evoproxy.app.threads import free_core_threads
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandGroup", "register_commands"]
 

@@ -27,15 +27,15 @@ def _map_binary(op: Op, a: Value, b: Value) -> Value:
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) != len(b):
             raise ValueError(f"{op.name}: layer counts differ ({len(a)} vs {len(b)})")
-        return tuple(op.fn(*_common(x, y)) for x, y in zip(a, b))
+        return tuple(op.fn(*common_dtype(x, y)) for x, y in zip(a, b))
     if isinstance(a, tuple):
         return tuple(op.fn(x, _layer_item(b, i, x)) for i, x in enumerate(a))
     if isinstance(b, tuple):
         return tuple(op.fn(_layer_item(a, i, y), y) for i, y in enumerate(b))
-    return op.fn(*_common(a, b))
+    return op.fn(*common_dtype(a, b))
 
 
-def _common(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def common_dtype(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Both operands in their common dtype (statistics come in float32 and float64), so every
     well-typed program is computable."""
     if x.dtype == y.dtype:

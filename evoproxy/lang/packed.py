@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
-from evoproxy.lang.interpret import _common, apply_op
+from evoproxy.lang.interpret import common_dtype, apply_op
 from evoproxy.lang.ops import OPS, Op
 from evoproxy.lang.program import Program
 
@@ -149,7 +149,7 @@ def _binary(op: Op, fn: Callable, a: Packed, b: Packed) -> Optional[Packed]:
     if isinstance(a, Groups) and isinstance(b, Groups):
         if not _same_groups(a, b):
             return None
-        return Groups(a.layout, tuple((p, fn(*_common(x, y))) for (p, x), (_, y) in zip(a.groups, b.groups)))
+        return Groups(a.layout, tuple((p, fn(*common_dtype(x, y))) for (p, x), (_, y) in zip(a.groups, b.groups)))
     if isinstance(a, Groups) or isinstance(b, Groups):
         g, other, swap = (a, b, False) if isinstance(a, Groups) else (b, a, True)
         rows = _per_layer(other, g.layout)
@@ -157,12 +157,12 @@ def _binary(op: Op, fn: Callable, a: Packed, b: Packed) -> Optional[Packed]:
             return None
         return Groups(g.layout, tuple((p, _broadcast(fn, x, rows[p], swap)) for p, x in g.groups))
     if isinstance(a, Nets) and isinstance(b, Nets):
-        return Nets(fn(*_common(a.v, b.v)))
+        return Nets(fn(*common_dtype(a.v, b.v)))
     layout = a.layout if isinstance(a, Layers) else b.layout
     va, vb = _per_layer(a, layout), _per_layer(b, layout)
     if va is None or vb is None:
         return None
-    return Layers(layout, fn(*_common(va, vb)))
+    return Layers(layout, fn(*common_dtype(va, vb)))
 
 
 def _fast(op: Op, args: Sequence[Packed]) -> Optional[Packed]:

@@ -81,11 +81,14 @@ def hall_of_fame_rows(report: dict) -> list[dict]:
     return rows
 
 
+def hall_of_fame_columns(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(["kind", "rank", "name", "formula", "size", "search_fitness"]
+                              + [k for r in rows for k in r]))
+
+
 def write_hall_of_fame(run_dir: Path, report: dict) -> None:
     rows = hall_of_fame_rows(report)
-    columns = list(dict.fromkeys(["kind", "rank", "name", "formula", "size", "search_fitness"]
-                                 + [k for r in rows for k in r]))
-    write_csv(run_dir / "hall_of_fame.csv", columns, rows)
+    write_csv(run_dir / "hall_of_fame.csv", hall_of_fame_columns(rows), rows)
 
 
 def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> None:
