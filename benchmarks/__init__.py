@@ -19,6 +19,7 @@ from evoproxy.scoring.benchmark import Benchmark
 from .mq import load_mq
 from .nb201 import load_nb201
 from .resnet_cifar import load_resnet_cifar
+from .suite_zero_spaces import load_suite_zero_space
 from .synthetic import load_synthetic
 from .vit import DATASETS, load_built, load_published
 
@@ -47,6 +48,8 @@ for _info in [
     BenchmarkInfo("nb201-cifar10", partial(load_nb201, "cifar10")),
     BenchmarkInfo("nb201-cifar100", partial(load_nb201, "cifar100")),
     BenchmarkInfo("nb201-imagenet16", partial(load_nb201, "imagenet16")),
+    BenchmarkInfo("nb101-cifar10", partial(load_suite_zero_space, "nb101-cifar10")),
+    BenchmarkInfo("nb301-cifar10", partial(load_suite_zero_space, "nb301-cifar10")),
     BenchmarkInfo("synthetic", load_synthetic),
     BenchmarkInfo("resnet-cifar10", load_resnet_cifar),
     BenchmarkInfo("mq-resnet20-cifar10", partial(load_mq, "mq-resnet20-cifar10")),

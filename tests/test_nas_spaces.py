@@ -152,3 +152,20 @@ def test_every_suite_zero_row_has_the_tables_parameter_count(relpath, one_thread
         with torch.device("meta"):  # no storage, no init: counting only
             net = build(row["arch"])
         _assert_params(_n_params(net), row)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name, relpath", [pytest.param("nb101-cifar10", NB101_CSV, marks=needs_nb101),
+                                           pytest.param("nb301-cifar10", NB301_CSV, marks=needs_nb301)])
+def test_suite_zero_space_benchmarks(name, relpath):
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.errors import EvoproxyError
+    bench = get_benchmark(name)
+    ids = bench.arch_ids()
+    assert ids == list(range(len(ids))) and len(ids) in (500, 725)
+    assert sorted(bench.arch_ids("search") + bench.arch_ids("holdout")) == ids
+    first = bench.reference(0)
+    assert bench.accuracy(0) > 80 and {"params", "synflow", "snip"} <= set(first)
+    assert sum(p.numel() for p in bench.build(0).parameters()) == round(first["params"] * 1e6)
+    with pytest.raises(EvoproxyError, match="one metric"):
+        get_benchmark(name, metric="test_12ep")

@@ -6,6 +6,7 @@ from typing import Optional
 
 from evoproxy.benchmarks.nb201 import TABLE
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO
+from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES
 from evoproxy.data import embedded
 from evoproxy.data.packs import candidates
 from evoproxy.data.paths import describe_data_dir, resolve_data_dir
@@ -36,6 +37,8 @@ NEEDS = (
     Need((SUITE_ZERO,), "eval --archs suite-zero (NAS-Bench-Suite-Zero)",
          "`evoproxy data import zc_nasbench201.json` (NASLib zerocost branch, "
          "scripts/bash_scripts/download_nbs_zero.sh)"),
+    *(Need((path,), name, "copy NAS-Bench-Suite-Zero's table into the data directory (README, Data)")
+      for name, path in SPACE_FILES.items()),
     _images("cifar10", "train", "probe batches, train, MQ calibration, bench build",
             "`evoproxy data download cifar10`",
             embedded=f"probe batches of {'/'.join(map(str, embedded.PROBE_BATCH_SIZES))} images, seeds "
