@@ -63,11 +63,17 @@ def winner_files() -> list[Path]:
     return files
 
 
+def seed_files(files: list[Path], seed: int) -> list[Path]:
+    return [f for f in files if f.stem.endswith(f"-s{seed}")]
+
+
 def score_winners(files: list[Path], extra: list[str]) -> None:
-    cmd = [sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(map(str, files)), "--benchmark",
-           "nb201-cifar10", "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED),
-           "--batch-size", str(BATCH), "--quiet", "--save", str(RUNS / "holdout.csv"), *extra]
-    subprocess.run(cmd, check=True)
+    """Each seed's winners on the 500 holdout architectures, one --save file per seed (continued if cut)."""
+    for seed in SEEDS:
+        cmd = [sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(map(str, seed_files(files, seed))),
+               "--benchmark", "nb201-cifar10", "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED),
+               "--batch-size", str(BATCH), "--quiet", "--save", str(RUNS / f"holdout-s{seed}.csv"), *extra]
+        subprocess.run(cmd, check=True)
 
 
 def correlations(spec_text: str, path: Path, data_dir) -> dict:
@@ -120,7 +126,8 @@ def main() -> None:
     files = winner_files()
     if args.run:
         score_winners(files, extra)
-    evolved = correlations(";".join(map(str, files)), RUNS / "holdout.csv", args.data_dir)
+    evolved = {k: v for seed in SEEDS for k, v in correlations(
+        ";".join(map(str, seed_files(files, seed))), RUNS / f"holdout-s{seed}.csv", args.data_dir).items()}
     baselines = correlations("all", TABLE, args.data_dir) if TABLE.exists() else {}
     print_table(evolved, baselines)
     for seed in SEEDS:
