@@ -132,15 +132,33 @@ def test_half_precision_storage_halves_the_memory_and_keeps_the_ranking(keys):
     assert all(spearmanr(x, y).statistic > 0.95 for x, y in zip(a, b))
 
 
+def test_busy_cores_count_other_running_jobs_only(monkeypatch):
+    from evoproxy.scoring import cores
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (2.6, 0, 0))
+    real_open = open
+
+    def fake_loadavg(text):
+        def opener(path, *a, **k):
+            if path == "/proc/loadavg":
+                import io
+                return io.StringIO(text)
+            return real_open(path, *a, **k)
+        return opener
+    monkeypatch.setattr("builtins.open", fake_loadavg("2.60 1.0 0.5 4/300 999"))
+    assert cores.busy_cores() == 3  # three others running, the average agrees
+    monkeypatch.setattr("builtins.open", fake_loadavg("2.60 1.0 0.5 1/300 999"))
+    assert cores.busy_cores() == 0  # only this process runs: a job that just ended is gone
+
+
 def test_free_cores_leave_the_busy_ones_alone(monkeypatch):
     from evoproxy.scoring import cores
     monkeypatch.delenv("EVOPROXY_THREADS", raising=False)
     monkeypatch.setattr(cores, "usable_cores", lambda: 4)
-    monkeypatch.setattr(cores.os, "getloadavg", lambda: (2.6, 0, 0))
+    monkeypatch.setattr(cores, "busy_cores", lambda: 3)
     assert cores.free_cores() == 1
-    monkeypatch.setattr(cores.os, "getloadavg", lambda: (9.0, 0, 0))
+    monkeypatch.setattr(cores, "busy_cores", lambda: 9)
     assert cores.free_cores() == 1  # never none
-    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.2, 0, 0))
+    monkeypatch.setattr(cores, "busy_cores", lambda: 0)
     assert cores.free_cores() == 4
     monkeypatch.setenv("EVOPROXY_THREADS", "3")
     assert cores.free_cores() == 3

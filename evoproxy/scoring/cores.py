@@ -18,17 +18,27 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def busy_cores() -> int:
+    """Cores other jobs keep busy: the 1-minute load average, but no more than the processes running
+    right now besides this one (the average still counts a job that just ended, and this one)."""
+    try:
+        load = round(os.getloadavg()[0])
+    except OSError:
+        return 0
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return load
+    return min(load, max(0, running - 1))
+
+
 def free_cores() -> int:
-    """Usable cores less the 1-minute load average (other jobs' running threads), at least 1.
-    ``EVOPROXY_THREADS`` overrides it."""
+    """Usable cores less the busy ones, at least 1. ``EVOPROXY_THREADS`` overrides it."""
     forced = os.environ.get("EVOPROXY_THREADS", "")
     if forced.isdigit() and int(forced) > 0:
         return int(forced)
-    try:
-        busy = round(os.getloadavg()[0])
-    except OSError:
-        busy = 0
-    return max(1, usable_cores() - busy)
+    return max(1, usable_cores() - busy_cores())
 
 
 @contextmanager
