@@ -70,7 +70,7 @@ def test_threads_and_key_order_do_not_change_a_bit(keys):
 def test_reduced_values_are_reused_across_calls_with_the_same_bits(keys):
     w = Worker(EvalSetup(batch_size=8), get_benchmark)
     first, _ = w.score(COVERAGE, keys)
-    assert w.reuse.hits == 0 or w.reuse.bytes > 0
+    assert w.reuse.bytes > 0  # the layer and scalar values of the first call are kept
     hits = w.reuse.hits
     again, _ = w.score(COVERAGE, keys)
     assert w.reuse.hits >= hits + len(COVERAGE) * 3  # every program's value served, 3 packs of 10 networks
