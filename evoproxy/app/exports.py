@@ -6,8 +6,6 @@ the CSV with any CSV reader (the hall of fame's formulas, figures and the baseli
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Callable, Optional
@@ -17,7 +15,7 @@ from evoproxy.lang import export
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import is_set_level
-from evoproxy.search.rundir import hall_of_fame_columns, hall_of_fame_rows
+from evoproxy.search.rundir import csv_text, hall_of_fame_columns, hall_of_fame_rows
 from evoproxy.search.store import RunStore, damaged_store
 
 FORMATS = ("json", "text", "latex", "sympy", "python", "csv")
@@ -107,12 +105,7 @@ def _line(e: dict, fmt: str, holdout_text: Callable[[dict], str]) -> str:
 
 def _csv(report: dict) -> str:
     rows = hall_of_fame_rows(report)
-    columns = hall_of_fame_columns(rows)
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in columns} for r in rows)
-    return out.getvalue().rstrip("\n")
+    return csv_text(hall_of_fame_columns(rows), rows).rstrip("\n")
 
 
 def python_module(entries: list[dict], run_dir: str, holdout_text: Callable[[dict], str]) -> str:

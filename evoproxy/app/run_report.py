@@ -14,12 +14,12 @@ from typing import Optional
 import numpy as np
 
 from evoproxy.app import figures, report_page
+from evoproxy.app.runs import read_run
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.fitness import kendall, spearman
 from evoproxy.scoring.summary import rankable
 from evoproxy.search import rundir
-from evoproxy.search.store import RunStore, damaged_store
 
 Table = tuple[list[str], list[dict]]
 
@@ -28,7 +28,10 @@ def build_report(target: str, out: Optional[str] = None) -> Path:
     """Write the report of ``target`` into ``out`` (default beside it); the HTML page's path."""
     path = Path(target)
     if path.is_dir():
-        kind, tables, meta = "search", search_tables(path), run_meta(path)
+        run = read_run(path)
+        kind, tables = "search", search_tables(run)
+        meta = {"title": f"evoproxy search: {path}", "config": run["config"], "report": run["report"],
+                "status": run["status"] or "not finished"}
         default_out = path / "report"
     elif path.suffix == ".csv" and path.is_file():
         kind, tables, meta = "eval", eval_tables(path), {"title": f"evoproxy eval: {path.name}"}
@@ -49,34 +52,15 @@ def build_report(target: str, out: Optional[str] = None) -> Path:
 
 # ---- a search run --------------------------------------------------------------------------------
 
-def run_meta(run_dir: Path) -> dict:
-    with damaged_store(run_dir / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
-        try:
-            return {"title": f"evoproxy search: {run_dir}", "config": store.load_config() or {},
-                    "report": store.get_meta("report"), "status": store.get_meta("status") or "not finished"}
-        finally:
-            store.close()
-
-
-def search_tables(run_dir: Path) -> dict[str, Table]:
-    if not (run_dir / "run.sqlite").exists():
-        raise EvoproxyError(f"{run_dir} holds no run (no run.sqlite); `evoproxy runs` lists the runs in a folder")
-    meta = run_meta(run_dir)
-    with damaged_store(run_dir / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
-        try:
-            summaries = store.summaries()
-        finally:
-            store.close()
-    combine = meta["config"].get("combine", "mean")
-    gens = [rundir.generation_row(s, combine) for s in summaries]
+def search_tables(run: dict) -> dict[str, Table]:
+    """The tables of a run read by :func:`evoproxy.app.runs.read_run`."""
+    summaries, report = run["summaries"], run["report"]
+    gens = [rundir.generation_row(s, run["config"].get("combine", "mean")) for s in summaries]
     tables: dict[str, Table] = {
         "generations": (list(rundir.GENERATION_COLUMNS), gens),
         "rejections": (["generation", "reason", "count"],
                        [{"generation": s["generation"], "reason": r, "count": n}
                         for s in summaries for r, n in sorted((s.get("rejections") or {}).items())])}
-    report = meta["report"]
     if report is None:
         return tables  # a running or stopped run: what the generations show
     rows = rundir.hall_of_fame_rows(report)
@@ -87,7 +71,8 @@ def search_tables(run_dir: Path) -> dict[str, Table]:
     if report.get("holdout_scores"):
         tables["holdout_scores"] = holdout_table(report["holdout_scores"])
     if report["hall_of_fame"]:
-        tables["formula"] = (["id", "label", "parent", "depth", "x"], tree_nodes(parse(report["hall_of_fame"][0]["formula"])))
+        best = parse(report["hall_of_fame"][0]["formula"])
+        tables["formula"] = (["id", "label", "parent", "depth", "x"], tree_nodes(best))
     return tables
 
 

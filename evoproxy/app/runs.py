@@ -24,20 +24,27 @@ def find_runs(root: str | Path) -> list[Path]:
     return found
 
 
-def run_status(run_dir: str | Path) -> dict:
-    """State (running, finished, stopped or empty), generation, best so far, elapsed time."""
+def read_run(run_dir: str | Path) -> dict:
+    """What a run store holds for looking at it: config, status, report, summaries, commit times."""
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
         raise EvoproxyError(f"{run_dir} holds no run (no run.sqlite); `evoproxy runs` lists the runs in a folder")
     with damaged_store(run_dir / "run.sqlite", structural=True):
         store = RunStore(run_dir, create=False)
         try:
-            config = store.load_config() or {}
-            rows = store.commit_times()
-            finished = store.get_meta("status") == "finished"
-            summaries = store.summaries()
+            return {"config": store.load_config() or {}, "status": store.get_meta("status"),
+                    "report": store.get_meta("report"), "summaries": store.summaries(),
+                    "commit_times": store.commit_times()}
         finally:
             store.close()
+
+
+def run_status(run_dir: str | Path) -> dict:
+    """State (running, finished, stopped or empty), generation, best so far, elapsed time."""
+    run = read_run(run_dir)
+    run_dir = Path(run_dir)
+    config, rows, summaries = run["config"], run["commit_times"], run["summaries"]
+    finished = run["status"] == "finished"
     holder = held_by(run_dir)
     state = "running" if holder else "finished" if finished else "stopped" if rows else "empty"
     last = generation_row(summaries[-1], config.get("combine", "mean")) if summaries else {}

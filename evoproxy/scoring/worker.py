@@ -114,11 +114,10 @@ class Worker:
         self._evict()
         return have
 
-    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> int:
-        """Probe ``keys`` for the statistics ``names`` now (a progress bar's step); how many there were."""
+    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
+        """Probe ``keys`` for the statistics ``names`` now (a progress bar's step)."""
         for key in keys:
             self.stats(key, frozenset(names))
-        return len(keys)
 
     def _evict(self) -> None:
         budget = self.setup.memory_mb * 2**20

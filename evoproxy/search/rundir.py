@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -91,16 +92,18 @@ def write_hall_of_fame(run_dir: Path, report: dict) -> None:
     write_csv(run_dir / "hall_of_fame.csv", hall_of_fame_columns(rows), rows)
 
 
-def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> None:
+def csv_text(columns: Iterable[str], rows: Iterable[dict]) -> str:
     """A CSV with a header; None and NaN are empty cells, floats at full precision."""
     columns = list(columns)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _cell(r.get(k)) for k in columns})
-    os.replace(tmp, path)  # a reader never sees half a file
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: _cell(r.get(k)) for k in columns} for r in rows)
+    return out.getvalue()
+
+
+def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> None:
+    _write_text(path, csv_text(columns, rows))
 
 
 def _cell(v: Any) -> Any:
@@ -112,4 +115,4 @@ def _cell(v: Any) -> Any:
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    os.replace(tmp, path)  # a reader never sees half a file
