@@ -1,8 +1,12 @@
-"""NASLib's NAS-Bench-Suite-Zero file ``zc_nasbench201.json`` -> the Suite-Zero reference table.
+"""NASLib's NAS-Bench-Suite-Zero files ``zc_nasbench201.json``, ``zc_nasbench101.json`` and
+``zc_nasbench301.json`` -> the Suite-Zero reference tables.
 
-Layout (NASLib's zero-cost benchmark loader): ``{dataset: {"(d, d, d, d, d, d)": {"id", "val_accuracy",
-proxy: {"score", "time"}, ...}}}`` with datasets ``cifar10``, ``cifar100``, ``ImageNet16-120`` and the
-key the six NASLib op-index digits (:func:`evoproxy.spaces.nb201.op_indices`). Plain JSON: nothing is executed.
+Layout (NASLib's zero-cost benchmark loader): ``{dataset: {arch key: {"id", "val_accuracy",
+proxy: {"score", "time"}, ...}}}``. NB201: datasets ``cifar10``, ``cifar100``, ``ImageNet16-120``, the
+key the six NASLib op-index digits (:func:`evoproxy.spaces.nb201.op_indices`). NB101 and NB301:
+``cifar10``, the key NASLib's architecture hash (the adjacency then op codes; the compact DARTS
+genotype), the ``arch`` column of the tables. The space is told by the keys. Plain JSON: nothing
+is executed.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import re
 from pathlib import Path
 
 from evoproxy.errors import EvoproxyError
+from evoproxy.spaces.darts import parse_nb301_arch
+from evoproxy.spaces.nb101 import parse_nb101_arch, prune
 from evoproxy.spaces.nb201 import arch_str
 
 PROXIES = ("flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain",
@@ -27,14 +33,54 @@ def _score(entry: dict, proxy: str) -> str:
     return "" if value is None else repr(float(value))
 
 
-def suite_zero_rows(path: Path) -> list[dict]:
-    """The table rows of ``zc_nasbench201.json`` (datasets in NASLib's order, archs as in the file)."""
+def read_json(path: Path) -> dict:
+    """The parsed file, checked to hold at least one of NASLib's datasets."""
     try:
         obj = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise EvoproxyError(f"{path} is not readable JSON ({str(err)[:100]}); re-download it") from None
-    if not isinstance(obj, dict) or not any(d in obj for d in DATASETS):
-        raise EvoproxyError(f"{path} is not NASLib's zc_nasbench201.json (no {', '.join(DATASETS)} entries)")
+    if not isinstance(obj, dict) or not any(isinstance(obj.get(d), dict) and obj[d] for d in DATASETS):
+        raise EvoproxyError(f"{path} is not a NAS-Bench-Suite-Zero file of NASLib (zc_nasbench201/101/301.json: "
+                            f"no {', '.join(DATASETS)} entries)")
+    return obj
+
+
+def space_of(obj: dict, path: Path) -> str:
+    """``nb201``, ``nb101`` or ``nb301``, told by the first architecture key."""
+    key = next(iter(next(obj[d] for d in DATASETS if isinstance(obj.get(d), dict) and obj[d])))
+    if _KEY.fullmatch(key.strip()):
+        return "nb201"
+    for space, parse in (("nb101", parse_nb101_arch), ("nb301", parse_nb301_arch)):
+        try:
+            parse(key)
+            return space
+        except ValueError:
+            pass
+    raise EvoproxyError(f"{path}: the architecture key {key[:60]!r} is none of NB201's, NB101's or NB301's; "
+                        "give NASLib's zc_nasbench201/101/301.json")
+
+
+def space_rows(obj: dict, space: str, path: Path) -> tuple[list[dict], list[str]]:
+    """The CIFAR-10 rows of an NB101 or NB301 file, and their columns (the proxies the file holds)."""
+    parse = (lambda key: prune(*parse_nb101_arch(key))) if space == "nb101" else parse_nb301_arch
+    rows, found = [], set()
+    for key, entry in obj.get("cifar10", {}).items():
+        try:
+            parse(key)
+            scores = {p: _score(entry, p) for p in PROXIES if p in entry}
+            rows.append({"search_space": f"nasbench{space[2:]}", "task": "cifar10", "arch": key,
+                         "val_accuracy": repr(float(entry["val_accuracy"])), **scores})
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise EvoproxyError(f"{path}: cifar10 entry {key[:60]!r} is not in NASLib's layout "
+                                f"({type(err).__name__}: {err}); re-download it") from None
+        found.update(scores)
+    if not rows:
+        raise EvoproxyError(f"{path} has no cifar10 architectures; give NASLib's zc_nasbench{space[2:]}.json")
+    return rows, ["search_space", "task", "arch", "val_accuracy", *(p for p in PROXIES if p in found)]
+
+
+def suite_zero_rows(obj: dict, path: Path) -> list[dict]:
+    """The table rows of ``zc_nasbench201.json`` (datasets in NASLib's order, archs as in the file)."""
     rows = []
     for dataset in (d for d in DATASETS if d in obj):
         for key, entry in obj[dataset].items():
@@ -52,11 +98,11 @@ def suite_zero_rows(path: Path) -> list[dict]:
     return rows
 
 
-def write_rows(rows: list[dict], out: Path) -> int:
+def write_rows(rows: list[dict], out: Path, columns=COLUMNS) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".csv.part")
     with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(f, columns, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     tmp.replace(out)

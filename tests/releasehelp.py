@@ -152,3 +152,20 @@ def write_imagenet16(root, n=8):
         data, _ = image_batch(n, 16, labels, "labels", "str", j)
         (d / name).write_bytes(data)
     return d
+
+
+NB101_KEYS = ("(0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, "
+              "0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 3, 2, 4, 3, 1)",
+              "(0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 4, 3, 1)")
+NB301_KEYS = ("(((0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)), "
+              "((1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)))",)
+
+
+def write_space_zc_json(path, keys):
+    """NASLib's zc_nasbench101/301.json layout: cifar10 only, NASLib's arch hash as key."""
+    proxies = ("flops", "params", "synflow", "snip", "zen")
+    obj = {"cifar10": {k: {"id": i, "val_accuracy": 90.0 + i, **{p: {"score": i * 10.0 + n, "time": 0.1}
+                                                                  for n, p in enumerate(proxies)}}
+                       for i, k in enumerate(keys)}}
+    path.write_text(json.dumps(obj))
+    return path

@@ -9,6 +9,7 @@ import pytest
 from evoproxy.app.data_import import RECORD, import_path
 from evoproxy.benchmarks.nb201 import TABLE, load_nb201
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO, load_suite_zero
+from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES, load_suite_zero_space
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.nb201 import op_indices
 from tests import releasehelp as rh
@@ -111,7 +112,19 @@ def test_naslib_zero_cost_json_becomes_the_suite_zero_table(tmp_path):
     assert rows[0].arch_str == "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 
 
+@pytest.mark.parametrize("name, keys", [("nb101-cifar10", rh.NB101_KEYS), ("nb301-cifar10", rh.NB301_KEYS)])
+def test_naslib_nb101_and_nb301_json_become_their_tables(tmp_path, name, keys):
+    src = rh.write_space_zc_json(tmp_path / f"zc_nasbench{name[2:5]}.json", keys)
+    importer, root, written = import_path(str(src), str(tmp_path / "data"))
+    assert importer.name == "suite-zero" and written == {str(root / SPACE_FILES[name]): len(keys)}
+    bench = load_suite_zero_space(name, data_dir=root)
+    assert [bench.arch_of(i) for i in bench.arch_ids("all")] == list(keys)
+    assert bench.accuracy(len(keys) - 1) == 90.0 + len(keys) - 1
+    assert bench.reference(0) == {"flops": 0.0, "params": 1.0, "synflow": 2.0, "snip": 3.0}
+
+
 @pytest.mark.parametrize("text", ["{not json", '{"cifar10": {"(9, 9)": {}}}', '[1, 2]',
+                                  '{"cifar10": {"(0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3)": {"id": 1}}}',
                                   '{"cifar10": {"(0, 0, 0, 0, 0, 0)": {"id": 1}}}'])
 def test_a_bad_zero_cost_json_gives_one_line(tmp_path, text):
     src = tmp_path / "zc.json"

@@ -37,7 +37,8 @@ NEEDS = (
     Need((SUITE_ZERO,), "eval --archs suite-zero (NAS-Bench-Suite-Zero)",
          "`evoproxy data import zc_nasbench201.json` (NASLib zerocost branch, "
          "scripts/bash_scripts/download_nbs_zero.sh)"),
-    *(Need((path,), name, "copy NAS-Bench-Suite-Zero's table into the data directory (README, Data)")
+    *(Need((path,), name, f"`evoproxy data import zc_nasbench{name[2:5]}.json` (NASLib zerocost branch), or copy "
+                          "NAS-Bench-Suite-Zero's table into the data directory (README, Data)")
       for name, path in SPACE_FILES.items()),
     _images("cifar10", "train", "probe batches, train, MQ calibration, bench build",
             "`evoproxy data download cifar10`",

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from evoproxy.benchmarks import nb201_release, suite_zero_release
 from evoproxy.benchmarks.nb201 import TABLE
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO
+from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES
 from evoproxy.data import image_release
 from evoproxy.data.download import SOURCES, download, file_digest
 from evoproxy.data.paths import ENV_VAR, resolve_data_dir, user_data_dir
@@ -43,8 +44,14 @@ def _nb201_table(rows_of) -> Callable[[Path, Path, Progress], dict[str, int]]:
 
 
 def _suite_zero(path: Path, root: Path, progress: Progress) -> dict[str, int]:
-    out = root / SUITE_ZERO
-    return {str(out): suite_zero_release.write_rows(suite_zero_release.suite_zero_rows(path), out)}
+    obj = suite_zero_release.read_json(path)
+    space = suite_zero_release.space_of(obj, path)
+    if space == "nb201":
+        out = root / SUITE_ZERO
+        return {str(out): suite_zero_release.write_rows(suite_zero_release.suite_zero_rows(obj, path), out)}
+    out = root / SPACE_FILES[f"{space}-cifar10"]
+    rows, columns = suite_zero_release.space_rows(obj, space, path)
+    return {str(out): suite_zero_release.write_rows(rows, out, columns)}
 
 
 def _images(path: Path, root: Path, progress: Progress) -> dict[str, int]:
@@ -61,7 +68,8 @@ IMPORTERS = (
              lambda p: p.is_file() and p.suffix == ".pth", _nb201_table(nb201_release.rows_from_pth)),
     Importer("nats-tss", "NATS-Bench topology NATS-tss-v1_0-3ffb9-simple/ (folder or .tar)",
              _is_nats, _nb201_table(nb201_release.rows_from_nats)),
-    Importer("suite-zero", "NASLib's zc_nasbench201.json (NAS-Bench-Suite-Zero)",
+    Importer("suite-zero", "NASLib's zc_nasbench201.json, zc_nasbench101.json or zc_nasbench301.json "
+             "(NAS-Bench-Suite-Zero)",
              lambda p: p.is_file() and p.suffix == ".json", _suite_zero),
     Importer("images", "CIFAR-10/100 python-version tarball or folder; NB201's ImageNet16 folder or tar",
              lambda p: image_release.detect(p) is not None, _images),

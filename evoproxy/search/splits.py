@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 
+from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program
 from evoproxy.scoring import fitness as fit
 from evoproxy.scoring.score import score_keys
@@ -112,6 +113,10 @@ def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
     """``selection_archs`` ids of the search split, disjoint from the search networks."""
     taken = {a for _, a in search_keys}
     rest = [a for a in bench.arch_ids("search") if a not in taken]
+    if len(rest) < 2:
+        raise EvoproxyError(f"{bench.name}: its search split has {len(taken) + len(rest)} networks and search_archs "
+                            f"takes {len(taken)}, leaving {len(rest)} for the selection split; lower search_archs "
+                            f"so that search_archs + selection_archs fits")
     picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
     return [rest[i] for i in picks]
 
