@@ -206,9 +206,14 @@ class DartsNetwork(nn.Module):
         logits = self.classifier(self.global_pooling(s1).flatten(1))
         return logits if aux is None else (logits, aux)
 
-    def probe_blocks(self) -> list[nn.Module]:
-        """The stem, then every cell."""
-        return [self.stem, *self.cells]
+    def probe_block_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of the stem, then of every cell (each reads the two outputs before it)."""
+        s0 = s1 = self.stem(x)
+        outs = [s1]
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+            outs.append(s1)
+        return outs
 
 
 def build_darts(genotype: Genotype | Sequence, C: int = 32, layers: int = 8, num_classes: int = 10,

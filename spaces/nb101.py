@@ -189,8 +189,16 @@ class NB101Network(nn.Module):
         return self.classifier(x.mean(dim=(2, 3)))
 
     def probe_blocks(self) -> list[nn.Module]:
-        """The stem, then every cell (pooling layers skipped)."""
-        return [self.stem, *(m for m in self.layers if isinstance(m, Cell))]
+        """The stem, then every cell; the max-pool between stacks runs as part of the cell after it."""
+        blocks: list[nn.Module] = [self.stem]
+        pool = None
+        for m in self.layers:
+            if isinstance(m, Cell):
+                blocks.append(m if pool is None else nn.Sequential(pool, m))
+                pool = None
+            else:
+                pool = m
+        return blocks
 
 
 def build_nb101(matrix: Sequence[Sequence[int]], ops: Sequence[str], num_classes: int = 10,

@@ -18,6 +18,8 @@ import pytest
 import torch
 
 from evoproxy.data.paths import resolve_data_dir
+from evoproxy.probe.base import collect
+from evoproxy.probe.block_passes import block_outputs
 from evoproxy.spaces.darts import OPS as DARTS_OPS
 from evoproxy.spaces.darts import Genotype, build_darts, parse_nb301_arch
 from evoproxy.spaces.nb101 import build_nb101, parse_nb101_arch, prune, vertex_channels
@@ -122,6 +124,25 @@ def test_small_darts_network_runs_with_and_without_auxiliary_head(one_thread):
     assert _n_params(net) - _n_params(same) == _n_params(net.auxiliary_head)
     with pytest.raises(ValueError):
         build_darts(Genotype(g.normal, (2, 9), g.reduce, g.reduce_concat))
+
+
+def test_block_statistics_follow_the_real_forward(one_thread):
+    """The last block's output is what the classifier reads (NB101 pools between stacks, DARTS cells
+    read the two outputs before them), and the AZ-NAS blocks pass gives one Jacobian per later block."""
+    x = torch.randn(2, 3, 32, 32)
+    nb101 = build_nb101(DANGLING, ["input", C3, C1, MP, "output"], num_classes=7, stem_channels=9, stacks=2,
+                        cells_per_stack=2).eval()
+    darts = build_darts(parse_nb301_arch(COMPACT), C=8, layers=3, num_classes=5).eval()
+    with torch.no_grad():
+        outs = block_outputs(nb101, x)
+        assert len(outs) == 5 and torch.allclose(nb101.classifier(outs[-1].mean(dim=(2, 3))), nb101(x))
+        outs = block_outputs(darts, x)
+        last = darts.classifier(darts.global_pooling(outs[-1]).flatten(1))
+        assert len(outs) == 4 and torch.allclose(last, darts(x))
+    for net, blocks in ((nb101, 5), (darts, 4)):
+        got = collect(net, x, torch.tensor([0, 1]), ["block_out", "block_jac"])
+        assert len(got["block_out"]) == blocks and len(got["block_jac"]) == blocks - 1
+        assert all(torch.isfinite(j).all() for j in got["block_jac"])
 
 
 @pytest.mark.data

@@ -63,7 +63,8 @@ def test_collect_is_deterministic(model_name):
         b = collect(model, x, y, ALL_STATS)
     blocks = {"block_out", "block_jac"}   # only for networks that declare blocks (or are nn.Sequential)
     assert a.keys() == b.keys() and set(ALL_STATS) - blocks <= a.keys()
-    assert (blocks <= a.keys()) == (isinstance(model, torch.nn.Sequential) or hasattr(model, "probe_blocks"))
+    assert (blocks <= a.keys()) == (isinstance(model, torch.nn.Sequential) or hasattr(model, "probe_blocks")
+                                   or hasattr(model, "probe_block_outputs"))
     for k in a:
         assert _equal(a[k], b[k]), k
 

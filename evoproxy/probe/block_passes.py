@@ -3,7 +3,9 @@ block Jacobians), TE-NAS (the NTK), GradSign (per-image gradients) and EPE-NAS (
 
 *Blocks* are stages that chain, each one's output the next one's input: those a network declares
 with a ``probe_blocks()`` method (NAS-Bench-201: its stem and its 17 cells), else the children of
-an ``nn.Sequential`` network. Block statistics run them in turn from the probe batch. Other
+an ``nn.Sequential`` network. Block statistics run them in turn from the probe batch. A network
+whose stages take more than the previous output (DARTS cells read the two before) declares
+``probeblock_outputs(x)`` instead: every block's output from one forward, graph kept. Other
 networks have no blocks (ValueError: screened as NaN in a search, one line from ``load_proxy``).
 """
 from __future__ import annotations
@@ -27,8 +29,13 @@ def probe_blocks(net: nn.Module) -> list[nn.Module]:
     return blocks
 
 
-def _block_outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+def block_outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """The output of every block, run in turn from ``x`` (train mode, graph kept)."""
+    if callable(getattr(net, "probeblock_outputs", None)):
+        outs = list(net.probeblock_outputs(x))
+        if len(outs) < 2:
+            raise ValueError(f"{type(net).__name__}.probeblock_outputs gave {len(outs)} outputs; blocks need two")
+        return outs
     outs, h = [], x
     for block in probe_blocks(net):
         h = block(h)
@@ -69,7 +76,7 @@ def _blocks_pass(model, x, y, names):
     """Block outputs (``block_out``) and block Jacobians (``block_jac``) from one train-mode
     forward; cotangents are drawn deepest block first, as AZ-NAS does."""
     net = fresh_copy(model)
-    outs = _block_outputs(net, x)
+    outs = block_outputs(net, x)
     got = {}
     if "block_out" in names:
         got["block_out"] = tuple(o.detach().clone() for o in outs)
