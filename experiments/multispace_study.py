@@ -1,0 +1,131 @@
+"""Fitness across search spaces against fitness on NAS-Bench-201 alone, at the same budget.
+
+    python experiments/multispace_study.py --run [--seeds 3]   # the searches (resumable), then cross-scoring
+    python experiments/multispace_study.py [--seeds 3]         # print from what is saved
+
+Two arms per seed, both ``experiments/nb-3spaces.toml`` (same population, generations, batch,
+statistics): ``3spaces`` takes the minimum Kendall over the NB201, NB101 and NB301 search networks;
+``nb201`` searches NB201 alone. Each arm's best single formula (its hall of fame's first, chosen
+on its selection split) and its evolved ensemble are reported on the final holdout of all three
+spaces: the same ``holdout_archs`` networks, probe batch and seed in both arms. The ``nb201`` arm
+never saw NB101 or NB301: its winners are scored there with ``evoproxy eval`` (float32 statistics;
+the search keeps them in bfloat16, a median .0004 tau apart). Baselines come from the ``3spaces``
+runs' reports (the same networks). Prints Kendall tau per space, mean over seeds with the spread
+(max - min) in brackets, and each arm's minutes of search.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from evoproxy.app.exports import finished_report
+from evoproxy.lang.program import parse
+from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.search.config import load_config
+
+CONFIG = "experiments/nb-3spaces.toml"
+RUNS = Path("runs/multispace")
+SPACES = ("nb201-cifar10", "nb101-cifar10", "nb301-cifar10")
+ARMS = {"3spaces": [], "nb201": ["--set", 'benchmarks=["nb201-cifar10"]', "--set", 'transfer=[]']}
+
+
+def run_dir(arm: str, seed: int) -> Path:
+    return RUNS / f"{arm}-s{seed}"
+
+
+def run_searches(seeds: range) -> None:
+    for seed in seeds:
+        for arm, extra in ARMS.items():
+            out = run_dir(arm, seed)
+            cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
+                ["--config", CONFIG, "--seed", str(seed), "--out", str(out), *extra]
+            print(f"{arm} seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
+            subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet"], check=True)
+
+
+def winners(report: dict) -> dict[str, str]:
+    out = {"best": report["hall_of_fame"][0]["formula"]}
+    if report.get("ensemble"):
+        out["ensemble"] = report["ensemble"]["formula"]
+    return out
+
+
+def cross_scores(seed: int) -> None:
+    """The nb201 arm's winners on the NB101 and NB301 final holdouts (one --save file per space)."""
+    config = load_config(CONFIG)
+    _, report = finished_report(str(run_dir("nb201", seed)))
+    files = []
+    for kind, formula in winners(report).items():
+        path = RUNS / f"nb201-s{seed}-{kind}.json"
+        path.write_text(json.dumps(proxy_document(ProxySpec(kind, parse(formula))), indent=2))
+        files.append(str(path))
+    for space in SPACES[1:]:
+        save = RUNS / f"nb201-s{seed}-{space}.csv"
+        if not save.exists():
+            subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(files), "--benchmark", space,
+                            "--split", "holdout", "--archs", str(config.holdout_archs), "--seed", str(seed),
+                            "--batch-size", str(config.batch_size), "--quiet", "--save", str(save)], check=True)
+
+
+def saved_kendall(path: Path, column: str) -> float:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    acc = [float(r["accuracy"]) for r in rows]
+    return float(kendalltau([float(r[column]) for r in rows], acc).statistic)
+
+
+def arm_figures(arm: str, seed: int) -> dict[str, dict[str, float]]:
+    """{best | ensemble | baseline name: {space: final-holdout Kendall}}, and "minutes"."""
+    store, report = finished_report(str(run_dir(arm, seed)))
+    with store:
+        minutes = sum(s.get("seconds", 0.0) for s in store.summaries()) / 60
+    entries = {"best": report["hall_of_fame"][0], "ensemble": report.get("ensemble") or {}}
+    if arm == "3spaces":
+        entries.update({b["proxy"]: b for b in report.get("baselines", [])})
+    out = {k: {s: v["kendall"] for s, v in e.get("holdout", {}).items()} for k, e in entries.items()}
+    if arm == "nb201":
+        for kind in ("best", "ensemble"):
+            for space in SPACES[1:]:
+                out[kind][space] = saved_kendall(RUNS / f"nb201-s{seed}-{space}.csv", kind)
+    out["minutes"] = {"all": minutes}
+    return out
+
+
+def print_table(seeds: range) -> None:
+    figs = {arm: [arm_figures(arm, s) for s in seeds] for arm in ARMS}
+    print("| proxy | " + " | ".join(SPACES) + " | minutes of search |")
+    print("|---" * (len(SPACES) + 2) + "|")
+    rows = [(f"{arm} {kind}", [f[kind] for f in figs[arm]], figs[arm]) for arm in ARMS for kind in ("best", "ensemble")]
+    rows += [(name, [f[name] for f in figs["3spaces"]], None) for name in figs["3spaces"][0]
+             if name not in ("best", "ensemble", "minutes")]
+    for label, per_seed, arm_figs in rows:
+        cells = []
+        for space in SPACES:
+            vals = [v.get(space, float("nan")) for v in per_seed]
+            cells.append(f"{np.mean(vals):.3f} ({np.ptp(vals):.3f})")
+        minutes = f"{np.mean([f['minutes']['all'] for f in arm_figs]):.1f}" if arm_figs else ""
+        print(f"| {label} | " + " | ".join(cells) + f" | {minutes} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="store_true", help="run (or continue) the searches, then cross-score")
+    ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
+    args = ap.parse_args()
+    seeds = range(args.seeds)
+    if args.run:
+        run_searches(seeds)
+        for seed in seeds:
+            cross_scores(seed)
+    print_table(seeds)
+
+
+if __name__ == "__main__":
+    main()
