@@ -64,3 +64,11 @@ def test_a_warm_start_from_a_file_and_bad_ones(tmp_path, capsys):
     assert "virtual_grad" in err and err.count("\n") == 1 and not (tmp_path / "never").exists()
     assert search(tmp_path / "never", "--init-from", str(tmp_path / "missing")) == 2
     assert "no such run directory or file" in capsys.readouterr().err
+
+
+def test_a_search_split_left_without_selection_networks_is_one_line(tmp_path, capsys):
+    out = tmp_path / "full"
+    assert search(out, "--set", "search_archs=99") == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "leaving 1 for the selection split" in err[0] and "lower search_archs" in err[0]
+    assert not (out / "run.sqlite").exists() or RunStore(out, create=False).last_generation() is None
