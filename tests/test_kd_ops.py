@@ -15,7 +15,7 @@ from evoproxy.lang.export import to_latex, to_sympy
 from evoproxy.search.generate import Generator
 from evoproxy.lang.ops import OPS
 from evoproxy.lang.program import FormulaError, check_proxy, parse
-from evoproxy.lang.types import LAYER_T, SCALAR_T, TypeCheckError, tensor
+from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TypeCheckError, VType, tensor
 from evoproxy.search.variation import Limits, crossover, mutate
 
 DISTANCES = ("mse", "l1dist", "kl_t", "cosine", "pearson")
@@ -179,20 +179,33 @@ def test_runtime_shape_mismatch_is_screened_not_raised():
 
 # ---- type rules --------------------------------------------------------------------------------
 
+def test_stage_values_never_meet_weight_layers_but_one_entry_lists_broadcast():
+    """Teacher/student stages (3) and the student's weight layers (many) are different lists: a
+    program pairing them failed at run time (found by a ViT search) and is now a type error; the
+    logits' one entry per network broadcasts like a scalar."""
+    for text in ("layer_sum(mul(sum(spatial_sum(grad)), negate(mse(s_feat, s_feat))))",
+                 "layer_sum(l1(sub(sqrt(mul(grad, grad)), exp(mean(t_feat)))))",
+                 "layer_last(mul(std(s_cls_grad), matmul(t_feat, t_feat)))"):
+        with pytest.raises(FormulaError, match="cannot pair"):
+            parse(text)
+    assert parse("div(l1(weight), l1dist(gram_batch(t_logits), gram_batch(s_logits)))").vtype == LAYER_T
+    assert parse("add(mse(t_logits, s_logits), l2(s_feat))").vtype == VType(LAYER, "stage")
+
+
 @pytest.mark.parametrize("name", DISTANCES)
 def test_distance_type_rules(name):
     op = OPS.get(name)
     assert op.arity == 2
-    assert op.result_type(tensor("Z"), tensor("Z")) == LAYER_T
+    assert op.result_type(tensor("Z"), tensor("Z")) == VType(LAYER, "logits")
     with pytest.raises(TypeCheckError, match=rf"{name} cannot compare tensor\[T\] with tensor\[S\]"):
         op.result_type(tensor("T"), tensor("S"))
     with pytest.raises(TypeCheckError, match=rf"{name} cannot compare tensor\[W\] with layer"):
         op.result_type(tensor("W"), LAYER_T)
     with pytest.raises(FormulaError, match="cannot compare tensor\\[T\\] with tensor\\[S\\]"):
         parse(f"{name}(t_feat, s_feat)")
-    assert parse(f"{name}(attention_map(t_feat), attention_map(s_feat))").vtype == LAYER_T
-    assert parse(f"{name}(gram_batch(t_feat), gram_batch(s_feat))").vtype == LAYER_T
-    assert parse(f"{name}(t_logits, s_logits)").vtype == LAYER_T
+    assert parse(f"{name}(attention_map(t_feat), attention_map(s_feat))").vtype == VType(LAYER, "stage")
+    assert parse(f"{name}(gram_batch(t_feat), gram_batch(s_feat))").vtype == VType(LAYER, "stage")
+    assert parse(f"{name}(t_logits, s_logits)").vtype == VType(LAYER, "logits")
     with pytest.raises(FormulaError, match="gram_channel\\(T\\).*gram_channel\\(S\\)"):
         parse(f"{name}(gram_channel(t_feat), gram_channel(s_feat))")
     with pytest.raises(FormulaError, match="takes 2 argument"):

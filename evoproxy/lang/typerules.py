@@ -2,8 +2,9 @@
 accepts and what it returns.
 
 * ``unary``     — elementwise, any kind -> same kind (on a ``layer`` value it acts across layers)
-* ``binary``    — elementwise; equal kinds (tensors of one domain), or a ``scalar`` / ``layer``
-  broadcast against a ``tensor`` (one number per layer)
+* ``binary``    — elementwise; equal kinds (tensors of one domain, layer values of one axis), or a
+  ``scalar`` / ``layer`` broadcast against a ``tensor`` (one number per layer), or a one-entry
+  ``layer`` (``ONE_ENTRY_AXES``) against any ``layer``
 * ``matmul``    — tensor[d] x tensor[d] -> tensor[gram(d)]: each layer flattened to rows
 * ``reshape``   — tensor[d] -> tensor[name(d)], e.g. summing out spatial dims; a channel-free
   transform maps teacher and student features ("T", "S") to one domain, name(F)
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from evoproxy.lang.types import LAYER, SCALAR, SCALAR_T, SET, SET_T, TENSOR, TypeCheckError, VType, layers_of, tensor
+from evoproxy.lang.types import ONE_ENTRY_AXES, LAYER, SCALAR, SCALAR_T, SET, SET_T, TENSOR, TypeCheckError, VType, layers_of, tensor
 
 
 class Op(Protocol):
@@ -59,6 +60,8 @@ def _broadcast(op: Op, a: VType, b: VType) -> VType:
     lo, hi = sorted((a, b), key=lambda t: order[t.kind])
     if lo.kind == SCALAR or (lo.kind == LAYER and hi.kind == TENSOR and layers_of(hi.domain) == lo):
         return hi
+    if lo.kind == hi.kind == LAYER and (lo.domain in ONE_ENTRY_AXES or hi.domain in ONE_ENTRY_AXES):
+        return lo if hi.domain in ONE_ENTRY_AXES else hi
     raise TypeCheckError(
         f"{op.name} cannot pair {a} with {b}: elementwise ops need statistics of one shape "
         "(e.g. grad with weight, act with act_grad)")

@@ -10,7 +10,9 @@ Every statistic and every intermediate value has one of three kinds:
 * ``layer`` — one number per layer (a 1-D tensor over layers in forward order), e.g. from a
   reduction or from a distance between two tensors of one domain. Its *axis* says which list of
   layers: the measured layers (no axis, ``layer``), or another list a statistic runs over, e.g.
-  ``layer[relu]`` for the ReLUs of ``relu_in``; values of different axes never meet.
+  ``layer[relu]`` for the ReLUs of ``relu_in``; values of different axes never meet, except
+  that a list with one entry per network (``layer[logits]``, ``layer[classifier]``,
+  ``layer[network]``) broadcasts like a scalar.
 * ``scalar`` — one number for the whole network.
 * ``set`` — one number per network that depends on the *set of networks scored together*: a
   rank among them (``rank``) and what is computed from ranks, e.g. AZ-NAS's sum of log-ranks.
@@ -50,8 +52,13 @@ def tensor(domain: str) -> VType:
 LAYER_T = VType(LAYER)
 SCALAR_T = VType(SCALAR)
 SET_T = VType(SET)
-AXES = {"R": "relu", "X": "input", "B": "block", "J": "block_step", "N": "network"}
-"""Base domains whose statistics run over a list other than the measured layers, and its name."""
+AXES = {"R": "relu", "X": "input", "B": "block", "J": "block_step", "N": "network",
+        "T": "stage", "S": "stage", "F": "stage", "attn": "stage", "Z": "logits",
+        "TK": "classifier", "SK": "classifier", "K": "classifier"}
+"""Base domains whose statistics run over a list other than the measured layers, and its name
+(teacher and student features and attention: the three paired stages)."""
+ONE_ENTRY_AXES = frozenset({"network", "logits", "classifier"})
+"""Axes of lists with one entry per network: their layer values broadcast against any other."""
 
 
 def base_domain(domain: str) -> str:
