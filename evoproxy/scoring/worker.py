@@ -23,6 +23,7 @@ from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.program import Program, parse
 from evoproxy.plugins import PluginRef, import_refs
 from evoproxy.probe.base import collect
+from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
 
@@ -59,6 +60,7 @@ class Worker:
     """Scores programs on architectures, keeping their statistics within ``memory_mb``."""
 
     def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
+        map_large_blocks()
         import_refs(setup.plugins)
         torch.set_num_threads(setup.threads)
         self.setup = setup
@@ -118,6 +120,7 @@ class Worker:
         """Probe ``keys`` for the statistics ``names`` now (a progress bar's step)."""
         for key in keys:
             self.stats(key, frozenset(names))
+        release_freed_memory()
 
     def _evict(self) -> None:
         budget = self.setup.memory_mb * 2**20
@@ -147,6 +150,7 @@ class Worker:
             for i, reason in why.items():
                 failed.setdefault(i, reason)
         failed.update({i: "timeout" for i in clock.late()})
+        release_freed_memory()
         return scores, failed
 
     def _score_pack(self, programs: Sequence[Program], stats: list[dict], pack: tuple,
