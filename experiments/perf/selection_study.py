@@ -60,18 +60,16 @@ def main() -> None:
     config = load_config(args.config)
     print(f"{args.config}: {config.generations} generations, {2 * config.offspring} candidates "
           f"per generation, {args.seeds} seeds")
-    rows = []
-    for selection in STRATEGIES:
-        results = []
-        for seed in range(args.seeds):
-            out = Path(args.out) / f"{selection}-s{seed}"
+    dirs = {}
+    for seed in range(args.seeds):  # seed by seed, so that a cut-off study has every strategy's first seeds
+        for selection in STRATEGIES:
+            out = dirs[selection, seed] = Path(args.out) / f"{selection}-s{seed}"
             if selection == "diversity" and args.diversity_runs:
-                out = Path(args.diversity_runs) / f"seed-{seed}"
+                dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
             else:
                 offspring = config.offspring if selection == "diversity" else 2 * config.offspring
                 run(args.config, offspring, seed, selection, out)
-            results.append(figures(out))
-        rows.append((selection, results))
+    rows = [(selection, [figures(dirs[selection, seed]) for seed in range(args.seeds)]) for selection in STRATEGIES]
     print("selection    mean holdout kendall (sd)  runs >= 0.95  mean generation of best  minutes  per seed")
     for selection, results in rows:
         kendalls = [k for k, _, _ in results]
