@@ -2,6 +2,7 @@
 
     python experiments/multispace_study.py --run [--seeds 3]   # the searches (resumable), then cross-scoring
     python experiments/multispace_study.py [--seeds 3]         # print from what is saved
+    ... [--config C] [--out DIR] [--set KEY=VALUE ...]          # another config, folder, overrides
 
 Two arms per seed, both ``experiments/nb-3spaces.toml`` (same population, generations, batch,
 statistics): ``3spaces`` takes the minimum Kendall over the NB201, NB101 and NB301 search networks;
@@ -36,16 +37,16 @@ SPACES = ("nb201-cifar10", "nb101-cifar10", "nb301-cifar10")
 ARMS = {"3spaces": [], "nb201": ["--set", 'benchmarks=["nb201-cifar10"]', "--set", 'transfer=[]']}
 
 
-def run_dir(arm: str, seed: int) -> Path:
-    return RUNS / f"{arm}-s{seed}"
+def run_dir(runs: Path, arm: str, seed: int) -> Path:
+    return runs / f"{arm}-s{seed}"
 
 
-def run_searches(seeds: range) -> None:
+def run_searches(runs: Path, config: str, seeds: range, sets: list[str]) -> None:
     for seed in seeds:
         for arm, extra in ARMS.items():
-            out = run_dir(arm, seed)
+            out = run_dir(runs, arm, seed)
             cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
-                ["--config", CONFIG, "--seed", str(seed), "--out", str(out), *extra]
+                ["--config", config, "--seed", str(seed), "--out", str(out), *extra, *sets]
             print(f"{arm} seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
             subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet"], check=True)
 
@@ -57,17 +58,18 @@ def winners(report: dict) -> dict[str, str]:
     return out
 
 
-def cross_scores(seed: int) -> None:
+def cross_scores(runs: Path, seed: int) -> None:
     """The nb201 arm's winners on the NB101 and NB301 final holdouts (one --save file per space)."""
-    config = load_config(CONFIG)
-    _, report = finished_report(str(run_dir("nb201", seed)))
+    store, report = finished_report(str(run_dir(runs, "nb201", seed)))
+    with store:
+        config = load_config(str(run_dir(runs, "nb201", seed) / "config.toml"))
     files = []
     for kind, formula in winners(report).items():
-        path = RUNS / f"nb201-s{seed}-{kind}.json"
+        path = runs / f"nb201-s{seed}-{kind}.json"
         path.write_text(json.dumps(proxy_document(ProxySpec(kind, parse(formula))), indent=2))
         files.append(str(path))
     for space in SPACES[1:]:
-        save = RUNS / f"nb201-s{seed}-{space}.csv"
+        save = runs / f"nb201-s{seed}-{space}.csv"
         if not save.exists():
             subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(files), "--benchmark", space,
                             "--split", "holdout", "--archs", str(config.holdout_archs), "--seed", str(seed),
@@ -81,9 +83,9 @@ def saved_kendall(path: Path, column: str) -> float:
     return float(kendalltau([float(r[column]) for r in rows], acc).statistic)
 
 
-def arm_figures(arm: str, seed: int) -> dict[str, dict[str, float]]:
+def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
     """{best | ensemble | baseline name: {space: final-holdout Kendall}}, and "minutes"."""
-    store, report = finished_report(str(run_dir(arm, seed)))
+    store, report = finished_report(str(run_dir(runs, arm, seed)))
     with store:
         minutes = sum(s.get("seconds", 0.0) for s in store.summaries()) / 60
     entries = {"best": report["hall_of_fame"][0], "ensemble": report.get("ensemble") or {}}
@@ -93,13 +95,13 @@ def arm_figures(arm: str, seed: int) -> dict[str, dict[str, float]]:
     if arm == "nb201":
         for kind in ("best", "ensemble"):
             for space in SPACES[1:]:
-                out[kind][space] = saved_kendall(RUNS / f"nb201-s{seed}-{space}.csv", kind)
+                out[kind][space] = saved_kendall(runs / f"nb201-s{seed}-{space}.csv", kind)
     out["minutes"] = {"all": minutes}
     return out
 
 
-def print_table(seeds: range) -> None:
-    figs = {arm: [arm_figures(arm, s) for s in seeds] for arm in ARMS}
+def print_table(runs: Path, seeds: range) -> None:
+    figs = {arm: [arm_figures(runs, arm, s) for s in seeds] for arm in ARMS}
     print("| proxy | " + " | ".join(SPACES) + " | minutes of search |")
     print("|---" * (len(SPACES) + 2) + "|")
     rows = [(f"{arm} {kind}", [f[kind] for f in figs[arm]], figs[arm]) for arm in ARMS for kind in ("best", "ensemble")]
@@ -118,13 +120,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="run (or continue) the searches, then cross-score")
     ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
+    ap.add_argument("--config", default=CONFIG, help=f"the search config of both arms (default {CONFIG})")
+    ap.add_argument("--out", default=str(RUNS), help=f"one run directory per arm and seed (default {RUNS})")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     args = ap.parse_args()
-    seeds = range(args.seeds)
+    runs, seeds = Path(args.out), range(args.seeds)
     if args.run:
-        run_searches(seeds)
+        runs.mkdir(parents=True, exist_ok=True)
+        run_searches(runs, args.config, seeds, [x for kv in args.set for x in ("--set", kv)])
         for seed in seeds:
-            cross_scores(seed)
-    print_table(seeds)
+            cross_scores(runs, seed)
+    print_table(runs, seeds)
 
 
 if __name__ == "__main__":
