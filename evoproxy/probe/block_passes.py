@@ -5,7 +5,7 @@ block Jacobians), TE-NAS (the NTK), GradSign (per-image gradients) and EPE-NAS (
 with a ``probe_blocks()`` method (NAS-Bench-201: its stem and its 17 cells), else the children of
 an ``nn.Sequential`` network. Block statistics run them in turn from the probe batch. A network
 whose stages take more than the previous output (DARTS cells read the two before) declares
-``probeblock_outputs(x)`` instead: every block's output from one forward, graph kept. Other
+``probe_block_outputs(x)`` instead: every block's output from one forward, graph kept. Other
 networks have no blocks (ValueError: screened as NaN in a search, one line from ``load_proxy``).
 """
 from __future__ import annotations
@@ -31,10 +31,10 @@ def probe_blocks(net: nn.Module) -> list[nn.Module]:
 
 def block_outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """The output of every block, run in turn from ``x`` (train mode, graph kept)."""
-    if callable(getattr(net, "probeblock_outputs", None)):
-        outs = list(net.probeblock_outputs(x))
+    if callable(getattr(net, "probe_block_outputs", None)):
+        outs = list(net.probe_block_outputs(x))
         if len(outs) < 2:
-            raise ValueError(f"{type(net).__name__}.probeblock_outputs gave {len(outs)} outputs; blocks need two")
+            raise ValueError(f"{type(net).__name__}.probe_block_outputs gave {len(outs)} outputs; blocks need two")
         return outs
     outs, h = [], x
     for block in probe_blocks(net):
