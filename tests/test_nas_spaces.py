@@ -145,6 +145,14 @@ def test_block_statistics_follow_the_real_forward(one_thread):
         assert all(torch.isfinite(j).all() for j in got["block_jac"])
 
 
+def test_zen_reads_the_feature_map_nb101_pools_with_mean(one_thread):
+    """NB101 averages its last feature map with ``mean`` (no pooling module): Zen-score was NaN there."""
+    net = build_nb101(DANGLING, ["input", C3, C1, MP, "output"], num_classes=7, stem_channels=9, stacks=2,
+                      cells_per_stack=2)
+    zen = collect(net, torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]), ["zen"])["zen"]
+    assert torch.isfinite(torch.as_tensor(zen)).all()
+
+
 @pytest.mark.data
 @needs_nb101
 def test_nb101_sample_matches_suite_zero(one_thread):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import Optional, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -200,20 +200,32 @@ def _zen_pass(model, x, y, names, gamma: float = 1e-2):
     """Zen-score on Gaussian input with Gaussian re-initialised weights (Zen-NAS)."""
     net = fresh_copy(model)
     _gaussian_init(net)
-    feats = []
-    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
-    if not pools:
-        return {"zen": _scalar(float("nan"))}
-    handle = pools[-1].register_forward_hook(lambda m, i, o: feats.append(i[0]))
     a, b = torch.randn_like(x), torch.randn_like(x)
-    with torch.no_grad():
-        net(a)
-        net(a + gamma * b)
-    handle.remove()
+    feats = [_last_feature_map(net, a), _last_feature_map(net, a + gamma * b)]
+    if feats[0] is None:
+        return {"zen": _scalar(float("nan"))}
     delta = (feats[0] - feats[1]).abs().sum(dim=(1, 2, 3)).mean()
     bn_log = sum(torch.log(torch.sqrt(m.running_var.mean())) for m in net.modules()
                  if isinstance(m, nn.BatchNorm2d))
     return {"zen": _scalar(torch.log(delta) + bn_log)}
+
+
+def _last_feature_map(net: nn.Module, x: torch.Tensor) -> Optional[torch.Tensor]:
+    """The feature map global pooling reads: the last AdaptiveAvgPool2d's input, else (a network
+    that pools with ``mean``, as NB101's) the last 4-D output of a leaf module; None if neither."""
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    seen: list[torch.Tensor] = []
+    if pools:
+        handles = [pools[-1].register_forward_hook(lambda m, i, o: seen.append(i[0]))]
+    else:
+        leaves = [m for m in net.modules() if not any(m.children())]
+        handles = [m.register_forward_hook(lambda m, i, o: seen.append(o) if torch.is_tensor(o) and o.dim() == 4
+                                           else None) for m in leaves]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    return seen[-1] if seen else None
 
 
 def _gaussian_init(net: nn.Module) -> None:
