@@ -9,10 +9,12 @@ strategies get twice the children per generation: every strategy sees the same n
 candidates. Each run is an ``evoproxy search`` in ``OUT/<selection>-s<seed>`` (the serial backend,
 resumed if cut off; the same seed gives the same run on Ray); the final report scores only the
 hall of fame (no baselines, ensemble or transfer). ``--diversity-runs DIR`` takes the diversity
-runs from ``DIR/seed-<seed>`` (the search study's) instead. Prints, per strategy, the mean final
-holdout Kendall of the best program (the hall of fame's first, chosen on the selection split), its
-spread, how many runs reached 0.95, the mean generation at which the search fitness first reached
-its final best, and the mean minutes of search.
+runs from ``DIR/seed-<seed>`` (the search study's) instead; ``--print-only`` runs nothing and
+prints the finished runs. Prints, per strategy, over its finished runs: the mean final holdout
+Kendall of the best program (the hall of fame's first, chosen on the selection split), its spread,
+its Spearman, how many runs reached 0.95, the generation at which the search fitness first reached
+its final best, minutes of search, seconds per generation, and the mean candidate size at
+generation 40.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import sys
 from pathlib import Path
 
 from evoproxy.app.exports import finished_report
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang.program import parse
 from evoproxy.search.config import load_config
 
 STRATEGIES = ("diversity", "tournament", "aging")
@@ -39,15 +43,44 @@ def run(config_path: str, offspring: int, seed: int, selection: str, out: Path) 
     subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet"], check=True)
 
 
-def figures(run_dir: Path) -> tuple[float, int, float]:
-    """Best program's final-holdout Kendall (min over benchmarks), generation of the best search
-    fitness, minutes of search."""
+def figures(run_dir: Path) -> dict:
+    """The best program's final-holdout Kendall and Spearman (min over benchmarks), the generation
+    of the best search fitness, minutes of search, mean seconds per generation after the first, and
+    the mean size of the candidates of generation 40 (or the last)."""
     store, report = finished_report(str(run_dir))
     with store:
-        curve = [s["best_fitness"] for s in store.summaries()]
-        minutes = sum(s.get("seconds", 0.0) for s in store.summaries()) / 60
-    kendall = min(v["kendall"] for v in report["hall_of_fame"][0]["holdout"].values())
-    return kendall, curve.index(max(curve)), minutes
+        summaries = store.summaries()
+        last = min(40, summaries[-1]["generation"])
+        sizes = [parse(c.text).size for c in store.candidates(last)]
+    holdout = report["hall_of_fame"][0]["holdout"].values()
+    curve = [s["best_fitness"] for s in summaries]
+    seconds = [s.get("seconds", 0.0) for s in summaries]
+    return {"kendall": min(v["kendall"] for v in holdout), "spearman": min(v["spearman"] for v in holdout),
+            "best_generation": curve.index(max(curve)), "minutes": sum(seconds) / 60,
+            "s_per_generation": statistics.mean(seconds[1:] or seconds), "size": statistics.mean(sizes)}
+
+
+def run_dirs(args, config) -> dict:
+    """``{(selection, seed): run directory}``, running (or continuing) each run unless ``--print-only``."""
+    dirs = {}
+    for seed in range(args.seeds):  # seed by seed, so that a cut-off study has every strategy's first seeds
+        for selection in STRATEGIES:
+            out = dirs[selection, seed] = Path(args.out) / f"{selection}-s{seed}"
+            if selection == "diversity" and args.diversity_runs:
+                dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
+            elif not args.print_only:
+                offspring = config.offspring if selection == "diversity" else 2 * config.offspring
+                run(args.config, offspring, seed, selection, out)
+    return dirs
+
+
+def finished(run_dir: Path) -> bool:
+    try:
+        store, _ = finished_report(str(run_dir))
+    except EvoproxyError:
+        return False
+    store.close()
+    return True
 
 
 def main() -> None:
@@ -56,27 +89,24 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--out", default="runs/selection-study", help="one run directory per strategy and seed")
     ap.add_argument("--diversity-runs", help="take the diversity runs from DIR/seed-<seed>")
+    ap.add_argument("--print-only", action="store_true", help="run nothing: print the finished runs")
     args = ap.parse_args()
     config = load_config(args.config)
     print(f"{args.config}: {config.generations} generations, {2 * config.offspring} candidates "
           f"per generation, {args.seeds} seeds")
-    dirs = {}
-    for seed in range(args.seeds):  # seed by seed, so that a cut-off study has every strategy's first seeds
-        for selection in STRATEGIES:
-            out = dirs[selection, seed] = Path(args.out) / f"{selection}-s{seed}"
-            if selection == "diversity" and args.diversity_runs:
-                dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
-            else:
-                offspring = config.offspring if selection == "diversity" else 2 * config.offspring
-                run(args.config, offspring, seed, selection, out)
-    rows = [(selection, [figures(dirs[selection, seed]) for seed in range(args.seeds)]) for selection in STRATEGIES]
-    print("selection    mean holdout kendall (sd)  runs >= 0.95  mean generation of best  minutes  per seed")
-    for selection, results in rows:
-        kendalls = [k for k, _, _ in results]
+    dirs = run_dirs(args, config)
+    print("selection    runs  holdout kendall (sd)  rho   >= 0.95  generation of best  minutes  s/generation  "
+          "size at gen 40  kendall per seed")
+    for selection in STRATEGIES:
+        results = [figures(d) for (sel, _), d in dirs.items() if sel == selection and finished(d)]
+        if not results:
+            continue
+        kendalls = [r["kendall"] for r in results]
         sd = statistics.stdev(kendalls) if len(kendalls) > 1 else 0.0
-        print(f"{selection:11s}  {statistics.mean(kendalls):20.3f} ({sd:.3f})  {sum(k >= 0.95 for k in kendalls):5d}/"
-              f"{args.seeds:<6d}  {statistics.mean(g for _, g, _ in results):10.1f}  "
-              f"{statistics.mean(m for _, _, m in results):15.1f}  {' '.join(f'{k:.3f}' for k in kendalls)}")
+        mean = {k: statistics.mean(r[k] for r in results) for k in results[0]}
+        print(f"{selection:11s}  {len(results):4d}  {mean['kendall']:14.3f} ({sd:.3f})  {mean['spearman']:.3f}  "
+              f"{sum(k >= 0.95 for k in kendalls):7d}  {mean['best_generation']:18.1f}  {mean['minutes']:7.1f}  "
+              f"{mean['s_per_generation']:12.1f}  {mean['size']:14.1f}  {' '.join(f'{k:.3f}' for k in kendalls)}")
 
 
 if __name__ == "__main__":
