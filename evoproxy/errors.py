@@ -1,4 +1,5 @@
-"""The one exception type the CLI turns into a single line and exit code 2."""
+"""The exception type the CLI turns into a single line and exit code 2, and the warning category it
+prints as one ``note:`` line."""
 
 
 class EvoproxyError(Exception):
@@ -7,3 +8,8 @@ class EvoproxyError(Exception):
 
 class DataMissing(EvoproxyError):
     """A data file the command needs is not in the data directory."""
+
+
+class EvoproxyNote(UserWarning):
+    """Something the user should know that changes nothing they asked for (the library warns; the
+    CLI prints ``note: <message>``)."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
 from evoproxy.cli.registry import COMMANDS, CommandGroup, OneLineParser, register_commands
 from evoproxy.cli import proxies, evaluate, search, report, train, allocate, bench, select, data  # noqa: F401  (--help order)
-from evoproxy.errors import EvoproxyError
+from evoproxy.errors import EvoproxyError, EvoproxyNote
 from evoproxy.plugins import load_plugins, plugin_args, without_plugin_args
 from evoproxy.app.threads import free_core_threads
 
@@ -32,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Notes as one ``note:`` line; other warnings as Python prints them."""
+    if issubclass(category, EvoproxyNote):
+        print(f"note: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     specs = plugin_args(argv)
@@ -46,7 +55,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.plugin = specs
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        with free_core_threads():
+        with free_core_threads(), warnings.catch_warnings():
+            warnings.simplefilter("always", EvoproxyNote)
+            warnings.showwarning = _show_note
             return func(args)
     except EvoproxyError as e:
         print(f"evoproxy: error: {e}", file=sys.stderr)

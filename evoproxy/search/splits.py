@@ -11,11 +11,12 @@ Figures (Kendall, Spearman, invalid count per benchmark) are cached by program h
 from __future__ import annotations
 
 import math
-import sys
+import warnings
 from typing import Optional
 
 import numpy as np
 
+from evoproxy.errors import EvoproxyNote
 from evoproxy.lang.program import Program
 from evoproxy.scoring import fitness as fit
 from evoproxy.scoring.score import score_keys
@@ -114,9 +115,9 @@ def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
     taken = {a for _, a in search_keys}
     rest = [a for a in bench.arch_ids("search") if a not in taken]
     if len(rest) < 2:  # a small benchmark: say so, and choose on the search networks
-        print(f"note: {bench.name}: search_archs takes {len(taken)} of the {len(taken) + len(rest)} networks of its "
-              f"search split, leaving {len(rest)} for the selection split; the hall of fame is chosen on the search "
-              f"networks (lower search_archs for a selection split)", file=sys.stderr)
+        warnings.warn(f"{bench.name}: search_archs takes {len(taken)} of the {len(taken) + len(rest)} networks of "
+                      f"its search split, leaving {len(rest)} for the selection split; the hall of fame is chosen on "
+                      f"the search networks (lower search_archs for a selection split)", EvoproxyNote, stacklevel=2)
         return [a for _, a in search_keys]
     picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
     return [rest[i] for i in picks]
