@@ -17,9 +17,11 @@ through a 1x1 conv-BN-ReLU projection, edges from other vertices are
 truncated to the vertex's width); the output concatenates the vertices that
 feed it and adds a projection of the cell input when that edge exists.
 
-Departures: BatchNorm keeps torch's defaults (momentum 0.1; the TensorFlow
-original used decay 0.997, i.e. momentum 0.003) and weights torch's default
-init. Parameter counts equal the benchmark's (conv weights without bias,
+Weights start as NASLib's model starts them (``nasbench_pytorch``'s
+``_initialize_weights``): He-normal over fan-out for convolutions, N(0, 0.01)
+for the classifier, zero biases, BatchNorm scale 1 and shift 0. Departure:
+BatchNorm keeps torch's momentum 0.1 (the TensorFlow original used decay 0.997,
+i.e. momentum 0.003). Parameter counts equal the benchmark's (conv weights without bias,
 BatchNorm affine, linear weight and bias).
 """
 
@@ -183,6 +185,7 @@ class NB101Network(nn.Module):
                 c_in = c_out
         self.layers = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_out, num_classes)
+        init_like_naslib(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(self.stem(x))
@@ -199,6 +202,17 @@ class NB101Network(nn.Module):
             else:
                 pool = m
         return blocks
+
+
+def init_like_naslib(net: nn.Module) -> None:
+    """NASLib's NB101 init: He-normal (fan-out) convolutions, N(0, 0.01) linear weights, zero biases."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.Linear):
+                m.weight.normal_(0.0, 0.01)
+                m.bias.zero_()
 
 
 def build_nb101(matrix: Sequence[Sequence[int]], ops: Sequence[str], num_classes: int = 10,
