@@ -159,7 +159,19 @@ def test_nb101_sample_matches_suite_zero(one_thread):
     for row in _rows(NB101_CSV):
         net = build_nb101(*parse_nb101_arch(row["arch"]))
         _assert_params(_n_params(net), row)
+        weight_norms = sum(float(m.weight.detach().norm()) for m in net.modules()
+                           if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+        assert weight_norms == pytest.approx(float(row["l2_norm"]), rel=0.01)  # NASLib's init (torch's: ~0.4x)
         assert _forward_backward(net).shape == (2, 10)
+
+
+def test_nb101_weights_start_as_naslibs_model_starts_them():
+    torch.manual_seed(0)
+    net = build_nb101(DANGLING, ["input", C3, C1, MP, "output"], num_classes=7, stem_channels=16, stacks=2,
+                      cells_per_stack=1)
+    conv = net.stem[0]
+    assert conv.weight.std().item() == pytest.approx((2 / (9 * 16)) ** 0.5, rel=0.1)  # He-normal over fan-out
+    assert net.classifier.weight.std().item() == pytest.approx(0.01, rel=0.2) and not net.classifier.bias.any()
 
 
 @pytest.mark.data
