@@ -2,6 +2,7 @@
 
     python experiments/suite_zero_spaces.py --run [--archs 60]   # score (or continue), then print
     python experiments/suite_zero_spaces.py [--archs 60]         # print from the saved scores
+    ... [--space nb101-cifar10]                                    # one space only
 
 Setting: ``--archs`` rows of each table (a seeded sample of all of them, seed 0), one probe batch
 of 64 CIFAR-10 training images and init seed 0 for every network (``evoproxy eval --save``, which an
@@ -66,8 +67,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="store_true", help="score (or continue scoring) before printing")
     ap.add_argument("--archs", type=int, default=60, help="networks per space (default 60)")
+    ap.add_argument("--space", choices=SPACES, action="append", help="only this space (repeatable; default both)")
     args = ap.parse_args()
-    for name in SPACES:
+    for name in args.space or SPACES:
         if args.run:
             score(name, args.archs)
         table(name)
