@@ -29,6 +29,8 @@ from scipy.stats import kendalltau
 from evoproxy.app.exports import finished_report
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.lang.ranks import combine
+from evoproxy.scoring.summary import network_specs
 from evoproxy.search.config import load_config
 
 CONFIG = "experiments/nb-3spaces.toml"
@@ -76,11 +78,15 @@ def cross_scores(runs: Path, seed: int) -> None:
                             "--batch-size", str(config.batch_size), "--quiet", "--save", str(save)], check=True)
 
 
-def saved_kendall(path: Path, column: str) -> float:
+def saved_kendall(path: Path, spec: ProxySpec) -> float:
+    """Kendall of ``spec`` from an ``eval --save`` file; a set-level proxy (an ensemble) is saved as
+    its network parts, ``NAME[1]``, ``NAME[2]``, ..., and ranked again here among the saved networks."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    acc = [float(r["accuracy"]) for r in rows]
-    return float(kendalltau([float(r[column]) for r in rows], acc).statistic)
+    parts = network_specs([spec])
+    matrix = np.array([[float(r[p.name]) for r in rows] for p in parts])
+    scores = combine([spec.program], [p.program for p in parts], matrix)[0]
+    return float(kendalltau(scores, [float(r["accuracy"]) for r in rows]).statistic)
 
 
 def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
@@ -93,9 +99,9 @@ def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
         entries.update({b["proxy"]: b for b in report.get("baselines", [])})
     out = {k: {s: v["kendall"] for s, v in e.get("holdout", {}).items()} for k, e in entries.items()}
     if arm == "nb201":
-        for kind in ("best", "ensemble"):
+        for kind, formula in winners(report).items():
             for space in SPACES[1:]:
-                out[kind][space] = saved_kendall(runs / f"nb201-s{seed}-{space}.csv", kind)
+                out[kind][space] = saved_kendall(runs / f"nb201-s{seed}-{space}.csv", ProxySpec(kind, parse(formula)))
     out["minutes"] = {"all": minutes}
     return out
 
