@@ -2,6 +2,7 @@
 
     python experiments/multispace_study.py --run [--seeds 3]   # the searches (resumable), then cross-scoring
     python experiments/multispace_study.py [--seeds 3]         # print from what is saved
+    ... [--per-seed]                                            # each seed's value, not mean (spread)
     ... [--config C] [--out DIR] [--set KEY=VALUE ...]          # another config, folder, overrides
 
 Two arms per seed, both ``experiments/nb-3spaces.toml`` (same population, generations, batch,
@@ -24,12 +25,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau
 
 from evoproxy.app.exports import finished_report
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import combine
+from evoproxy.scoring.fitness import kendall
 from evoproxy.scoring.summary import network_specs
 from evoproxy.search.config import load_config
 
@@ -86,7 +87,7 @@ def saved_kendall(path: Path, spec: ProxySpec) -> float:
     parts = network_specs([spec])
     matrix = np.array([[float(r[p.name]) for r in rows] for p in parts])
     scores = combine([spec.program], [p.program for p in parts], matrix)[0]
-    return float(kendalltau(scores, [float(r["accuracy"]) for r in rows]).statistic)
+    return kendall(scores, [float(r["accuracy"]) for r in rows])
 
 
 def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
@@ -106,7 +107,7 @@ def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def print_table(runs: Path, seeds: range) -> None:
+def print_table(runs: Path, seeds: range, per_seed_cells: bool = False) -> None:
     figs = {arm: [arm_figures(runs, arm, s) for s in seeds] for arm in ARMS}
     print("| proxy | " + " | ".join(SPACES) + " | minutes of search |")
     print("|---" * (len(SPACES) + 2) + "|")
@@ -117,7 +118,8 @@ def print_table(runs: Path, seeds: range) -> None:
         cells = []
         for space in SPACES:
             vals = [v.get(space, float("nan")) for v in per_seed]
-            cells.append(f"{np.mean(vals):.3f} ({np.ptp(vals):.3f})")
+            cells.append(" / ".join(f"{v:.3f}" for v in vals) if per_seed_cells
+                         else f"{np.mean(vals):.3f} ({np.ptp(vals):.3f})")
         minutes = f"{np.mean([f['minutes']['all'] for f in arm_figs]):.1f}" if arm_figs else ""
         print(f"| {label} | " + " | ".join(cells) + f" | {minutes} |")
 
@@ -128,6 +130,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
     ap.add_argument("--config", default=CONFIG, help=f"the search config of both arms (default {CONFIG})")
     ap.add_argument("--out", default=str(RUNS), help=f"one run directory per arm and seed (default {RUNS})")
+    ap.add_argument("--per-seed", action="store_true", help="each seed's value (seed 0 / 1 / ...) instead of mean (spread)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     args = ap.parse_args()
     runs, seeds = Path(args.out), range(args.seeds)
@@ -136,7 +139,7 @@ def main() -> None:
         run_searches(runs, args.config, seeds, [x for kv in args.set for x in ("--set", kv)])
         for seed in seeds:
             cross_scores(runs, seed)
-    print_table(runs, seeds)
+    print_table(runs, seeds, args.per_seed)
 
 
 if __name__ == "__main__":
