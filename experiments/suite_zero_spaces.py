@@ -3,6 +3,7 @@
     python experiments/suite_zero_spaces.py --run [--archs 60]   # score (or continue), then print
     python experiments/suite_zero_spaces.py [--archs 60]         # print from the saved scores
     ... [--space nb101-cifar10]                                    # one space only
+    ... --draw 1 --draw 2 [--run]                                  # the probe-dependent proxies, other draws
 
 Setting: ``--archs`` rows of each table (a seeded sample of all of them, seed 0), one probe batch
 of 64 CIFAR-10 training images and init seed 0 for every network (``evoproxy eval --save``, which an
@@ -10,6 +11,12 @@ interrupted run continues). For each proxy Suite-Zero reports there: Spearman of
 table's validation accuracy, Spearman of Suite-Zero's values on the same rows, the gap, the
 Spearman between our values and theirs network by network, and Suite-Zero's Spearman over the
 whole table (its published figure).
+
+``--draw D`` re-scores the proxies that disagree with Suite-Zero (``NOISY``) on the same rows with
+probe batch and init seed ``D`` (draw 0 is the setting above), and prints how far another draw of
+our own moves them: their Spearman with accuracy per draw, and per network how well draw 0 agrees
+with Suite-Zero's values and with our other draws. Draw files continue like ``--save`` files, so
+each draw can run in its own process.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evoproxy.app import evaluate
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.scoring.fitness import spearman
 from evoproxy.scoring.summary import rankable
@@ -29,6 +37,7 @@ OUT = Path(__file__).parent / "suite_zero_spaces"
 SPACES = ("nb101-cifar10", "nb301-cifar10")
 PROXIES = ("synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain", "nwot", "epe_nas", "jacov", "snip",
            "params", "flops")
+NOISY = ("grasp", "plain", "epe_nas", "jacov")
 
 
 def wanted(bench) -> list[str]:
@@ -42,6 +51,55 @@ def score(name: str, archs: int) -> None:
            "--archs", str(archs), "--split", "all", "--batch-size", "64", "--save", str(OUT / f"{name}.csv")]
     print(" ".join(cmd[2:]), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
+
+
+def draw_path(name: str, draw: int) -> Path:
+    return OUT / f"{name}-draw{draw}.csv"
+
+
+def score_draw(name: str, archs: int, draw: int, device: str) -> None:
+    """The ``NOISY`` proxies on the sample of ``--archs`` with probe batch and init seed ``draw``."""
+    bench = get_benchmark(name)
+    specs = evaluate.proxy_specs(";".join(NOISY), bench)
+    ids = evaluate.resolve_archs(bench, str(archs), "all", 0, None)
+    batch, _ = evaluate.probe_for(bench, None, 64, draw, None)
+    OUT.mkdir(exist_ok=True)
+    saver = evaluate.ScoreWriter(str(draw_path(name, draw)), bench, ids, evaluate.network_specs(specs))
+    print(f"{name} draw {draw}: {len(saver.todo)} of {len(ids)} networks to score", file=sys.stderr, flush=True)
+    evaluate.run_eval(bench, specs, ids, batch.x, batch.y, draw, device, saver.write, saver.done)
+    saver.file.close()
+
+
+def read_rows(path: Path) -> dict[int, dict]:
+    with open(path, newline="") as f:
+        return {int(r["arch_id"]): r for r in csv.DictReader(f)}
+
+
+def draw_table(name: str, draws: list[int], mixings: int = 500) -> None:
+    """Per ``NOISY`` proxy: Spearman with accuracy per draw and their mean; the same with each network's
+    value taken from a random draw (NASLib drew a fresh batch per network), mean and sd over
+    ``mixings``; Suite-Zero's; and per network, draw 0 against Suite-Zero and against our other draws."""
+    bench = get_benchmark(name)
+    files = {d: read_rows(draw_path(name, d)) for d in sorted({0, *draws}) if draw_path(name, d).is_file()}
+    if 0 not in files or len(files) < 2:
+        print(f"{name}: no draws to compare yet (scored: {sorted(files)}); score draw 0 and another with --run")
+        return
+    ids = sorted(set.intersection(*(set(rows) for rows in files.values())))
+    acc = np.array([bench.accuracy(i) for i in ids])
+    rng = np.random.default_rng(0)
+    print(f"\n{name}: the {len(ids)} networks scored in draws {sorted(files)} (probe batch and init seed = draw)\n")
+    print("| proxy | ours, each draw | mean | a draw per network, mean (sd) | Suite-Zero, same rows | per network: "
+          "draw 0 vs Suite-Zero | draw 0 vs our other draws (mean) |\n|---|---|---|---|---|---|---|")
+    for p in NOISY:
+        values = np.array([[float(rows[i][p]) for i in ids] for rows in files.values()])
+        rhos = [spearman(rankable(v), acc) for v in values]
+        mixed = [spearman(rankable(values[rng.integers(0, len(values), len(ids)), np.arange(len(ids))]), acc)
+                 for _ in range(mixings)]
+        theirs = rankable(np.array([bench.reference(i)[p] for i in ids]))
+        self_agree = np.mean([spearman(rankable(values[0]), rankable(v)) for v in values[1:]])
+        print(f"| {p} | {' '.join(f'{r:.3f}' for r in rhos)} | {np.mean(rhos):.3f} | {np.mean(mixed):.3f} "
+              f"({np.std(mixed):.3f}) | {spearman(theirs, acc):.3f} | {spearman(rankable(values[0]), theirs):.3f} | "
+              f"{self_agree:.3f} |")
 
 
 def table(name: str) -> None:
@@ -68,11 +126,20 @@ def main() -> None:
     ap.add_argument("--run", action="store_true", help="score (or continue scoring) before printing")
     ap.add_argument("--archs", type=int, default=60, help="networks per space (default 60)")
     ap.add_argument("--space", choices=SPACES, action="append", help="only this space (repeatable; default both)")
+    ap.add_argument("--draw", type=int, action="append",
+                    help="the probe-dependent proxies with probe batch and init seed D (repeatable; 0 is the main "
+                         "setting); with --run, score only these draws")
+    ap.add_argument("--device", default="cpu", help="torch device for the draws' probes (cpu, cuda)")
     args = ap.parse_args()
     for name in args.space or SPACES:
-        if args.run:
+        for draw in (args.draw or []) if args.run else []:
+            score_draw(name, args.archs, draw, args.device)
+        if args.run and not args.draw:
             score(name, args.archs)
-        table(name)
+        if args.draw:
+            draw_table(name, args.draw)
+        else:
+            table(name)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""The study scripts' own arithmetic (experiments/*.py), on files written here."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.datahelp import have_data
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not have_data("naslib-suite-zero/nb101_zc_proxies_500_cifar10.csv"),
+                    reason="Suite-Zero NB101 table not in the data directory")
+def test_draw_table_of_draws_equal_to_suite_zero(tmp_path, monkeypatch, capsys):
+    """Draws that all equal Suite-Zero's values: ours is theirs, per network 1, the mixing has no spread."""
+    script = load_script("suite_zero_spaces")
+    monkeypatch.setattr(script, "OUT", tmp_path)
+    bench = script.get_benchmark("nb101-cifar10")
+    ids = bench.sample(12, "all", 0)
+    for draw in (0, 1, 2):
+        with open(script.draw_path("nb101-cifar10", draw), "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["arch_id", "accuracy", *script.NOISY])
+            for i in ids[: 12 - draw]:  # the files share the first 10 networks
+                out.writerow([i, bench.accuracy(i), *(bench.reference(i)[p] for p in script.NOISY)])
+    script.draw_table("nb101-cifar10", [1, 2], mixings=20)
+    text = capsys.readouterr().out
+    assert "the 10 networks scored in draws [0, 1, 2]" in text
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and line[2:4] != "pr"]
+    assert [r[0][2:] for r in rows] == list(script.NOISY)
+    for r in rows:
+        each, mean, mixed, theirs, vs_theirs, vs_ours = r[1].split(), r[2], r[3], r[4], r[5], r[6].rstrip(" |")
+        assert each == [theirs] * 3 and mean == theirs and mixed == f"{theirs} (0.000)"
+        assert vs_theirs == "1.000" and vs_ours == "1.000"
