@@ -3,7 +3,7 @@
     python experiments/suite_zero_spaces.py --run [--archs 60]   # score (or continue), then print
     python experiments/suite_zero_spaces.py [--archs 60]         # print from the saved scores
     ... [--space nb101-cifar10]                                    # one space only
-    ... --draw 1 --draw 2 [--run]                                  # the probe-dependent proxies, other draws
+    ... --draw 1 --draw 2 [--run] [--batch-size 32]                # the probe-dependent proxies, other draws
 
 Setting: ``--archs`` rows of each table (a seeded sample of all of them, seed 0), one probe batch
 of 64 CIFAR-10 training images and init seed 0 for every network (``evoproxy eval --save``, which an
@@ -16,7 +16,7 @@ whole table (its published figure).
 probe batch and init seed ``D`` (draw 0 is the setting above), and prints how far another draw of
 our own moves them: their Spearman with accuracy per draw, and per network how well draw 0 agrees
 with Suite-Zero's values and with our other draws. Draw files continue like ``--save`` files, so
-each draw can run in its own process.
+each draw can run in its own process. ``--batch-size`` sets the draws' probe batch (default 64).
 """
 from __future__ import annotations
 
@@ -53,18 +53,18 @@ def score(name: str, archs: int) -> None:
     subprocess.run(cmd, check=True)
 
 
-def draw_path(name: str, draw: int) -> Path:
-    return OUT / f"{name}-draw{draw}.csv"
+def draw_path(name: str, draw: int, batch: int = 64) -> Path:
+    return OUT / (f"{name}-draw{draw}.csv" if batch == 64 else f"{name}-b{batch}-draw{draw}.csv")
 
 
-def score_draw(name: str, archs: int, draw: int, device: str) -> None:
+def score_draw(name: str, archs: int, draw: int, device: str, batch_size: int) -> None:
     """The ``NOISY`` proxies on the sample of ``--archs`` with probe batch and init seed ``draw``."""
     bench = get_benchmark(name)
     specs = evaluate.proxy_specs(";".join(NOISY), bench)
     ids = evaluate.resolve_archs(bench, str(archs), "all", 0, None)
-    batch, _ = evaluate.probe_for(bench, None, 64, draw, None)
+    batch, _ = evaluate.probe_for(bench, None, batch_size, draw, None)
     OUT.mkdir(exist_ok=True)
-    saver = evaluate.ScoreWriter(str(draw_path(name, draw)), bench, ids, evaluate.network_specs(specs))
+    saver = evaluate.ScoreWriter(str(draw_path(name, draw, batch_size)), bench, ids, evaluate.network_specs(specs))
     print(f"{name} draw {draw}: {len(saver.todo)} of {len(ids)} networks to score", file=sys.stderr, flush=True)
     evaluate.run_eval(bench, specs, ids, batch.x, batch.y, draw, device, saver.write, saver.done)
     saver.file.close()
@@ -75,19 +75,20 @@ def read_rows(path: Path) -> dict[int, dict]:
         return {int(r["arch_id"]): r for r in csv.DictReader(f)}
 
 
-def draw_table(name: str, draws: list[int], mixings: int = 500) -> None:
+def draw_table(name: str, draws: list[int], batch_size: int = 64, mixings: int = 500) -> None:
     """Per ``NOISY`` proxy: Spearman with accuracy per draw and their mean; the same with each network's
     value taken from a random draw (NASLib drew a fresh batch per network), mean and sd over
     ``mixings``; Suite-Zero's; and per network, draw 0 against Suite-Zero and against our other draws."""
     bench = get_benchmark(name)
-    files = {d: read_rows(draw_path(name, d)) for d in sorted({0, *draws}) if draw_path(name, d).is_file()}
+    paths = {d: draw_path(name, d, batch_size) for d in sorted({0, *draws})}
+    files = {d: read_rows(path) for d, path in paths.items() if path.is_file()}
     if 0 not in files or len(files) < 2:
         print(f"{name}: no draws to compare yet (scored: {sorted(files)}); score draw 0 and another with --run")
         return
     ids = sorted(set.intersection(*(set(rows) for rows in files.values())))
     acc = np.array([bench.accuracy(i) for i in ids])
     rng = np.random.default_rng(0)
-    print(f"\n{name}: the {len(ids)} networks scored in draws {sorted(files)} (probe batch and init seed = draw)\n")
+    print(f"\n{name}: the {len(ids)} networks scored in draws {sorted(files)} (batch {batch_size}; probe batch and init seed = draw)\n")
     print("| proxy | ours, each draw | mean | a draw per network, mean (sd) | Suite-Zero, same rows | per network: "
           "draw 0 vs Suite-Zero | draw 0 vs our other draws (mean) |\n|---|---|---|---|---|---|---|")
     for p in NOISY:
@@ -129,15 +130,16 @@ def main() -> None:
     ap.add_argument("--draw", type=int, action="append",
                     help="the probe-dependent proxies with probe batch and init seed D (repeatable; 0 is the main "
                          "setting); with --run, score only these draws")
+    ap.add_argument("--batch-size", type=int, default=64, help="probe images per network in the draws (default 64; the main table always uses 64)")
     ap.add_argument("--device", default="cpu", help="torch device for the draws' probes (cpu, cuda)")
     args = ap.parse_args()
     for name in args.space or SPACES:
         for draw in (args.draw or []) if args.run else []:
-            score_draw(name, args.archs, draw, args.device)
+            score_draw(name, args.archs, draw, args.device, args.batch_size)
         if args.run and not args.draw:
             score(name, args.archs)
         if args.draw:
-            draw_table(name, args.draw)
+            draw_table(name, args.draw, args.batch_size)
         else:
             table(name)
 

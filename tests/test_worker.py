@@ -8,7 +8,7 @@ import pytest
 import evoproxy.scoring.worker as worker_mod
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.search.generate import Generator
-from evoproxy.lang.program import Program
+from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.worker import EvalSetup, Worker
 
 # act dominates the memory: 8 images x up to 16 channels x 32 x 32 floats per layer (~0.5 MB)
@@ -178,3 +178,16 @@ def test_the_setup_names_the_teacher_to_every_benchmark_it_opens():
     worker.bench("vit-pit-c100")
     assert opened == [("vit-pit-c100", {"data_dir": None, "split_seed": 0, "metric": "test_200ep",
                                         "teacher": "/ckpt/teacher.pt"})]
+
+
+def test_a_call_keeps_only_the_node_values_later_programs_need():
+    a, b, c = (parse(t) for t in ("layer_sum(l1(act))", "layer_sum(sqrt(l1(act)))", "layer_sum(l2(grad))"))
+    later = worker_mod.needed_later([a, b, c])
+    assert "l1(act)" in later[0] and "layer_sum(l1(act))" not in later[0]
+    assert "l1(act)" not in later[1] and "grad" in later[1] and later[2] == frozenset()
+    memo = {node.text: 0.0 for node in (*a.nodes(), *b.nodes())}
+    worker_mod.keep_only(memo, later[1])
+    assert memo == {}
+    memo = {node.text: 0.0 for node in a.nodes()}
+    worker_mod.keep_only(memo, later[0])
+    assert set(memo) == {"act", "l1(act)"}

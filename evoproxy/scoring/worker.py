@@ -161,7 +161,7 @@ class Worker:
         failed: dict[int, str] = {}
         scorer = PackScorer(stats, PackMemo(self.reuse, pack)) if self.setup.pack_networks > 0 else None
         memos: list[dict] = [{} for _ in stats]
-        for i, p in enumerate(programs):
+        for i, (p, later) in enumerate(zip(programs, needed_later(programs))):
             if clock.out_of_time(i):
                 continue
             start = time.perf_counter()
@@ -175,7 +175,24 @@ class Worker:
                         failed.setdefault(i, error)
             out[i] = row
             clock.add(i, time.perf_counter() - start)
+            for memo in (scorer.memo, *memos) if scorer is not None else memos:
+                keep_only(memo, later)
         return out, failed
+
+
+def needed_later(programs: Sequence[Program]) -> list[frozenset[str]]:
+    """For each program, the node texts of the programs after it: what a call's memo must keep."""
+    out, seen = [], frozenset()
+    for p in reversed(programs):
+        out.append(seen)
+        seen = seen | {node.text for node in p.nodes()}
+    return out[::-1]
+
+
+def keep_only(memo: dict, texts: frozenset[str]) -> None:
+    """Drop the memo's values no later program needs (tensor values of bloated programs fill memory)."""
+    for text in [t for t in memo if t not in texts]:
+        dict.__delitem__(memo, text)
 
 
 class _Clock:
