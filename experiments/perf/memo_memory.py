@@ -1,0 +1,73 @@
+"""Peak memory and time of scoring a run's generations, with and without dropping memo values no later
+program of the call needs (``keep_only`` in evoproxy/scoring/worker.py).
+
+    python experiments/perf/memo_memory.py --from-run runs/selection/aging-s0 --generations 24:29 --archs 16
+
+Each arm runs in its own process (peak RSS is per process), one after the other, on the same
+networks and programs (those the run fully scored in those generations); the scores must be equal.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ARMS = ("keep every value", "keep what later programs need")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--from-run", required=True, metavar="RUN_DIR")
+    ap.add_argument("--generations", default="24:29", help="A:B, generations A to B-1 (default 24:29)")
+    ap.add_argument("--archs", type=int, default=16, help="search networks of NAS-Bench-201 CIFAR-10 (default 16)")
+    ap.add_argument("--arm", type=int, choices=(0, 1), help=argparse.SUPPRESS)
+    ap.add_argument("--save", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.arm is not None:
+        return run_arm(args)
+    results = []
+    for k, name in enumerate(ARMS):
+        out = f"/tmp/memo_memory_{k}.npy"
+        line = subprocess.run([sys.executable, __file__, "--from-run", args.from_run, "--generations",
+                               args.generations, "--archs", str(args.archs), "--arm", str(k), "--save", out],
+                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        results.append((name, line, np.load(out)))
+        print(f"{name}: {line}", flush=True)
+    same = np.array_equal(results[0][2], results[1][2], equal_nan=True)
+    print(f"scores {'identical' if same else 'DIFFERENT'} ({results[0][2].size} program x network values)")
+
+
+def run_arm(args) -> None:
+    import sqlite3
+
+    import evoproxy.scoring.worker as worker_mod
+    from evoproxy.backends.serial import SerialBackend
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.scoring.worker import EvalSetup
+
+    if args.arm == 0:
+        worker_mod.keep_only = lambda memo, texts: None
+    first, stop = (int(x) for x in args.generations.split(":"))
+    with sqlite3.connect(f"file:{args.from_run}/run.sqlite?mode=ro", uri=True) as db:
+        calls = [[t for (t,) in db.execute("SELECT text FROM candidates WHERE rejection IS NULL AND reused_from IS "
+                                           "NULL AND generation = ? ORDER BY idx", (g,))] for g in range(first, stop)]
+    keys = [("nb201-cifar10", a) for a in get_benchmark("nb201-cifar10").sample(args.archs, "search")]
+    backend = SerialBackend(EvalSetup(batch_size=16, memory_mb=64000), get_benchmark)
+    backend.score(["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"],
+                  keys)
+    probed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    start = time.perf_counter()
+    scores = np.vstack([backend.score(texts, keys)[0] for texts in calls])
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    np.save(args.save, scores)
+    print(f"{len(scores)} programs on {len(keys)} networks in {seconds:.0f} s; peak RSS {peak:.2f} GiB "
+          f"({probed:.2f} after probing, +{peak - probed:.2f} scoring)")
+
+
+if __name__ == "__main__":
+    main()
