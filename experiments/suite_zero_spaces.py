@@ -82,8 +82,8 @@ def draw_table(name: str, draws: list[int], batch_size: int = 64, mixings: int =
     bench = get_benchmark(name)
     paths = {d: draw_path(name, d, batch_size) for d in sorted({0, *draws})}
     files = {d: read_rows(path) for d, path in paths.items() if path.is_file()}
-    if 0 not in files or len(files) < 2:
-        print(f"{name}: no draws to compare yet (scored: {sorted(files)}); score draw 0 and another with --run")
+    if 0 not in files:
+        print(f"{name}: draw 0 is not scored yet (scored: {sorted(files)}); score it with --run --draw 0")
         return
     ids = sorted(set.intersection(*(set(rows) for rows in files.values())))
     acc = np.array([bench.accuracy(i) for i in ids])
@@ -97,10 +97,10 @@ def draw_table(name: str, draws: list[int], batch_size: int = 64, mixings: int =
         mixed = [spearman(rankable(values[rng.integers(0, len(values), len(ids)), np.arange(len(ids))]), acc)
                  for _ in range(mixings)]
         theirs = rankable(np.array([bench.reference(i)[p] for i in ids]))
-        self_agree = np.mean([spearman(rankable(values[0]), rankable(v)) for v in values[1:]])
+        agree = [spearman(rankable(values[0]), rankable(v)) for v in values[1:]]
         print(f"| {p} | {' '.join(f'{r:.3f}' for r in rhos)} | {np.mean(rhos):.3f} | {np.mean(mixed):.3f} "
               f"({np.std(mixed):.3f}) | {spearman(theirs, acc):.3f} | {spearman(rankable(values[0]), theirs):.3f} | "
-              f"{self_agree:.3f} |")
+              f"{f'{np.mean(agree):.3f}' if agree else '–'} |")
 
 
 def table(name: str) -> None:
