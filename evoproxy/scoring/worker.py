@@ -136,11 +136,12 @@ class Worker:
         clock = _Clock(len(programs), self.setup.timeout_s)
         packs = self.blocks.packs(keys) if self.setup.pack_networks > 0 else [[j] for j in range(len(keys))]
         width = max(1, self.setup.pack_threads)
+        later = needed_later(programs)
         reasons: list[dict[int, str]] = []
         with ThreadPoolExecutor(width) as pool:
             for start in range(0, len(packs), width):  # a wave: probed in turn, then scored at once
                 wave = [(cols, [self.stats(keys[j], names) for j in cols]) for cols in packs[start:start + width]]
-                jobs = [pool.submit(self._score_pack, programs, stats, tuple(keys[j] for j in cols), clock)
+                jobs = [pool.submit(self._score_pack, programs, later, stats, tuple(keys[j] for j in cols), clock)
                         for cols, stats in wave]
                 for (cols, _), job in zip(wave, jobs):
                     scores[:, cols], why = job.result()
@@ -153,15 +154,15 @@ class Worker:
         release_freed_memory()
         return scores, failed
 
-    def _score_pack(self, programs: Sequence[Program], stats: list[dict], pack: tuple,
-                    clock: "_Clock") -> tuple[np.ndarray, dict[int, str]]:
+    def _score_pack(self, programs: Sequence[Program], later: list[frozenset[str]], stats: list[dict],
+                    pack: tuple, clock: "_Clock") -> tuple[np.ndarray, dict[int, str]]:
         if self.setup.store_dtype != "float32":
             stats = [_computed(s) for s in stats]
         out = np.full((len(programs), len(stats)), math.nan)
         failed: dict[int, str] = {}
         scorer = PackScorer(stats, PackMemo(self.reuse, pack)) if self.setup.pack_networks > 0 else None
         memos: list[dict] = [{} for _ in stats]
-        for i, (p, later) in enumerate(zip(programs, needed_later(programs))):
+        for i, p in enumerate(programs):
             if clock.out_of_time(i):
                 continue
             start = time.perf_counter()
@@ -176,7 +177,7 @@ class Worker:
             out[i] = row
             clock.add(i, time.perf_counter() - start)
             for memo in (scorer.memo, *memos) if scorer is not None else memos:
-                keep_only(memo, later)
+                keep_only(memo, later[i])
         return out, failed
 
 
