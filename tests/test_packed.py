@@ -166,3 +166,22 @@ def test_free_cores_leave_the_busy_ones_alone(monkeypatch):
     with cores.free_core_threads() as n:
         assert n == 3 == torch.get_num_threads()
     assert torch.get_num_threads() == before
+
+
+def test_the_serial_backend_counts_free_cores_again_at_every_call(monkeypatch):
+    """A search started beside a short job must not stay on one thread after that job ends."""
+    import evoproxy.scoring.worker as worker_mod
+    from evoproxy.backends import make_backend
+    widths, free = [], iter([1, 2, 9])
+    real_pool = worker_mod.ThreadPoolExecutor
+
+    def pool(width):
+        widths.append(width)
+        return real_pool(width)
+    monkeypatch.setattr(worker_mod, "ThreadPoolExecutor", pool)
+    monkeypatch.setattr(worker_mod, "free_cores", lambda: next(free))
+    backend = make_backend("serial", EvalSetup(), get_benchmark, workers=2)
+    keys = [("synthetic", a) for a in get_benchmark("synthetic").sample(4, "search")]
+    scores = [backend.score(["layer_sum(l2(weight))"], keys)[0] for _ in range(3)]
+    assert widths == [1, 2, 2]  # the free cores, never more than the workers asked for
+    assert all(np.array_equal(s, scores[0]) for s in scores)

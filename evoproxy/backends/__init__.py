@@ -14,7 +14,6 @@ from typing import Callable, Optional, Protocol, Sequence
 import numpy as np
 
 from evoproxy.registry import Registry
-from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.worker import EvalSetup, Key
 
 
@@ -48,9 +47,9 @@ def register_backend(info: BackendInfo) -> BackendInfo:
 
 def _serial(setup, make_benchmark, workers, address):
     """In this process, scoring ``workers`` packs of networks at once on threads (never more than
-    the free cores: :func:`~evoproxy.scoring.cores.free_cores`)."""
+    the free cores, :func:`~evoproxy.scoring.cores.free_cores`, counted again at every call)."""
     from evoproxy.backends.serial import SerialBackend
-    return SerialBackend(replace(setup, pack_threads=min(workers, free_cores())), make_benchmark)
+    return SerialBackend(replace(setup, pack_threads=workers), make_benchmark)
 
 
 def _ray(setup, make_benchmark, workers, address):

@@ -23,6 +23,7 @@ from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.program import Program, parse
 from evoproxy.plugins import PluginRef, import_refs
 from evoproxy.probe.base import collect
+from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
@@ -135,7 +136,7 @@ class Worker:
         scores = np.full((len(programs), len(keys)), math.nan)
         clock = _Clock(len(programs), self.setup.timeout_s)
         packs = self.blocks.packs(keys) if self.setup.pack_networks > 0 else [[j] for j in range(len(keys))]
-        width = max(1, self.setup.pack_threads)
+        width = max(1, min(self.setup.pack_threads, free_cores()))  # counted again at every call
         later = needed_later(programs)
         reasons: list[dict[int, str]] = []
         with ThreadPoolExecutor(width) as pool:
