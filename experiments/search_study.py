@@ -6,6 +6,10 @@ that table on the same networks, probe batch (32 CIFAR-10 images) and init.
     python experiments/sota_table.py --run     # once (about 2 h): every proxy on the table's architectures
     python experiments/search_study.py --run   # the three searches (resumable), then their winners' scores
     python experiments/search_study.py         # print from what is saved
+    python experiments/search_study.py --config experiments/nb201-meco.toml --runs runs/meco --run
+
+Without the state-of-the-art table's scores, the config's own baselines are scored on the same 500
+(``RUNS/holdout-baselines.csv``) so the evolved rows still stand beside them.
 
 The searches never see these architectures: they search and select on the search split and the
 table's 500 come from the holdout split. Set-level proxies are ranked over the 500. Prints one row
@@ -19,6 +23,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +35,6 @@ from evoproxy.app.exports import finished_report
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 
-CONFIG = "experiments/nb201-30min.toml"
-RUNS = Path("runs/study")
 TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
 PER_SPLIT, SEED, BATCH = 500, 0, 32
 SEEDS = [0, 1, 2]
@@ -39,25 +42,25 @@ DATASETS = ("cifar10", "cifar100", "imagenet16")
 BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "jacov", "epe_nas", "tenas", "params")
 
 
-def run_searches(extra: list[str]) -> None:
+def run_searches(config: str, runs: Path, extra: list[str]) -> None:
     for seed in SEEDS:
-        out = RUNS / f"seed-{seed}"
+        out = runs / f"seed-{seed}"
         cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
-            ["--config", CONFIG, "--seed", str(seed), "--out", str(out)]
+            ["--config", config, "--seed", str(seed), "--out", str(out)]
         print(f"seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)
 
 
-def winner_files() -> list[Path]:
+def winner_files(runs: Path) -> list[Path]:
     """Each seed's best formula and ensemble as proxy files named evolved-sN / ensemble-sN."""
     files = []
     for seed in SEEDS:
-        _, report = finished_report(str(RUNS / f"seed-{seed}"))
+        _, report = finished_report(str(runs / f"seed-{seed}"))
         winners = {f"evolved-s{seed}": report["hall_of_fame"][0]["formula"]}
         if report.get("ensemble"):
             winners[f"ensemble-s{seed}"] = report["ensemble"]["formula"]
         for name, formula in winners.items():
-            path = RUNS / f"{name}.json"
+            path = runs / f"{name}.json"
             path.write_text(json.dumps(proxy_document(ProxySpec(name, parse(formula))), indent=2))
             files.append(path)
     return files
@@ -67,13 +70,11 @@ def seed_files(files: list[Path], seed: int) -> list[Path]:
     return [f for f in files if f.stem.endswith(f"-s{seed}")]
 
 
-def score_winners(files: list[Path], extra: list[str]) -> None:
-    """Each seed's winners on the 500 holdout architectures, one --save file per seed (continued if cut)."""
-    for seed in SEEDS:
-        cmd = [sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(map(str, seed_files(files, seed))),
-               "--benchmark", "nb201-cifar10", "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED),
-               "--batch-size", str(BATCH), "--quiet", "--save", str(RUNS / f"holdout-s{seed}.csv"), *extra]
-        subprocess.run(cmd, check=True)
+def score_holdout(proxies: str, save: Path, extra: list[str]) -> None:
+    """``proxies`` on the 500 holdout architectures into ``save`` (continued if cut)."""
+    subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", proxies, "--benchmark", "nb201-cifar10",
+                    "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED), "--batch-size", str(BATCH),
+                    "--quiet", "--save", str(save), *extra], check=True)
 
 
 def correlations(spec_text: str, path: Path, data_dir) -> dict:
@@ -116,22 +117,30 @@ def print_table(evolved: dict, baselines: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="run (or continue) the searches and score their winners")
+    ap.add_argument("--config", default="experiments/nb201-30min.toml", help="the searches' config")
+    ap.add_argument("--runs", type=Path, default=Path("runs/study"), help="where the seeds' runs go (RUNS/seed-N)")
     ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
     ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
     SEEDS[:] = range(args.seeds)
+    runs = args.runs
     if args.run:
-        run_searches(extra)
-    files = winner_files()
+        run_searches(args.config, runs, extra)
+    files = winner_files(runs)
+    own = ";".join(tomllib.loads(Path(args.config).read_text()).get("baselines", ()))
     if args.run:
-        score_winners(files, extra)
+        for seed in SEEDS:
+            score_holdout(";".join(map(str, seed_files(files, seed))), runs / f"holdout-s{seed}.csv", extra)
+        if not TABLE.exists() and own:
+            score_holdout(own, runs / "holdout-baselines.csv", extra)
     evolved = {k: v for seed in SEEDS for k, v in correlations(
-        ";".join(map(str, seed_files(files, seed))), RUNS / f"holdout-s{seed}.csv", args.data_dir).items()}
-    baselines = correlations("all", TABLE, args.data_dir) if TABLE.exists() else {}
+        ";".join(map(str, seed_files(files, seed))), runs / f"holdout-s{seed}.csv", args.data_dir).items()}
+    baselines = correlations("all", TABLE, args.data_dir) if TABLE.exists() else \
+        correlations(own, runs / "holdout-baselines.csv", args.data_dir) if own else {}
     print_table(evolved, baselines)
     for seed in SEEDS:
-        _, report = finished_report(str(RUNS / f"seed-{seed}"))
+        _, report = finished_report(str(runs / f"seed-{seed}"))
         print(f"seed {seed}: best {report['hall_of_fame'][0]['formula']}\n        ensemble "
               f"{(report.get('ensemble') or {}).get('formula')}")
 
