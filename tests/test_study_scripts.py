@@ -42,3 +42,21 @@ def test_draw_table_of_draws_equal_to_suite_zero(tmp_path, monkeypatch, capsys):
         each, mean, mixed, theirs, vs_theirs, vs_ours = r[1].split(), r[2], r[3], r[4], r[5], r[6].rstrip(" |")
         assert each == [theirs] * 3 and mean == theirs and mixed == f"{theirs} (0.000)"
         assert vs_theirs == "1.000" and vs_ours == "1.000"
+
+
+def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fits():
+    """A config in experiments/ names only registered stats and ops, and its init_from programs fit them."""
+    from evoproxy.lang.ops import OPS
+    from evoproxy.lang.stats import STATS
+    from evoproxy.search.config import load_config
+    from evoproxy.search.seeds import seed_programs
+
+    configs = sorted(EXPERIMENTS.glob("*.toml"))
+    assert len(configs) >= 5
+    for path in configs:
+        cfg = load_config(path)
+        assert all(s in STATS for s in cfg.stats), path
+        assert cfg.ops is None or all(o in OPS for o in cfg.ops), path
+        if cfg.init_from:
+            seeds = seed_programs(str(EXPERIMENTS.parent / cfg.init_from), cfg.stats, cfg.ops)
+            assert "layer_sum(eig_min(corr(channels(act_single))))" in [p.text for p in seeds], path
