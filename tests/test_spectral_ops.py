@@ -100,3 +100,12 @@ def test_naswot_and_jacov_formulas_equal_their_opaque_leaves(arch):
         stats = collect(net, x, y, program.stats | {name}, strict=True)
         assert name not in program.stats   # the formula does not read the leaf
         assert evaluate(program, stats) == pytest.approx(float(stats[name]), rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_spectrum_of_a_non_finite_matrix_is_nan_without_lapack_noise(bad, capfd):
+    x = torch.randn(4, 6)
+    x[1, 2] = bad
+    for name in ("eig_min", "eig_max", "eigvals", "cond"):
+        assert torch.isnan(OPS.get(name).fn(x)).all(), name
+    assert "DLASCL" not in capfd.readouterr().err

@@ -17,8 +17,12 @@ EPS = 1e-12
 
 
 def _spectrum(x: torch.Tensor) -> torch.Tensor:
-    """Singular values of rows(x) in float64, largest first."""
-    return torch.linalg.svdvals(rows(x).double())
+    """Singular values of rows(x) in float64, largest first; all NaN (the screen's to reject) when
+    rows(x) holds a NaN or inf, which LAPACK would only complain about on stderr."""
+    m = rows(x).double()
+    if not torch.isfinite(m).all():
+        return m.new_full((min(m.shape),), float("nan"))
+    return torch.linalg.svdvals(m)
 
 
 def _eig_min(x: torch.Tensor) -> torch.Tensor:
