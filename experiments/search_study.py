@@ -1,15 +1,17 @@
 """The search-quality study: three seeds of ``experiments/nb201-30min.toml``; each seed's best single
 formula (its hall of fame's first, chosen on the selection split) and its evolved ensemble are
 scored on the 500 final-holdout architectures of the state-of-the-art table, beside every proxy of
-that table on the same networks, probe batch (32 CIFAR-10 images) and init.
+that table on the same networks, probe batch (32 CIFAR-10 images) and init; ``--holdout-archs
+1000`` scores them on another, larger sample of the holdout split instead.
 
     python experiments/sota_table.py --run     # once (about 2 h): every proxy on the table's architectures
     python experiments/search_study.py --run   # the three searches (resumable), then their winners' scores
     python experiments/search_study.py         # print from what is saved
     python experiments/search_study.py --config experiments/nb201-meco.toml --runs runs/meco --run
 
-Without the state-of-the-art table's scores, the config's own baselines are scored on the same 500
-(``RUNS/holdout-baselines.csv``) so the evolved rows still stand beside them.
+Without the state-of-the-art table's scores (or with ``--holdout-archs`` other than 500), the
+config's own baselines are scored on the same architectures (``RUNS/holdout[N]-baselines.csv``) so
+the evolved rows still stand beside them.
 
 The searches never see these architectures: they search and select on the search split and the
 table's 500 come from the holdout split. Set-level proxies are ranked over the 500. Prints one row
@@ -31,12 +33,12 @@ import torch
 
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.exports import finished_report
+from evoproxy.app.exports import finished_report, is_finished
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 
 TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
-PER_SPLIT, SEED, BATCH = 500, 0, 32
+PER_SPLIT, SEED, BATCH = [500], 0, 32
 SEEDS = [0, 1, 2]
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "jacov", "epe_nas", "tenas", "params")
@@ -45,6 +47,8 @@ BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "ja
 def run_searches(config: str, runs: Path, extra: list[str]) -> None:
     for seed in SEEDS:
         out = runs / f"seed-{seed}"
+        if is_finished(str(out)):  # a run the time budget ended stays ended
+            continue
         cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
             ["--config", config, "--seed", str(seed), "--out", str(out)]
         print(f"seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
@@ -66,22 +70,27 @@ def winner_files(runs: Path) -> list[Path]:
     return files
 
 
+def holdout_file(runs: Path, what: str) -> Path:
+    """Where ``what``'s (``sN`` or ``baselines``) holdout scores go: holdout-sN.csv for the table's 500."""
+    return runs / (f"holdout-{what}.csv" if PER_SPLIT[0] == 500 else f"holdout{PER_SPLIT[0]}-{what}.csv")
+
+
 def seed_files(files: list[Path], seed: int) -> list[Path]:
     return [f for f in files if f.stem.endswith(f"-s{seed}")]
 
 
 def score_holdout(proxies: str, save: Path, extra: list[str]) -> None:
-    """``proxies`` on the 500 holdout architectures into ``save`` (continued if cut)."""
+    """``proxies`` on the holdout architectures into ``save`` (continued if cut)."""
     subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", proxies, "--benchmark", "nb201-cifar10",
-                    "--split", "holdout", "--archs", str(PER_SPLIT), "--seed", str(SEED), "--batch-size", str(BATCH),
+                    "--split", "holdout", "--archs", str(PER_SPLIT[0]), "--seed", str(SEED), "--batch-size", str(BATCH),
                     "--quiet", "--save", str(save), *extra], check=True)
 
 
 def correlations(spec_text: str, path: Path, data_dir) -> dict:
-    """{proxy: {dataset: (tau, rho)}} over the 500 holdout architectures saved in ``path``."""
+    """{proxy: {dataset: (tau, rho)}} over the holdout architectures saved in ``path``."""
     bench = open_benchmark("nb201-cifar10", data_dir, SEED, "test_200ep", None)
     specs = evaluate.proxy_specs(spec_text, bench)
-    archs = bench.sample(PER_SPLIT, "holdout", SEED)
+    archs = bench.sample(PER_SPLIT[0], "holdout", SEED)
     header = ["arch_id", "accuracy", *(s.name for s in evaluate.network_specs(specs))]
     done = evaluate.read_scores(str(path), header, set(archs))
     if len(done) < len(archs):
@@ -120,10 +129,14 @@ def main() -> None:
     ap.add_argument("--config", default="experiments/nb201-30min.toml", help="the searches' config")
     ap.add_argument("--runs", type=Path, default=Path("runs/study"), help="where the seeds' runs go (RUNS/seed-N)")
     ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
+    ap.add_argument("--holdout-archs", type=int, default=500,
+                    help="how many final-holdout architectures (default 500: the state-of-the-art table's)")
     ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
     SEEDS[:] = range(args.seeds)
+    PER_SPLIT[:] = [args.holdout_archs]
+    table = TABLE if TABLE.exists() and args.holdout_archs == 500 else None
     runs = args.runs
     if args.run:
         run_searches(args.config, runs, extra)
@@ -131,13 +144,13 @@ def main() -> None:
     own = ";".join(tomllib.loads(Path(args.config).read_text()).get("baselines", ()))
     if args.run:
         for seed in SEEDS:
-            score_holdout(";".join(map(str, seed_files(files, seed))), runs / f"holdout-s{seed}.csv", extra)
-        if not TABLE.exists() and own:
-            score_holdout(own, runs / "holdout-baselines.csv", extra)
+            score_holdout(";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), extra)
+        if not table and own:
+            score_holdout(own, holdout_file(runs, "baselines"), extra)
     evolved = {k: v for seed in SEEDS for k, v in correlations(
-        ";".join(map(str, seed_files(files, seed))), runs / f"holdout-s{seed}.csv", args.data_dir).items()}
-    baselines = correlations("all", TABLE, args.data_dir) if TABLE.exists() else \
-        correlations(own, runs / "holdout-baselines.csv", args.data_dir) if own else {}
+        ";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), args.data_dir).items()}
+    baselines = correlations("all", table, args.data_dir) if table else \
+        correlations(own, holdout_file(runs, "baselines"), args.data_dir) if own else {}
     print_table(evolved, baselines)
     for seed in SEEDS:
         _, report = finished_report(str(runs / f"seed-{seed}"))

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from evoproxy.app.exports import is_finished
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli import main
 from evoproxy.lang.export import read_sympy, to_sympy
@@ -109,3 +110,8 @@ def test_max_size_exports_the_best_of_the_pareto_front_within_it(run, capsys):
     assert main(["export", str(run_dir), "--max-size", str(smallest - 1)]) == 2 if smallest > 1 else True
     assert main(["export", str(run_dir), "--max-size", "3", "--top", "2"]) == 2
     assert "drop --top" in capsys.readouterr().err
+
+
+def test_is_finished_tells_a_finished_run_from_none(run, tmp_path):
+    assert is_finished(str(run[0]))
+    assert not is_finished(str(tmp_path / "nothing-here"))

@@ -32,6 +32,16 @@ def finished_report(run_dir: str) -> tuple[RunStore, dict]:
     return store, report
 
 
+def is_finished(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a finished search (at its last generation or ended by its time budget)."""
+    try:
+        store, _ = finished_report(run_dir)
+    except EvoproxyError:
+        return False
+    store.close()
+    return True
+
+
 def select_entries(report: dict, run_dir: str, top: int = 1, ensemble: bool = False,
                    max_size: Optional[int] = None) -> list[dict]:
     """The entries to export: the best ``top`` of the hall of fame, the ensemble, or the best program of

@@ -24,8 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evoproxy.app.exports import finished_report
-from evoproxy.errors import EvoproxyError
+from evoproxy.app.exports import finished_report, is_finished
 from evoproxy.lang.program import parse
 from evoproxy.search.config import load_config
 
@@ -68,19 +67,10 @@ def run_dirs(args, config) -> dict:
             out = dirs[selection, seed] = Path(args.out) / f"{selection}-s{seed}"
             if selection == "diversity" and args.diversity_runs:
                 dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
-            elif not args.print_only:
+            elif not args.print_only and not is_finished(str(out)):  # a run the time budget ended stays ended
                 offspring = config.offspring if selection == "diversity" else 2 * config.offspring
                 run(args.config, offspring, seed, selection, out)
     return dirs
-
-
-def finished(run_dir: Path) -> bool:
-    try:
-        store, _ = finished_report(str(run_dir))
-    except EvoproxyError:
-        return False
-    store.close()
-    return True
 
 
 def main() -> None:
@@ -98,7 +88,7 @@ def main() -> None:
     print("selection    runs  holdout kendall (sd)  rho   >= 0.95  generation of best  minutes  s/generation  "
           "size at gen 40  kendall per seed")
     for selection in STRATEGIES:
-        results = [figures(d) for (sel, _), d in dirs.items() if sel == selection and finished(d)]
+        results = [figures(d) for (sel, _), d in dirs.items() if sel == selection and is_finished(str(d))]
         if not results:
             continue
         kendalls = [r["kendall"] for r in results]
