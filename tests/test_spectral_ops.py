@@ -109,3 +109,12 @@ def test_a_spectrum_of_a_non_finite_matrix_is_nan_without_lapack_noise(bad, capf
     for name in ("eig_min", "eig_max", "eigvals", "cond"):
         assert torch.isnan(OPS.get(name).fn(x)).all(), name
     assert "DLASCL" not in capfd.readouterr().err
+
+
+def test_an_svd_that_does_not_converge_gives_a_nan_spectrum(monkeypatch):
+    def fails(m):
+        raise torch.linalg.LinAlgError("linalg.svd: The algorithm failed to converge")
+    monkeypatch.setattr(torch.linalg, "svdvals", fails)
+    x = torch.randn(4, 6)
+    for name in ("eig_min", "eig_max", "eigvals", "cond"):
+        assert torch.isnan(OPS.get(name).fn(x)).all(), name

@@ -18,11 +18,16 @@ EPS = 1e-12
 
 def _spectrum(x: torch.Tensor) -> torch.Tensor:
     """Singular values of rows(x) in float64, largest first; all NaN (the screen's to reject) when
-    rows(x) holds a NaN or inf, which LAPACK would only complain about on stderr."""
+    rows(x) holds a NaN or inf, which LAPACK would only complain about on stderr, or when the SVD
+    does not converge (finite values spanning hundreds of orders of magnitude, as exp(exp(.)) gives)."""
     m = rows(x).double()
+    nan = m.new_full((min(m.shape),), float("nan"))
     if not torch.isfinite(m).all():
-        return m.new_full((min(m.shape),), float("nan"))
-    return torch.linalg.svdvals(m)
+        return nan
+    try:
+        return torch.linalg.svdvals(m)
+    except torch.linalg.LinAlgError:
+        return nan
 
 
 def _eig_min(x: torch.Tensor) -> torch.Tensor:
