@@ -10,8 +10,9 @@ that table on the same networks, probe batch (32 CIFAR-10 images) and init; ``--
     python experiments/search_study.py --config experiments/nb201-meco.toml --runs runs/meco --run
 
 Without the state-of-the-art table's scores (or with ``--holdout-archs`` other than 500), the
-config's own baselines are scored on the same architectures (``RUNS/holdout[N]-baselines.csv``) so
-the evolved rows still stand beside them.
+baselines (``--baselines``: the config's own by default, ``sota`` for every proxy of the table) are
+scored on the same architectures, each into its own file (``RUNS/holdout[N]-baseline-NAME.csv``,
+kept and reused), so the evolved rows still stand beside them.
 
 The searches never see these architectures: they search and select on the search split and the
 table's 500 come from the holdout split. Set-level proxies are ranked over the 500. Prints one row
@@ -71,7 +72,7 @@ def winner_files(runs: Path) -> list[Path]:
 
 
 def holdout_file(runs: Path, what: str) -> Path:
-    """Where ``what``'s (``sN`` or ``baselines``) holdout scores go: holdout-sN.csv for the table's 500."""
+    """Where ``what``'s (``sN`` or ``baseline-NAME``) holdout scores go: holdout-sN.csv for the table's 500."""
     return runs / (f"holdout-{what}.csv" if PER_SPLIT[0] == 500 else f"holdout{PER_SPLIT[0]}-{what}.csv")
 
 
@@ -103,6 +104,24 @@ def correlations(spec_text: str, path: Path, data_dir) -> dict:
     return out
 
 
+def baseline_names(choice: str | None, config: str) -> list[str]:
+    """The proxies ``--baselines`` names: the config's ``baselines`` (None), the table's (sota) or a ;-list."""
+    if choice is None:
+        return list(tomllib.loads(Path(config).read_text()).get("baselines", ()))
+    return list(BASELINES) if choice == "sota" else [n for n in choice.split(";") if n]
+
+
+def baseline_scores(names: list[str], runs: Path, score: bool, data_dir) -> dict:
+    """{proxy: {dataset: (tau, rho)}} of each baseline, scored first into its own file when ``score``."""
+    out = {}
+    for name in names:
+        path = holdout_file(runs, f"baseline-{name}")
+        if score:
+            score_holdout(name, path, ["--data-dir", data_dir] if data_dir else [])
+        out.update(correlations(name, path, data_dir))
+    return out
+
+
 def print_table(evolved: dict, baselines: dict) -> None:
     print("| proxy | " + " | ".join(f"{ds} tau | {ds} rho" for ds in DATASETS) + " |")
     print("|---" * (1 + 2 * len(DATASETS)) + "|")
@@ -116,9 +135,8 @@ def print_table(evolved: dict, baselines: dict) -> None:
                 vals = [r[ds][m] for r in rows]
                 cells.append(f"{np.mean(vals):.3f} ({np.ptp(vals):.3f})")
         print(f"| **{kind}** (mean of {len(rows)} seeds) | " + " | ".join(cells) + " |")
-    for name in BASELINES:
-        if name in baselines:
-            print(f"| {name} | " + " | ".join(f"{baselines[name][ds][m]:.3f}" for ds in DATASETS for m in (0, 1)) + " |")
+    for name in sorted(baselines, key=lambda n: BASELINES.index(n) if n in BASELINES else len(BASELINES)):
+        print(f"| {name} | " + " | ".join(f"{baselines[name][ds][m]:.3f}" for ds in DATASETS for m in (0, 1)) + " |")
     for name, row in evolved.items():
         print(f"| {name} | " + " | ".join(f"{row[ds][m]:.3f}" for ds in DATASETS for m in (0, 1)) + " |")
 
@@ -131,6 +149,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
     ap.add_argument("--holdout-archs", type=int, default=500,
                     help="how many final-holdout architectures (default 500: the state-of-the-art table's)")
+    ap.add_argument("--baselines", help="the proxies beside the evolved rows when the state-of-the-art table is "
+                    "not used: a ;-list of proxy names, or sota for the table's (default: the config's baselines)")
     ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
@@ -141,16 +161,13 @@ def main() -> None:
     if args.run:
         run_searches(args.config, runs, extra)
     files = winner_files(runs)
-    own = ";".join(tomllib.loads(Path(args.config).read_text()).get("baselines", ()))
     if args.run:
         for seed in SEEDS:
             score_holdout(";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), extra)
-        if not table and own:
-            score_holdout(own, holdout_file(runs, "baselines"), extra)
     evolved = {k: v for seed in SEEDS for k, v in correlations(
         ";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), args.data_dir).items()}
     baselines = correlations("all", table, args.data_dir) if table else \
-        correlations(own, holdout_file(runs, "baselines"), args.data_dir) if own else {}
+        baseline_scores(baseline_names(args.baselines, args.config), runs, args.run, args.data_dir)
     print_table(evolved, baselines)
     for seed in SEEDS:
         _, report = finished_report(str(runs / f"seed-{seed}"))

@@ -60,3 +60,27 @@ def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fit
         if cfg.init_from:
             seeds = seed_programs(str(EXPERIMENTS.parent / cfg.init_from), cfg.stats, cfg.ops)
             assert "layer_sum(eig_min(corr(channels(act_single))))" in [p.text for p in seeds], path
+
+
+def test_search_study_reads_each_baseline_from_its_own_holdout_file(tmp_path, monkeypatch):
+    """Each baseline's scores come from RUNS/holdoutN-baseline-NAME.csv; --baselines picks the names."""
+    from evoproxy.app.benchmarks import open_benchmark
+
+    script = load_script("search_study")
+    monkeypatch.setattr(script, "PER_SPLIT", [12])
+    assert script.baseline_names("sota", "unused.toml") == list(script.BASELINES)
+    assert script.baseline_names("meco;;zico", "unused.toml") == ["meco", "zico"]
+    assert script.baseline_names(None, str(EXPERIMENTS / "nb201-meco.toml"))[:2] == ["synflow", "nwot"]
+    bench = open_benchmark("nb201-cifar10", None, script.SEED, "test_200ep", None)
+    for name, sign in (("params", 1), ("synflow", -1)):
+        with open(script.holdout_file(tmp_path, f"baseline-{name}"), "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["arch_id", "accuracy", name])
+            for arch in bench.sample(12, "holdout", script.SEED):
+                out.writerow([arch, bench.accuracy(arch), sign * bench.accuracy(arch)])
+    found = script.baseline_scores(["params", "synflow"], tmp_path, False, None)
+    assert found["params"]["cifar10"] == pytest.approx((1.0, 1.0))
+    assert found["synflow"]["cifar10"] == pytest.approx((-1.0, -1.0))
+    assert -1 < found["params"]["imagenet16"][0] < 1
+    with pytest.raises(SystemExit, match="holdout12-baseline-meco.csv"):
+        script.baseline_scores(["meco"], tmp_path, False, None)
