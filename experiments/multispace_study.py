@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evoproxy.app.exports import finished_report
+from evoproxy.app.exports import finished_report, study_search
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import combine
@@ -47,11 +47,8 @@ def run_dir(runs: Path, arm: str, seed: int) -> Path:
 def run_searches(runs: Path, config: str, seeds: range, sets: list[str]) -> None:
     for seed in seeds:
         for arm, extra in ARMS.items():
-            out = run_dir(runs, arm, seed)
-            cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
-                ["--config", config, "--seed", str(seed), "--out", str(out), *extra, *sets]
-            print(f"{arm} seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
-            subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet"], check=True)
+            study_search(run_dir(runs, arm, seed), ["--config", config, "--seed", str(seed), *extra, *sets],
+                         f"{arm} seed {seed}")
 
 
 def winners(report: dict) -> dict[str, str]:

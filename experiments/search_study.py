@@ -34,7 +34,7 @@ import torch
 
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.exports import finished_report, is_finished
+from evoproxy.app.exports import finished_report, study_search
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 
@@ -47,13 +47,7 @@ BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "ja
 
 def run_searches(config: str, runs: Path, extra: list[str]) -> None:
     for seed in SEEDS:
-        out = runs / f"seed-{seed}"
-        if is_finished(str(out)):  # a run the time budget ended stays ended
-            continue
-        cmd = ["--resume", str(out)] if (out / "run.sqlite").exists() else \
-            ["--config", config, "--seed", str(seed), "--out", str(out)]
-        print(f"seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)
+        study_search(runs / f"seed-{seed}", ["--config", config, "--seed", str(seed)], f"seed {seed}", tuple(extra))
 
 
 def winner_files(runs: Path) -> list[Path]:

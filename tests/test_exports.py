@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from evoproxy.app import exports
 from evoproxy.app.exports import is_finished
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli import main
@@ -115,3 +116,17 @@ def test_max_size_exports_the_best_of_the_pareto_front_within_it(run, capsys):
 def test_is_finished_tells_a_finished_run_from_none(run, tmp_path):
     assert is_finished(str(run[0]))
     assert not is_finished(str(tmp_path / "nothing-here"))
+
+
+def test_study_search_starts_resumes_or_leaves_a_run(run, tmp_path, monkeypatch):
+    """A study's search: fresh where nothing is, --resume where a run was cut, nothing where it finished."""
+    calls = []
+    monkeypatch.setattr(exports.subprocess, "run", lambda cmd, check: calls.append(cmd[4:]))
+    fresh, extra = ["--config", "c.toml", "--seed", "1"], ("--data-dir", "d")
+    exports.study_search(tmp_path / "new", fresh, "new", extra)
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "run.sqlite").write_bytes(b"")
+    exports.study_search(tmp_path / "cut", fresh, "cut", extra)
+    exports.study_search(run[0], fresh, "done", extra)
+    assert calls == [[*fresh, "--out", str(tmp_path / "new"), "--quiet", *extra],
+                     ["--resume", str(tmp_path / "cut"), "--quiet", *extra]]

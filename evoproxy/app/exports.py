@@ -7,6 +7,8 @@ the CSV with any CSV reader (the hall of fame's formulas, figures and the baseli
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -40,6 +42,17 @@ def is_finished(run_dir: str) -> bool:
         return False
     store.close()
     return True
+
+
+def study_search(out: Path, fresh: list[str], label: str, extra: tuple[str, ...] = ()) -> None:
+    """A study script's search into ``out``: nothing when it is finished (a run its time budget ended
+    stays ended), ``--resume`` when it was started, else ``evoproxy search`` with ``fresh`` arguments;
+    ``extra`` (such as ``--data-dir``) either way."""
+    if is_finished(str(out)):
+        return
+    cmd = ["--resume", str(out)] if (Path(out) / "run.sqlite").exists() else [*fresh, "--out", str(out)]
+    print(f"{label}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)
 
 
 def select_entries(report: dict, run_dir: str, top: int = 1, ensemble: bool = False,

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
-from evoproxy.app.exports import finished_report, is_finished
+from evoproxy.app.exports import finished_report, is_finished, study_search
 from evoproxy.lang.program import parse
 from evoproxy.search.config import load_config
 
@@ -32,14 +30,10 @@ STRATEGIES = ("diversity", "tournament", "aging")
 
 
 def run(config_path: str, offspring: int, seed: int, selection: str, out: Path) -> None:
-    if (out / "run.sqlite").exists():
-        cmd = ["--resume", str(out)]
-    else:
-        cmd = ["--config", config_path, "--seed", str(seed), "--out", str(out), "--backend", "serial",
-               "--set", f'selection="{selection}"', "--set", f"offspring={offspring}", "--set", "baselines=[]",
-               "--set", "ensemble_size=0", "--set", "transfer=[]"]
-    print(f"{selection} seed {seed}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet"], check=True)
+    study_search(out, ["--config", config_path, "--seed", str(seed), "--backend", "serial",
+                       "--set", f'selection="{selection}"', "--set", f"offspring={offspring}",
+                       "--set", "baselines=[]", "--set", "ensemble_size=0", "--set", "transfer=[]"],
+                 f"{selection} seed {seed}")
 
 
 def figures(run_dir: Path) -> dict:
@@ -67,7 +61,7 @@ def run_dirs(args, config) -> dict:
             out = dirs[selection, seed] = Path(args.out) / f"{selection}-s{seed}"
             if selection == "diversity" and args.diversity_runs:
                 dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
-            elif not args.print_only and not is_finished(str(out)):  # a run the time budget ended stays ended
+            elif not args.print_only:
                 offspring = config.offspring if selection == "diversity" else 2 * config.offspring
                 run(args.config, offspring, seed, selection, out)
     return dirs
