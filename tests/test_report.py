@@ -5,7 +5,7 @@ import json
 import pytest
 
 from evoproxy.app.run_report import build_report, tree_nodes
-from evoproxy.app.runs import find_runs, run_status
+from evoproxy.app.runs import find_runs, run_status, scored_programs
 from evoproxy.cli import main
 from evoproxy.lang.program import parse
 from evoproxy.search.config import load_config
@@ -109,3 +109,15 @@ def test_runs_and_status(run, capsys):
     assert f"evoproxy report {run}" in capsys.readouterr().out
     assert main(["status", str(run.parent)]) == 2
     assert "no run.sqlite" in capsys.readouterr().err
+
+
+def test_scored_programs_replays_what_each_generation_fully_scored(run):
+    """Per generation: the candidates neither rejected nor reused, in their order; absent generations skipped."""
+    with RunStore(run, create=False) as store:
+        everything = store.candidates()
+    calls = scored_programs(run, range(0, 99))
+    expected = [[c.text for c in everything if c.generation == g and c.rejection is None and c.reused_from is None]
+                for g in sorted({c.generation for c in everything})]
+    assert calls == [texts for texts in expected if texts] and len(calls) >= 2
+    assert sum(map(len, calls)) < len(everything)  # some were rejected or reused
+    assert scored_programs(run, range(1, 2)) == [expected[1]]

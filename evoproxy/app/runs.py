@@ -68,3 +68,12 @@ def next_step(status: dict) -> str:
     return {"running": f"running (pid {status['pid']})",
             "stopped": f"continue: evoproxy search --resume {status['run']}",
             "empty": "nothing committed yet", "finished": f"evoproxy report {status['run']}"}[status["state"]]
+
+
+def scored_programs(run_dir: str | Path, generations: range) -> list[list[str]]:
+    """Per generation in ``generations`` (those the run holds), the programs it fully scored (not rejected,
+    not reused): a real stream of programs to replay."""
+    with RunStore(run_dir, create=False) as store:
+        calls = [[c.text for c in store.candidates(g) if c.rejection is None and c.reused_from is None]
+                 for g in generations]
+    return [texts for texts in calls if texts]

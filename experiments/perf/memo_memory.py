@@ -12,7 +12,9 @@ import argparse
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +31,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.arm is not None:
         return run_arm(args)
-    results = []
+    results, tmp = [], tempfile.TemporaryDirectory()
     for k, name in enumerate(ARMS):
-        out = f"/tmp/memo_memory_{k}.npy"
+        out = str(Path(tmp.name) / f"arm{k}.npy")
         line = subprocess.run([sys.executable, __file__, "--from-run", args.from_run, "--generations",
                                args.generations, "--archs", str(args.archs), "--arm", str(k), "--save", out],
                               check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
@@ -42,9 +44,8 @@ def main() -> None:
 
 
 def run_arm(args) -> None:
-    import sqlite3
-
     import evoproxy.scoring.worker as worker_mod
+    from evoproxy.app.runs import scored_programs
     from evoproxy.backends.serial import SerialBackend
     from evoproxy.benchmarks import get_benchmark
     from evoproxy.scoring.worker import EvalSetup
@@ -52,9 +53,7 @@ def run_arm(args) -> None:
     if args.arm == 0:
         worker_mod.keep_only = lambda memo, texts: None
     first, stop = (int(x) for x in args.generations.split(":"))
-    with sqlite3.connect(f"file:{args.from_run}/run.sqlite?mode=ro", uri=True) as db:
-        calls = [[t for (t,) in db.execute("SELECT text FROM candidates WHERE rejection IS NULL AND reused_from IS "
-                                           "NULL AND generation = ? ORDER BY idx", (g,))] for g in range(first, stop)]
+    calls = scored_programs(args.from_run, range(first, stop))
     keys = [("nb201-cifar10", a) for a in get_benchmark("nb201-cifar10").sample(args.archs, "search")]
     backend = SerialBackend(EvalSetup(batch_size=16, memory_mb=64000), get_benchmark)
     backend.score(["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"],

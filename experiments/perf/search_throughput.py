@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from evoproxy.app.runs import scored_programs
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.scoring.worker import EvalSetup
@@ -51,18 +52,6 @@ def stream(population: int, generations: int, offspring: int, seed: int) -> list
             pop[rng.randrange(population)] = child
         calls.append([c.text for c in children])
     return calls
-
-
-def recorded(run_dir: str, generations: int) -> list[list[str]]:
-    """The programs a run fully scored (not rejected, not reused), per generation: a real stream."""
-    import sqlite3
-    with sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT generation, text FROM candidates WHERE rejection IS NULL AND reused_from IS NULL "
-                          "AND generation <= ? ORDER BY generation, idx", (generations,)).fetchall()
-    calls: dict[int, list[str]] = {}
-    for g, text in rows:
-        calls.setdefault(g, []).append(text)
-    return list(calls.values())
 
 
 def run(backend, calls: list[list[str]], keys) -> tuple[float, float, np.ndarray]:
@@ -99,7 +88,7 @@ def main() -> None:
                     "(its first --generations generations) instead of a made-up stream")
     args = ap.parse_args()
     keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
-    calls = recorded(args.from_run, args.generations) if args.from_run else \
+    calls = scored_programs(args.from_run, range(args.generations + 1)) if args.from_run else \
         stream(args.population, args.generations, args.offspring, seed=0)
     n = sum(map(len, calls))
     print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}; "
