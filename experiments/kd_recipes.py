@@ -24,12 +24,14 @@ from evoproxy.data.cifar import load_cifar10
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", default="0,6,12,23", help="params ranks in the 24-arch plan")
-    ap.add_argument("--lr", type=float, default=KDRecipe.lr)
-    ap.add_argument("--batch-size", type=int, default=KDRecipe.batch_size)
-    ap.add_argument("--epochs", type=int, default=KDRecipe.epochs)
-    ap.add_argument("--train-images", type=int, default=KDRecipe.train_images)
+    ap.add_argument("--lr", type=float, default=KDRecipe.lr, help=f"learning rate (default {KDRecipe.lr})")
+    ap.add_argument("--batch-size", type=int, default=KDRecipe.batch_size,
+                    help=f"training batch (default {KDRecipe.batch_size})")
+    ap.add_argument("--epochs", type=int, default=KDRecipe.epochs, help=f"epochs (default {KDRecipe.epochs})")
+    ap.add_argument("--train-images", type=int, default=KDRecipe.train_images,
+                    help=f"CIFAR-10 training images (default {KDRecipe.train_images})")
     ap.add_argument("--views", type=int, default=KDRecipe.views, help="augmented views per image")
-    ap.add_argument("--data-dir")
+    ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     recipe = replace(KDRecipe(), lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,

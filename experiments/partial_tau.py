@@ -14,7 +14,7 @@ from evoproxy.scoring import fitness
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("csv")
+    ap.add_argument("csv", help="an `evoproxy eval --save` file")
     ap.add_argument("--control", default="params", help="the column held fixed")
     args = ap.parse_args()
     with open(args.csv, newline="") as f:

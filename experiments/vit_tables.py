@@ -34,11 +34,13 @@ def targets(space: str, data_dir):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--proxies", default="params,flops,tvt,diswot,autoprox")
-    ap.add_argument("--spaces", default="autoformer,pit,cifar-vit")
+    ap.add_argument("--proxies", default="params,flops,tvt,diswot,autoprox",
+                    help="comma-separated proxies (default: %(default)s)")
+    ap.add_argument("--spaces", default="autoformer,pit,cifar-vit",
+                    help="comma-separated tables (default: %(default)s)")
     ap.add_argument("--holdout", action="store_true", help="rank on each table's holdout split only")
     ap.add_argument("--save", help="write every architecture's scores here")
-    ap.add_argument("--data-dir")
+    ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
     args = ap.parse_args()
     specs = [resolve(p) for p in args.proxies.split(",")]
     rows = []

@@ -23,7 +23,7 @@ ARMS = ("keep every value", "keep what later programs need")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--from-run", required=True, metavar="RUN_DIR")
+    ap.add_argument("--from-run", required=True, metavar="RUN_DIR", help="the search run whose programs are replayed")
     ap.add_argument("--generations", default="24:29", help="A:B, generations A to B-1 (default 24:29)")
     ap.add_argument("--archs", type=int, default=16, help="search networks of NAS-Bench-201 CIFAR-10 (default 16)")
     ap.add_argument("--arm", type=int, choices=(0, 1), help=argparse.SUPPRESS)

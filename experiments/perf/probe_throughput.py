@@ -45,8 +45,8 @@ def measure(stats: list[str] | None, archs: int, batch_size: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--archs", type=int, default=200)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--archs", type=int, default=200, help="NAS-Bench-201 networks probed (default 200)")
+    ap.add_argument("--batch-size", type=int, default=64, help="CIFAR-10 images per probe (default 64)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:

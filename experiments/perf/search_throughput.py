@@ -77,15 +77,15 @@ def distance(a: np.ndarray, ref: np.ndarray) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--archs", type=int, default=200)
-    ap.add_argument("--population", type=int, default=24)
-    ap.add_argument("--generations", type=int, default=5)
-    ap.add_argument("--offspring", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--benchmark", default="nb201-cifar10")
-    ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--archs", type=int, default=200, help="search networks held resident (default 200)")
+    ap.add_argument("--population", type=int, default=24, help="random programs of generation 0 (default 24)")
+    ap.add_argument("--generations", type=int, default=5, help="generations of children after generation 0 (default 5)")
+    ap.add_argument("--offspring", type=int, default=16, help="children per generation (default 16)")
+    ap.add_argument("--batch-size", type=int, default=16, help="probe batch (default 16)")
+    ap.add_argument("--benchmark", default="nb201-cifar10", help="whose networks (default nb201-cifar10)")
+    ap.add_argument("--no-ray", action="store_true", help="leave out the Ray row")
     ap.add_argument("--from-run", metavar="RUN_DIR", help="replay the programs a search run scored "
-                    "(its first --generations generations) instead of a made-up stream")
+                    "(generation 0 and the next --generations) instead of a made-up stream")
     args = ap.parse_args()
     keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
     calls = scored_programs(args.from_run, range(args.generations + 1)) if args.from_run else \

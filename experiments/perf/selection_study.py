@@ -69,8 +69,9 @@ def run_dirs(args, config) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default="experiments/synthetic.toml")
-    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--config", default="experiments/synthetic.toml",
+                    help="the searches' config (default experiments/synthetic.toml)")
+    ap.add_argument("--seeds", type=int, default=8, help="seeds 0.. per strategy (default 8)")
     ap.add_argument("--out", default="runs/selection-study", help="one run directory per strategy and seed")
     ap.add_argument("--diversity-runs", help="take the diversity runs from DIR/seed-<seed>")
     ap.add_argument("--print-only", action="store_true", help="run nothing: print the finished runs")

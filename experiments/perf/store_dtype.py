@@ -25,8 +25,8 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--archs", type=int, default=100)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--archs", type=int, default=100, help="holdout networks (default 100)")
+    ap.add_argument("--batch-size", type=int, default=16, help="probe batch (default 16)")
     args = ap.parse_args()
     bench = get_benchmark("nb201-cifar10")
     ids = bench.sample(args.archs, "holdout")
