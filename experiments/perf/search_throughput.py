@@ -10,8 +10,10 @@ resident statistics of ``--archs`` NAS-Bench-201 networks (probing is timed once
 * ``one by one``: network by network, nothing kept across calls (the evaluator before packs);
 * ``packs``: ``pack_networks`` networks at a time, same-shape small layers as one op call;
 * ``packs + reuse``: and layer/scalar values of program nodes kept across calls (``reuse_mb``);
+* ``+ group by group``: and a reduction's tensor subtree run one group of layers at a time
+  (``groupwise``, :mod:`evoproxy.lang.groupwise`), node by node before;
 * ``2 threads``: two packs scored at once, one thread each (the serial backend's ``workers``);
-* ``Ray, 2 workers``: packs + reuse, the networks split over two processes.
+* ``Ray, 2 workers``: all of it, the networks split over two processes.
 
 It prints programs per minute for generation 0 and for the later generations, and how far each
 evaluator's scores are from the one-by-one scores.
@@ -33,6 +35,9 @@ from evoproxy.search.generate import Generator
 from evoproxy.search.variation import Limits, crossover, mutate
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
+EVALUATORS = (  # name, pack_networks, reuse_mb, groupwise, pack_threads
+    ("one by one", 0, 0, False, 1), ("packs", 4, 0, False, 1), ("packs + reuse", 4, 256, False, 1),
+    ("packs + reuse + group by group", 4, 256, True, 1), ("the same, 2 threads", 4, 256, True, 2))
 PROBE_ALL = ["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"]
 
 
@@ -102,22 +107,21 @@ def main() -> None:
         ray_backend.score(PROBE_ALL, keys)
         ray_row = ("Ray, 2 workers", *run(ray_backend, calls, keys))
         ray_backend.close()
-        print(f"  {ray_row[0]:26s} generation 0 {ray_row[1]:7.1f} prog/min   later {ray_row[2]:7.1f} prog/min")
+        print(f"  {ray_row[0]:32s} generation 0 {ray_row[1]:7.1f} prog/min   later {ray_row[2]:7.1f} prog/min")
     serial = SerialBackend(setup, get_benchmark)
     start = time.perf_counter()
     serial.score(PROBE_ALL, keys)
     print(f"probing {args.archs} networks once: {time.perf_counter() - start:.0f} s, "
           f"{serial.worker.cached_bytes / 2**30:.1f} GiB resident")
     ref = None
-    for name, pack, reuse, threads in (("one by one", 0, 0, 1), ("packs", 4, 0, 1), ("packs + reuse", 4, 256, 1),
-                                       ("packs + reuse, 2 threads", 4, 256, 2)):
-        backend = SerialBackend(EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=pack,
-                                          reuse_mb=reuse, pack_threads=threads), get_benchmark)
+    for name, pack, reuse, groupwise, threads in EVALUATORS:
+        backend = SerialBackend(EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=pack, reuse_mb=reuse,
+                                          groupwise=groupwise, pack_threads=threads), get_benchmark)
         backend.worker.cache = serial.worker.cache  # the same resident statistics
         first, later, scores = run(backend, calls, keys)
         ref = scores if ref is None else ref
         rows.append((name, first, later, distance(scores, ref)))
-        print(f"  {name:26s} generation 0 {first:7.1f} prog/min   later {later:7.1f} prog/min", flush=True)
+        print(f"  {name:32s} generation 0 {first:7.1f} prog/min   later {later:7.1f} prog/min", flush=True)
     if ray_row is not None:
         rows.append((*ray_row[:3], distance(ray_row[3], ref)))
     base = rows[0]
