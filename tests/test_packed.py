@@ -6,9 +6,7 @@ import pytest
 import torch
 
 from evoproxy.benchmarks import get_benchmark
-from evoproxy.lang.groupwise import eval_packed, pack_stats
 from evoproxy.lang.packed import GROUP_NUMEL, Groups, Layers, Nets, pack, unpack
-from evoproxy.lang.program import parse
 from evoproxy.probe.base import collect
 from evoproxy.scoring.packing import Blocks, ReuseStore
 from evoproxy.scoring.worker import EvalSetup, Worker
@@ -56,29 +54,6 @@ def test_random_programs_agree_and_fail_alike(keys):
     both = np.isfinite(by_network)
     rel = np.abs(packed - by_network)[both] / np.maximum(np.abs(by_network[both]), 1e-300)
     assert np.median(rel) < 1e-9 and np.mean(rel < 1e-4) > 0.97  # ill-conditioned ones differ in rounding
-
-
-def test_reductions_run_group_by_group_with_the_same_bits(keys):
-    gen, rng = Generator(stats=STATS), random.Random(11)
-    texts = COVERAGE + ["layer_sum(l2(sub(mul(act, act_grad), div(act, layer_mean(l1(act))))))"] + \
-        [gen.program(rng).text for _ in range(100)]
-    node, failed_n = scores(keys, texts, groupwise=False)
-    group, failed_g = scores(keys, texts, groupwise=True)
-    assert failed_n == failed_g
-    assert group.tobytes() == node.tobytes()
-
-
-def test_group_by_group_holds_no_intermediate_tensor(keys):
-    bench = get_benchmark("synthetic")
-    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
-    stats = [collect(bench.build(k[1]), x, y, {"act", "act_grad"}) for k in keys[:3]]
-    p = parse("layer_sum(l2(abs(mul(act, act_grad))))")
-    values = []
-    for groupwise in (True, False):
-        memo: dict = {}
-        values.append(eval_packed(p, pack_stats(stats), memo, 3, groupwise).v)
-        assert ("mul(act, act_grad)" in memo) is not groupwise  # node by node keeps every node's value
-    assert torch.equal(*values)
 
 
 def test_threads_and_key_order_do_not_change_a_bit(keys):

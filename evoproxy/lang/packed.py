@@ -12,18 +12,19 @@ pack's values are laid out flat over all its layers:
 An op with a batched form (:attr:`evoproxy.lang.ops.Op.batch_fn`) runs once per group; any other
 op runs network by network through :func:`~evoproxy.lang.interpret.apply_op` and its results are
 packed again. So a program computes here what it computes network by network, up to the order of
-float additions inside a reduction. Programs are evaluated on packs by :mod:`evoproxy.lang.groupwise`.
+float additions inside a reduction.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
 from evoproxy.lang.interpret import common_dtype, apply_op
 from evoproxy.lang.ops import OPS, Op
+from evoproxy.lang.program import Program
 
 GROUP_NUMEL = 1 << 15
 """Elements of a stacked group at most (128 KB of float32): per-layer calls cost interpreter time,
@@ -130,7 +131,7 @@ def _same_groups(a: Groups, b: Groups) -> bool:
         x.shape == y.shape and torch.equal(p, q) for (p, x), (q, y) in zip(a.groups, b.groups))
 
 
-def per_layer(v: Packed, layout: Layout) -> Optional[torch.Tensor]:
+def _per_layer(v: Packed, layout: Layout) -> Optional[torch.Tensor]:
     """A layer or scalar value as one number per flat layer position (None if it cannot be)."""
     if isinstance(v, Nets):
         return v.v[layout.seg]
@@ -139,7 +140,7 @@ def per_layer(v: Packed, layout: Layout) -> Optional[torch.Tensor]:
     return None
 
 
-def broadcast_rows(fn: Callable, t: torch.Tensor, per_row: torch.Tensor, swap: bool) -> torch.Tensor:
+def _broadcast(fn: Callable, t: torch.Tensor, per_row: torch.Tensor, swap: bool) -> torch.Tensor:
     b = per_row.to(t).reshape(-1, *([1] * (t.dim() - 1)))
     return fn(b, t) if swap else fn(t, b)
 
@@ -151,14 +152,14 @@ def _binary(op: Op, fn: Callable, a: Packed, b: Packed) -> Optional[Packed]:
         return Groups(a.layout, tuple((p, fn(*common_dtype(x, y))) for (p, x), (_, y) in zip(a.groups, b.groups)))
     if isinstance(a, Groups) or isinstance(b, Groups):
         g, other, swap = (a, b, False) if isinstance(a, Groups) else (b, a, True)
-        rows = per_layer(other, g.layout)
+        rows = _per_layer(other, g.layout)
         if rows is None:
             return None
-        return Groups(g.layout, tuple((p, broadcast_rows(fn, x, rows[p], swap)) for p, x in g.groups))
+        return Groups(g.layout, tuple((p, _broadcast(fn, x, rows[p], swap)) for p, x in g.groups))
     if isinstance(a, Nets) and isinstance(b, Nets):
         return Nets(fn(*common_dtype(a.v, b.v)))
     layout = a.layout if isinstance(a, Layers) else b.layout
-    va, vb = per_layer(a, layout), per_layer(b, layout)
+    va, vb = _per_layer(a, layout), _per_layer(b, layout)
     if va is None or vb is None:
         return None
     return Layers(layout, fn(*common_dtype(va, vb)))
@@ -192,3 +193,30 @@ def _fast(op: Op, args: Sequence[Packed]) -> Optional[Packed]:
 def apply_packed(op: Op, args: Sequence[Packed]) -> Packed:
     out = _fast(op, args)
     return out if out is not None else per_network(op, args)
+
+
+def eval_packed(p: Program, leaf: Callable[[str], Packed], memo: dict[str, Packed], n: int) -> Packed:
+    """Value of ``p`` on every network of a pack; ``leaf(name)`` packs a statistic, ``memo`` (keyed by
+    node text) may be shared across programs."""
+    hit = memo.get(p.text)
+    if hit is not None:
+        return hit
+    if p.is_const:
+        value: Packed = Nets(torch.full((n,), p.value, dtype=torch.float64))
+    elif p.is_stat:
+        value = leaf(p.head)
+    else:
+        value = apply_packed(OPS.get(p.head), [eval_packed(a, leaf, memo, n) for a in p.args])
+    memo[p.text] = value
+    return value
+
+
+def pack_stats(stats: Sequence[Mapping[str, object]]) -> Callable[[str], Packed]:
+    """``leaf(name)``: the statistic ``name`` of every network packed (once); KeyError if one lacks it."""
+    done: dict[str, Packed] = {}
+
+    def leaf(name: str) -> Packed:
+        if name not in done:
+            done[name] = pack([s[name] for s in stats])
+        return done[name]
+    return leaf

@@ -14,8 +14,7 @@ from collections import OrderedDict
 from typing import Hashable, Optional, Sequence
 
 
-from evoproxy.lang.groupwise import eval_packed, pack_stats
-from evoproxy.lang.packed import Layers, Nets, Packed
+from evoproxy.lang.packed import Layers, Nets, Packed, eval_packed, pack_stats
 from evoproxy.lang.program import Program
 
 
@@ -92,15 +91,15 @@ class PackMemo(dict):
 class PackScorer:
     """Scores programs on one pack of networks' statistics."""
 
-    def __init__(self, stats: Sequence[dict], memo: PackMemo, groupwise: bool = True) -> None:
+    def __init__(self, stats: Sequence[dict], memo: PackMemo) -> None:
         self.leaf = pack_stats(stats)
-        self.memo, self.n, self.groupwise = memo, len(stats), groupwise
+        self.memo, self.n = memo, len(stats)
 
     def score(self, p: Program) -> Optional[list[float]]:
         """One score per network, or None if some network needs the network-by-network path (an op
         raised there, or a statistic is missing): that path names what went wrong."""
         try:
-            value = eval_packed(p, self.leaf, self.memo, self.n, self.groupwise)
+            value = eval_packed(p, self.leaf, self.memo, self.n)
             return [float(x) for x in value.v.tolist()] if isinstance(value, Nets) else None
         except Exception:  # noqa: BLE001  (re-run network by network, where it is named)
             return None

@@ -49,7 +49,6 @@ class EvalSetup:
     reuse_mb: int = 256  # layer and scalar values of program nodes kept across calls (0: none)
     pack_threads: int = 1  # packs scored at once, each on one thread (the same bits for any number)
     store_dtype: str = "float32"  # resident float32 statistics kept as float16 / bfloat16 (half the memory)
-    groupwise: bool = True  # a pack's reductions run group by group, intermediates in the cache (same bits)
 
 
 def _nbytes(value) -> int:
@@ -162,7 +161,7 @@ class Worker:
             stats = [_computed(s) for s in stats]
         out = np.full((len(programs), len(stats)), math.nan)
         failed: dict[int, str] = {}
-        scorer = PackScorer(stats, PackMemo(self.reuse, pack), self.setup.groupwise) if self.setup.pack_networks > 0 else None
+        scorer = PackScorer(stats, PackMemo(self.reuse, pack)) if self.setup.pack_networks > 0 else None
         memos: list[dict] = [{} for _ in stats]
         for i, p in enumerate(programs):
             if clock.out_of_time(i):

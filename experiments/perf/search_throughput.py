@@ -10,10 +10,8 @@ resident statistics of ``--archs`` NAS-Bench-201 networks (probing is timed once
 * ``one by one``: network by network, nothing kept across calls (the evaluator before packs);
 * ``packs``: ``pack_networks`` networks at a time, same-shape small layers as one op call;
 * ``packs + reuse``: and layer/scalar values of program nodes kept across calls (``reuse_mb``);
-* ``+ group by group``: and a reduction's tensor subtree run one group of layers at a time
-  (``groupwise``, :mod:`evoproxy.lang.groupwise`), node by node before;
 * ``2 threads``: two packs scored at once, one thread each (the serial backend's ``workers``);
-* ``Ray, 2 workers``: all of it, the networks split over two processes.
+* ``Ray, 2 workers``: packs + reuse, the networks split over two processes.
 
 It prints programs per minute for generation 0 and for the later generations (the best of
 ``--repeats`` runs of each serial evaluator, in alternating order), and how far each evaluator's
@@ -36,9 +34,8 @@ from evoproxy.search.generate import Generator
 from evoproxy.search.variation import Limits, crossover, mutate
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
-EVALUATORS = (  # name, pack_networks, reuse_mb, groupwise, pack_threads
-    ("one by one", 0, 0, False, 1), ("packs", 4, 0, False, 1), ("packs + reuse", 4, 256, False, 1),
-    ("packs + reuse + group by group", 4, 256, True, 1), ("the same, 2 threads", 4, 256, True, 2))
+EVALUATORS = (  # name, pack_networks, reuse_mb, pack_threads
+    ("one by one", 0, 0, 1), ("packs", 4, 0, 1), ("packs + reuse", 4, 256, 1), ("packs + reuse, 2 threads", 4, 256, 2))
 PROBE_ALL = ["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"]
 
 
@@ -77,9 +74,9 @@ def serial_rows(args, calls, keys, cache) -> list[tuple]:
     ``--repeats`` times in alternating order (forwards, backwards, ...), so drift favours none."""
     best: dict[str, list] = {}
     for rep in range(args.repeats):
-        for name, pack, reuse, groupwise, threads in EVALUATORS[::1 if rep % 2 == 0 else -1]:
+        for name, pack, reuse, threads in EVALUATORS[::1 if rep % 2 == 0 else -1]:
             setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=pack, reuse_mb=reuse,
-                              groupwise=groupwise, pack_threads=threads)
+                              pack_threads=threads)
             backend = SerialBackend(setup, get_benchmark)
             backend.worker.cache = cache  # the same resident statistics
             first, later, scores = run(backend, calls, keys)
