@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evoproxy.app.exports import finished_report, study_search
+from evoproxy.app.runs import finished_report, study_search
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import combine

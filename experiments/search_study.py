@@ -34,7 +34,7 @@ import torch
 
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.exports import finished_report, study_search
+from evoproxy.app.runs import finished_report, study_search
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from evoproxy.app import exports
-from evoproxy.app.exports import is_finished
+from evoproxy.app import exports, runs
+from evoproxy.app.runs import is_finished
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli import main
 from evoproxy.lang.export import read_sympy, to_sympy
@@ -121,12 +121,12 @@ def test_is_finished_tells_a_finished_run_from_none(run, tmp_path):
 def test_study_search_starts_resumes_or_leaves_a_run(run, tmp_path, monkeypatch):
     """A study's search: fresh where nothing is, --resume where a run was cut, nothing where it finished."""
     calls = []
-    monkeypatch.setattr(exports.subprocess, "run", lambda cmd, check: calls.append(cmd[4:]))
+    monkeypatch.setattr(runs.subprocess, "run", lambda cmd, check: calls.append(cmd[4:]))
     fresh, extra = ["--config", "c.toml", "--seed", "1"], ("--data-dir", "d")
-    exports.study_search(tmp_path / "new", fresh, "new", extra)
+    runs.study_search(tmp_path / "new", fresh, "new", extra)
     (tmp_path / "cut").mkdir()
     (tmp_path / "cut" / "run.sqlite").write_bytes(b"")
-    exports.study_search(tmp_path / "cut", fresh, "cut", extra)
-    exports.study_search(run[0], fresh, "done", extra)
+    runs.study_search(tmp_path / "cut", fresh, "cut", extra)
+    runs.study_search(run[0], fresh, "done", extra)
     assert calls == [[*fresh, "--out", str(tmp_path / "new"), "--quiet", *extra],
                      ["--resume", str(tmp_path / "cut"), "--quiet", *extra]]

@@ -7,11 +7,10 @@ the CSV with any CSV reader (the hall of fame's formulas, figures and the baseli
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Callable, Optional
 
+from evoproxy.app.runs import finished_report
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang import export
 from evoproxy.lang.program import parse
@@ -21,38 +20,6 @@ from evoproxy.search.rundir import csv_text, hall_of_fame_columns, hall_of_fame_
 from evoproxy.search.store import RunStore, damaged_store
 
 FORMATS = ("json", "text", "latex", "sympy", "python", "csv")
-
-
-def finished_report(run_dir: str) -> tuple[RunStore, dict]:
-    with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
-        report = store.get_meta("report")
-        if report is not None and not isinstance(report.get("hall_of_fame"), list):
-            raise ValueError("the stored report has no hall of fame")
-    if report is None:
-        raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
-    return store, report
-
-
-def is_finished(run_dir: str) -> bool:
-    """Whether ``run_dir`` holds a finished search (at its last generation or ended by its time budget)."""
-    try:
-        store, _ = finished_report(run_dir)
-    except EvoproxyError:
-        return False
-    store.close()
-    return True
-
-
-def study_search(out: Path, fresh: list[str], label: str, extra: tuple[str, ...] = ()) -> None:
-    """A study script's search into ``out``: nothing when it is finished (a run its time budget ended
-    stays ended), ``--resume`` when it was started, else ``evoproxy search`` with ``fresh`` arguments;
-    ``extra`` (such as ``--data-dir``) either way."""
-    if is_finished(str(out)):
-        return
-    cmd = ["--resume", str(out)] if (Path(out) / "run.sqlite").exists() else [*fresh, "--out", str(out)]
-    print(f"{label}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)
 
 
 def select_entries(report: dict, run_dir: str, top: int = 1, ensemble: bool = False,

@@ -1,6 +1,9 @@
-"""What is in a runs folder and where each run stands, read from the run stores (read-only)."""
+"""What is in a runs folder and where each run stands, read from the run stores (read-only); a study
+script's search started, resumed or left as it is."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -77,3 +80,35 @@ def scored_programs(run_dir: str | Path, generations: range) -> list[list[str]]:
         calls = [[c.text for c in store.candidates(g) if c.rejection is None and c.reused_from is None]
                  for g in generations]
     return [texts for texts in calls if texts]
+
+
+def finished_report(run_dir: str) -> tuple[RunStore, dict]:
+    with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
+        store = RunStore(run_dir, create=False)
+        report = store.get_meta("report")
+        if report is not None and not isinstance(report.get("hall_of_fame"), list):
+            raise ValueError("the stored report has no hall of fame")
+    if report is None:
+        raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
+    return store, report
+
+
+def is_finished(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a finished search (at its last generation or ended by its time budget)."""
+    try:
+        store, _ = finished_report(run_dir)
+    except EvoproxyError:
+        return False
+    store.close()
+    return True
+
+
+def study_search(out: Path, fresh: list[str], label: str, extra: tuple[str, ...] = ()) -> None:
+    """A study script's search into ``out``: nothing when it is finished (a run its time budget ended
+    stays ended), ``--resume`` when it was started, else ``evoproxy search`` with ``fresh`` arguments;
+    ``extra`` (such as ``--data-dir``) either way."""
+    if is_finished(str(out)):
+        return
+    cmd = ["--resume", str(out)] if (Path(out) / "run.sqlite").exists() else [*fresh, "--out", str(out)]
+    print(f"{label}: evoproxy search {' '.join(cmd)}", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "evoproxy", "search", *cmd, "--quiet", *extra], check=True)

@@ -22,7 +22,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from evoproxy.app.exports import finished_report, is_finished, study_search
+from evoproxy.app.runs import finished_report, is_finished, study_search
 from evoproxy.lang.program import parse
 from evoproxy.search.config import load_config
 
