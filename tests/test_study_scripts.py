@@ -84,3 +84,35 @@ def test_search_study_reads_each_baseline_from_its_own_holdout_file(tmp_path, mo
     assert -1 < found["params"]["imagenet16"][0] < 1
     with pytest.raises(SystemExit, match="holdout12-baseline-meco.csv"):
         script.baseline_scores(["meco"], tmp_path, False, None)
+
+
+def _perf(script: str, *args: str):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, str(EXPERIMENTS / "perf" / script), *args], capture_output=True, text=True)
+
+
+def test_search_throughput_prints_every_evaluator_with_the_best_of_its_repeats():
+    run = _perf("search_throughput.py", "--benchmark", "synthetic", "--archs", "4", "--generations", "1",
+                "--population", "6", "--offspring", "4", "--repeats", "2", "--no-ray")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    progress = [x.split(" generation 0 ")[0].strip() for x in lines if x.startswith("  ") and " generation 0 " in x]
+    order = ["one by one", "packs", "packs + reuse", "packs + reuse, 2 threads"]
+    assert progress == order + order[::-1]  # 4 evaluators, forwards then backwards
+    rows = [x.split(" | ") for x in lines if x.startswith("| ") and "prog/min" in x]
+    assert [r[0][2:] for r in rows] == order
+    assert "10/10 programs bit-identical" in rows[0][4]
+
+
+@pytest.mark.parametrize("script,args,why", [
+    ("search_throughput.py", ["--repeats", "0"], "--repeats: must be an integer >= 1"),
+    ("search_throughput.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
+    ("memo_memory.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
+    ("memo_memory.py", ["--from-run", "{run}", "--generations", "5:3"], "give A:B"),
+])
+def test_perf_scripts_refuse_bad_options_in_one_line(script, args, why, tmp_path):
+    (tmp_path / "run.sqlite").touch()
+    run = _perf(script, *(a.format(run=tmp_path) for a in args))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert why in run.stderr.strip().splitlines()[-1]

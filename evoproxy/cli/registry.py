@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from evoproxy.registry import Registry
@@ -59,6 +60,13 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"evoproxy: error: {message} (see `{self.prog} --help`)\n")
+
+
+def run_dir(text: str) -> str:
+    """An argparse type: a search's run directory (it holds ``run.sqlite``)."""
+    if not (Path(text) / "run.sqlite").is_file():
+        raise argparse.ArgumentTypeError(f"{text} holds no run store (run.sqlite); give the --out folder of a search")
+    return text
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:

@@ -18,14 +18,24 @@ from pathlib import Path
 
 import numpy as np
 
+from evoproxy.cli.registry import at_least, run_dir
+
 ARMS = ("keep every value", "keep what later programs need")
+
+
+def generation_range(text: str) -> tuple[int, int]:
+    """``A:B`` with 0 <= A < B (an argparse type)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) >= int(parts[1]):
+        raise argparse.ArgumentTypeError(f"give A:B, generations A to B-1 with A < B, not {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--from-run", required=True, metavar="RUN_DIR", help="the search run whose programs are replayed")
-    ap.add_argument("--generations", default="24:29", help="A:B, generations A to B-1 (default 24:29)")
-    ap.add_argument("--archs", type=int, default=16, help="search networks of NAS-Bench-201 CIFAR-10 (default 16)")
+    ap.add_argument("--from-run", required=True, type=run_dir, metavar="RUN_DIR", help="the search run whose programs are replayed")
+    ap.add_argument("--generations", type=generation_range, default="24:29", help="A:B, generations A to B-1 (default 24:29)")
+    ap.add_argument("--archs", type=at_least(2), default=16, help="search networks of NAS-Bench-201 CIFAR-10 (default 16)")
     ap.add_argument("--arm", type=int, choices=(0, 1), help=argparse.SUPPRESS)
     ap.add_argument("--save", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -35,7 +45,7 @@ def main() -> None:
     for k, name in enumerate(ARMS):
         out = str(Path(tmp.name) / f"arm{k}.npy")
         line = subprocess.run([sys.executable, __file__, "--from-run", args.from_run, "--generations",
-                               args.generations, "--archs", str(args.archs), "--arm", str(k), "--save", out],
+                               "{}:{}".format(*args.generations), "--archs", str(args.archs), "--arm", str(k), "--save", out],
                               check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         results.append((name, line, np.load(out)))
         print(f"{name}: {line}", flush=True)
@@ -52,7 +62,7 @@ def run_arm(args) -> None:
 
     if args.arm == 0:
         worker_mod.keep_only = lambda memo, texts: None
-    first, stop = (int(x) for x in args.generations.split(":"))
+    first, stop = args.generations
     calls = scored_programs(args.from_run, range(first, stop))
     keys = [("nb201-cifar10", a) for a in get_benchmark("nb201-cifar10").sample(args.archs, "search")]
     backend = SerialBackend(EvalSetup(batch_size=16, memory_mb=64000), get_benchmark)

@@ -29,6 +29,7 @@ import numpy as np
 from evoproxy.app.runs import scored_programs
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
+from evoproxy.cli.registry import at_least, run_dir
 from evoproxy.scoring.worker import EvalSetup
 from evoproxy.search.generate import Generator
 from evoproxy.search.variation import Limits, crossover, mutate
@@ -97,16 +98,16 @@ def distance(a: np.ndarray, ref: np.ndarray) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--archs", type=int, default=200, help="search networks held resident (default 200)")
-    ap.add_argument("--population", type=int, default=24, help="random programs of generation 0 (default 24)")
-    ap.add_argument("--generations", type=int, default=5, help="generations of children after generation 0 (default 5)")
-    ap.add_argument("--offspring", type=int, default=16, help="children per generation (default 16)")
-    ap.add_argument("--batch-size", type=int, default=16, help="probe batch (default 16)")
+    ap.add_argument("--archs", type=at_least(2), default=200, help="search networks held resident (default 200)")
+    ap.add_argument("--population", type=at_least(1), default=24, help="random programs of generation 0 (default 24)")
+    ap.add_argument("--generations", type=at_least(1), default=5, help="generations of children after generation 0 (default 5)")
+    ap.add_argument("--offspring", type=at_least(1), default=16, help="children per generation (default 16)")
+    ap.add_argument("--batch-size", type=at_least(1), default=16, help="probe batch (default 16)")
     ap.add_argument("--benchmark", default="nb201-cifar10", help="whose networks (default nb201-cifar10)")
-    ap.add_argument("--repeats", type=int, default=2, help="runs of each serial evaluator, the best "
+    ap.add_argument("--repeats", type=at_least(1), default=2, help="runs of each serial evaluator, the best "
                     "counted (default 2; alternating order)")
     ap.add_argument("--no-ray", action="store_true", help="leave out the Ray row")
-    ap.add_argument("--from-run", metavar="RUN_DIR", help="replay the programs a search run scored "
+    ap.add_argument("--from-run", type=run_dir, metavar="RUN_DIR", help="replay the programs a search run scored "
                     "(generation 0 and the next --generations) instead of a made-up stream")
     args = ap.parse_args()
     keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
