@@ -108,6 +108,7 @@ def test_search_throughput_prints_every_evaluator_with_the_best_of_its_repeats()
 @pytest.mark.parametrize("script,args,why", [
     ("search_throughput.py", ["--repeats", "0"], "--repeats: must be an integer >= 1"),
     ("search_throughput.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
+    ("search_throughput.py", ["--benchmark", "nope"], "unknown benchmark 'nope'"),
     ("memo_memory.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
     ("memo_memory.py", ["--from-run", "{run}", "--generations", "5:3"], "give A:B"),
 ])

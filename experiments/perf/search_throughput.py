@@ -30,6 +30,7 @@ from evoproxy.app.runs import scored_programs
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least, run_dir
+from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.worker import EvalSetup
 from evoproxy.search.generate import Generator
 from evoproxy.search.variation import Limits, crossover, mutate
@@ -110,7 +111,10 @@ def main() -> None:
     ap.add_argument("--from-run", type=run_dir, metavar="RUN_DIR", help="replay the programs a search run scored "
                     "(generation 0 and the next --generations) instead of a made-up stream")
     args = ap.parse_args()
-    keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
+    try:
+        keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
+    except EvoproxyError as e:  # an unknown name, or its tables not in the data directory
+        ap.error(str(e))
     calls = scored_programs(args.from_run, range(args.generations + 1)) if args.from_run else \
         stream(args.population, args.generations, args.offspring, seed=0)
     n = sum(map(len, calls))
