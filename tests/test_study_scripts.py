@@ -5,6 +5,7 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.datahelp import have_data
@@ -109,6 +110,8 @@ def test_search_throughput_prints_every_evaluator_with_the_best_of_its_repeats()
     ("search_throughput.py", ["--repeats", "0"], "--repeats: must be an integer >= 1"),
     ("search_throughput.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
     ("search_throughput.py", ["--benchmark", "nope"], "unknown benchmark 'nope'"),
+    ("op_floor.py", ["--benchmark", "nope"], "unknown benchmark 'nope'"),
+    ("op_floor.py", ["--mmap-mib", "0"], "--mmap-mib: must be an integer >= 1"),
     ("memo_memory.py", ["--from-run", "no-such-run"], "no-such-run holds no run store"),
     ("memo_memory.py", ["--from-run", "{run}", "--generations", "5:3"], "give A:B"),
 ])
@@ -117,3 +120,31 @@ def test_perf_scripts_refuse_bad_options_in_one_line(script, args, why, tmp_path
     run = _perf(script, *(a.format(run=tmp_path) for a in args))
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert why in run.stderr.strip().splitlines()[-1]
+
+
+def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes(monkeypatch):
+    """A tensor node computed in an earlier call counts as recomputed; a reduced (layer) value is reused,
+    not recomputed; the clock changes no score and leaves the interpreter as it found it."""
+    monkeypatch.syspath_prepend(str(EXPERIMENTS / "perf"))
+    floor = load_script("perf/op_floor")
+    import evoproxy.lang.packed as packed
+    from evoproxy.backends.serial import SerialBackend
+    from evoproxy.benchmarks import get_benchmark
+    from evoproxy.scoring.worker import EvalSetup
+    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark)
+    keys = [("synthetic", a) for a in get_benchmark("synthetic").sample(4, "search")]
+    calls = [["layer_sum(l1(relu(act)))"], ["layer_sum(l1(relu(act)))", "layer_sum(l2(relu(act)))"]]
+    plain = [backend.score(texts, keys)[0] for texts in calls]
+    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark)
+    eval_before = packed.eval_packed
+    with floor.OpClock().installed() as clock:
+        total, read_bytes, _, _ = floor.score_stream(backend, calls, keys, clock)
+        timed = [backend.score(texts, keys)[0] for texts in calls]
+    assert packed.eval_packed is eval_before
+    for a, b in zip(plain, timed):
+        np.testing.assert_array_equal(a, b)
+    # on each of 2 packs: relu and l1 first time in call 1; in call 2 l1's layer value is reused, l2 is
+    # new and its relu recomputed; the replay reuses both reductions and computes nothing
+    assert set(clock.by_op) == {"relu", "l1", "l2"}
+    assert clock.calls["tensor ops, first time"] == 6 and clock.calls["tensor ops, recomputed"] == 2
+    assert total > 0 and read_bytes == 2 * sum(b for (_, stat), b in clock.stat_bytes.items() if stat == "act")

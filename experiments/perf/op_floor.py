@@ -1,0 +1,203 @@
+"""How fast could scoring be? Where a search stream's scoring time goes, and the floor it implies.
+
+    python experiments/perf/op_floor.py [--archs 48] [--generations 5] [--offspring 16]
+
+Scores the stream of ``search_throughput.py`` (a random population, then generations of children)
+with packs + reuse, one thread, and times every op call by what it works on:
+
+* ``tensor ops``: calls with an activation-sized operand (a tensor statistic or a value computed
+  from one), split into nodes computed for the first time in the stream and nodes an earlier call
+  had computed already (a cache of every tensor value ever computed would skip those; the reuse
+  store keeps only layer and scalar values, as tensor values are the size of the statistics);
+* ``small ops``: calls on layer or scalar values only;
+* the rest: the interpreter, packing, memo and screening around them.
+
+The floor is the time of first-time tensor ops: a program's value needs them (skipping elements
+would change its score), whatever the interpreter does around them. Total / floor bounds the
+speed-up of any evaluator that gives the same scores with the same op kernels.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+import evoproxy.lang.packed as packed
+import evoproxy.scoring.memory as memory
+import evoproxy.scoring.packing as packing
+from evoproxy.backends.serial import SerialBackend
+from evoproxy.benchmarks import get_benchmark
+from evoproxy.cli.registry import at_least
+from evoproxy.errors import EvoproxyError
+from evoproxy.scoring.worker import EvalSetup
+
+from search_throughput import PROBE_ALL, STATS, stream  # noqa: E402  (run from this folder's script path)
+
+
+class OpClock:
+    """Wraps the packed interpreter's ``eval_packed`` / ``apply_packed`` to time op calls."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.seen: set[tuple] = set()
+        self.by_op: dict[str, list] = defaultdict(lambda: [0.0, 0])  # first-time tensor ops: seconds, bytes
+        self.node: list[tuple] = []
+        self.stat_bytes: dict[tuple, int] = {}  # (pack, statistic): bytes of its tensor
+        self.call_reads: set[tuple] = set()  # (pack, statistic) read by this call's first-time tensor ops
+        self._eval, self._apply = packed.eval_packed, packed.apply_packed
+
+    @contextmanager
+    def installed(self) -> Iterator["OpClock"]:
+        packed.eval_packed = packing.eval_packed = self.eval_packed
+        packed.apply_packed = self.apply_packed
+        try:
+            yield self
+        finally:
+            packed.eval_packed = packing.eval_packed = self._eval
+            packed.apply_packed = self._apply
+
+    def eval_packed(self, p, leaf, memo, n):
+        pack = getattr(memo, "pack", None)
+        self.node.append((pack, p.text, p.stats))  # a node on one pack of networks
+        try:
+            value = self._eval(p, leaf, memo, n)
+        finally:
+            self.node.pop()
+        if p.is_stat and isinstance(value, packed.Groups):
+            self.stat_bytes[(pack, p.head)] = _bytes(value)
+        return value
+
+    def apply_packed(self, op, args):
+        start = time.perf_counter()
+        out = self._apply(op, args)
+        elapsed = time.perf_counter() - start
+        pack, text, stats = self.node[-1]
+        node = (pack, text)
+        if any(isinstance(a, packed.Groups) for a in args):
+            kind = "tensor ops, recomputed" if node in self.seen else "tensor ops, first time"
+            self.seen.add(node)
+        else:
+            kind = "small ops"
+        self.seconds[kind] += elapsed
+        self.calls[kind] += 1
+        if kind == "tensor ops, first time":
+            self.call_reads.update((pack, s) for s in stats)
+            self.by_op[op.name][0] += elapsed
+            self.by_op[op.name][1] += sum(map(_bytes, [*args, out]))
+        return out
+
+
+def _bytes(value) -> int:
+    if isinstance(value, packed.Groups):
+        return sum(t.numel() * t.element_size() for _, t in value.groups)
+    return value.v.numel() * value.v.element_size()
+
+
+def reference_gbps(mb: float = 1.0, repeats: int = 200, read_only: bool = False) -> float:
+    """GB/s of ``torch.add`` on two float32 tensors of ``mb`` MB (read twice, write once), or of
+    ``torch.sum`` of one (``read_only``), one thread."""
+    x = torch.rand(int(mb * 2**18))
+    y = torch.rand_like(x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.sum(x) if read_only else torch.add(x, y)
+    return repeats * (1 if read_only else 3) * x.numel() * 4 / (time.perf_counter() - start) / 1e9
+
+
+def in_cache_gbps(name: str, repeats: int = 100) -> float:
+    """GB/s (operands + result) of op ``name``'s batched form on one 1 MB layer (a stage-1 NB201
+    activation at batch 16) held in the CPU's cache: its speed in an evaluator whose data never
+    leaves the cache."""
+    from evoproxy.lang.ops import OPS
+    op = OPS.get(name)
+    fn = op.batch_fn or op.fn
+    args = [torch.randn(1, 16, 16, 32, 32) for _ in range(op.arity)]
+    out = fn(*args)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(*args)
+    seconds = (time.perf_counter() - start) / repeats
+    return sum(t.numel() * t.element_size() for t in [*args, out]) / seconds / 1e9
+
+
+def score_stream(backend, calls, keys, clock: OpClock) -> tuple[float, int, float, float]:
+    """(seconds, bytes of statistics the first-time tensor ops read per call, user and system CPU s)."""
+    total, read_bytes = 0.0, 0
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for texts in calls:
+        clock.call_reads = set()
+        start = time.perf_counter()
+        backend.score(texts, keys)
+        total += time.perf_counter() - start
+        read_bytes += sum(clock.stat_bytes.get(k, 0) for k in clock.call_reads)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return total, read_bytes, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+
+
+def report(clock: OpClock, total: float, read_bytes: int) -> None:
+    ops = sum(clock.seconds.values())
+    print("\n| where the time goes | seconds | share |\n|---|---|---|")
+    for kind in ("tensor ops, first time", "tensor ops, recomputed", "small ops"):
+        print(f"| {kind} | {clock.seconds[kind]:.1f} | {clock.seconds[kind] / total:.0%} |")
+    print(f"| interpreter, packing, memo, screening | {total - ops:.1f} | {(total - ops) / total:.0%} |")
+    print(f"| total | {total:.1f} | 100% |")
+    print("\n| op (first-time tensor calls) | seconds | GB/s (operands + result) | GB/s in cache |\n|---|---|---|---|")
+    cache_floor = 0.0
+    for name, (sec, nbytes) in sorted(clock.by_op.items(), key=lambda kv: -kv[1][0]):
+        gbps = in_cache_gbps(name)
+        cache_floor += nbytes / 1e9 / gbps
+        print(f"| {name} | {sec:.2f} | {nbytes / sec / 1e9:.1f} | {gbps:.1f} |")
+    read_gbps = reference_gbps(256, 10, read_only=True)
+    print(f"reference, one thread: torch.add of two 1 MB float32 tensors {reference_gbps():.1f} GB/s, of two 64 MB "
+          f"tensors {reference_gbps(64, 10):.1f} GB/s; torch.sum of 256 MB {read_gbps:.1f} GB/s")
+    recomputed = clock.seconds["tensor ops, recomputed"]
+    print(f"\nBounds on the speed-up over this evaluator (total / the time that stays), same scores:\n"
+          f"- any interpreter, same data flow (the first-time tensor ops stay): "
+          f"{total / clock.seconds['tensor ops, first time']:.1f}x; no recomputation alone: "
+          f"{total / (total - recomputed):.1f}x\n"
+          f"- every operand in the cache, torch's kernels op by op (they run at their in-cache speed): "
+          f"{total / cache_floor:.1f}x\n"
+          f"- one fused pass per call over each statistic a first-time tensor op reads "
+          f"({read_bytes / 2**30:.1f} GiB at torch.sum's speed), no compute: {total / (read_bytes / 1e9 / read_gbps):.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--archs", type=at_least(2), default=48, help="search networks held resident (default 48)")
+    ap.add_argument("--population", type=at_least(1), default=24, help="random programs of generation 0 (default 24)")
+    ap.add_argument("--generations", type=at_least(1), default=5, help="generations of children (default 5)")
+    ap.add_argument("--offspring", type=at_least(1), default=16, help="children per generation (default 16)")
+    ap.add_argument("--batch-size", type=at_least(1), default=16, help="probe batch (default 16)")
+    ap.add_argument("--benchmark", default="nb201-cifar10", help="whose networks (default nb201-cifar10)")
+    ap.add_argument("--mmap-mib", type=at_least(1), help="glibc's mmap threshold in MiB (default: the worker's, "
+                    f"{memory.MMAP_THRESHOLD >> 20} MiB)")
+    args = ap.parse_args()
+    try:
+        keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
+    except EvoproxyError as e:  # an unknown name, or its tables not in the data directory
+        ap.error(str(e))
+    calls = stream(args.population, args.generations, args.offspring, seed=0)
+    setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=4, reuse_mb=256, pack_threads=1)
+    backend = SerialBackend(setup, get_benchmark)
+    if args.mmap_mib and memory._libc() is not None:
+        memory._libc().mallopt(memory.M_MMAP_THRESHOLD, args.mmap_mib << 20)
+    backend.score(PROBE_ALL, keys)
+    print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}: "
+          f"{backend.worker.cached_bytes / 2**30:.1f} GiB resident; {sum(map(len, calls))} programs in "
+          f"{len(calls)} calls; packs of 4 + reuse, 1 thread")
+    with OpClock().installed() as clock:
+        total, read_bytes, user, system = score_stream(backend, calls, keys, clock)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"scoring: {total:.1f} s ({sum(map(len, calls)) / total * 60:.1f} prog/min), CPU user {user:.1f} s, "
+          f"system {system:.1f} s; peak RSS {peak:.2f} GiB")
+    report(clock, total, read_bytes)
+
+
+if __name__ == "__main__":
+    main()
