@@ -68,3 +68,23 @@ def test_every_generated_program_is_computable(seed, depth):
     for stats in networks:
         value = eval_node(program, stats, {})   # a well-typed program computes: no exception of any kind
         assert tuple(value.shape) == () and value.dtype.is_floating_point, format(program)
+
+
+SPECIAL = st.sampled_from([0.0, -0.0, 1.0, -2.5, 1e-45, 3e38, -3e38, float("inf"), float("-inf"), float("nan")])
+FLOATS = st.lists(st.one_of(SPECIAL, st.floats(width=32)), min_size=0, max_size=12)
+
+
+@settings(max_examples=300, deadline=2000)
+@given(FLOATS, FLOATS)
+def test_safe_ops_equal_their_masked_form_bit_for_bit(xs, ys):
+    """The finite-sum shortcut of log, invert and div changes no bit: 0 outside the domain, else the op."""
+    import torch
+
+    from evoproxy.lang.ops import safe_div, safe_invert, safe_log
+    n = min(len(xs), len(ys))
+    x, y = torch.tensor(xs[:n], dtype=torch.float32), torch.tensor(ys[:n], dtype=torch.float32)
+    pairs = [(safe_log(x), torch.where(x > 0, torch.log(x), 0)),
+             (safe_invert(x), torch.where(x != 0, torch.reciprocal(x), 0)),
+             (safe_div(x, y), torch.where(y != 0, x / y, 0))]
+    for got, want in pairs:
+        assert torch.equal(got.view(torch.int32), want.view(torch.int32))

@@ -84,16 +84,25 @@ def _check_op(op: Op) -> None:
 
 # ---- elementwise helpers (public: plugin ops use them): defined everywhere, never in place --
 
+def zero_where_undefined(value: torch.Tensor, defined: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``value`` where the mask ``defined()`` holds, else 0. At a point outside its domain (log of
+    x <= 0, division by 0) ``value`` is inf or NaN, so where its sum is finite no point is outside and
+    the mask, a pass as slow as the op itself, is skipped (the same result, bit for bit)."""
+    if torch.isfinite(value.sum()):
+        return value
+    return torch.where(defined(), value, 0)  # the NaN / inf of undefined points is never selected
+
+
 def safe_log(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x > 0, torch.log(x), 0)  # the NaN of log(x <= 0) is never selected
+    return zero_where_undefined(torch.log(x), lambda: x > 0)
 
 
 def safe_invert(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x != 0, torch.reciprocal(x), 0)
+    return zero_where_undefined(torch.reciprocal(x), lambda: x != 0)
 
 
 def safe_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.where(b != 0, a / b, 0)
+    return zero_where_undefined(a / b, lambda: b != 0)
 
 
 def _flat_apply(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
