@@ -31,9 +31,13 @@ def _libc():
 @lru_cache(maxsize=1)
 def map_large_blocks() -> None:
     """Serve blocks of ``MMAP_THRESHOLD`` bytes and more by mmap (once per process)."""
+    set_mmap_threshold(MMAP_THRESHOLD)
+
+
+def set_mmap_threshold(nbytes: int) -> None:
     libc = _libc()
     if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(M_MMAP_THRESHOLD, nbytes)
 
 
 def release_freed_memory() -> None:

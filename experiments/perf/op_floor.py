@@ -12,9 +12,12 @@ with packs + reuse, one thread, and times every op call by what it works on:
 * ``small ops``: calls on layer or scalar values only;
 * the rest: the interpreter, packing, memo and screening around them.
 
-The floor is the time of first-time tensor ops: a program's value needs them (skipping elements
-would change its score), whatever the interpreter does around them. Total / floor bounds the
-speed-up of any evaluator that gives the same scores with the same op kernels.
+A program's value needs its first-time tensor ops (skipping elements would change its score),
+whatever the interpreter does around them. The script prints three bounds on the speed-up of an
+evaluator that gives the same scores: total / first-time tensor ops (same kernels, same data flow);
+total / those ops at their in-cache speed (each op timed again on one 1 MB layer held in the cache);
+total / one pass over the statistics each call reads, at ``torch.sum``'s speed (compute not counted).
+``--mmap-mib`` sets glibc's mmap threshold (the worker's is 1 MiB) to see what page faults cost.
 """
 from __future__ import annotations
 
@@ -33,10 +36,10 @@ import evoproxy.scoring.packing as packing
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least
-from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.worker import EvalSetup
 
-from search_throughput import PROBE_ALL, STATS, stream  # noqa: E402  (run from this folder's script path)
+from search_throughput import (  # noqa: E402  (this script's folder is on the path)
+    PROBE_ALL, STATS, add_stream_options, search_keys, stream)
 
 
 class OpClock:
@@ -169,24 +172,16 @@ def report(clock: OpClock, total: float, read_bytes: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--archs", type=at_least(2), default=48, help="search networks held resident (default 48)")
-    ap.add_argument("--population", type=at_least(1), default=24, help="random programs of generation 0 (default 24)")
-    ap.add_argument("--generations", type=at_least(1), default=5, help="generations of children (default 5)")
-    ap.add_argument("--offspring", type=at_least(1), default=16, help="children per generation (default 16)")
-    ap.add_argument("--batch-size", type=at_least(1), default=16, help="probe batch (default 16)")
-    ap.add_argument("--benchmark", default="nb201-cifar10", help="whose networks (default nb201-cifar10)")
+    add_stream_options(ap, archs=48)
     ap.add_argument("--mmap-mib", type=at_least(1), help="glibc's mmap threshold in MiB (default: the worker's, "
                     f"{memory.MMAP_THRESHOLD >> 20} MiB)")
     args = ap.parse_args()
-    try:
-        keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
-    except EvoproxyError as e:  # an unknown name, or its tables not in the data directory
-        ap.error(str(e))
+    keys = search_keys(ap, args)
     calls = stream(args.population, args.generations, args.offspring, seed=0)
     setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=4, reuse_mb=256, pack_threads=1)
     backend = SerialBackend(setup, get_benchmark)
-    if args.mmap_mib and memory._libc() is not None:
-        memory._libc().mallopt(memory.M_MMAP_THRESHOLD, args.mmap_mib << 20)
+    if args.mmap_mib:
+        memory.set_mmap_threshold(args.mmap_mib << 20)
     backend.score(PROBE_ALL, keys)
     print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}: "
           f"{backend.worker.cached_bytes / 2**30:.1f} GiB resident; {sum(map(len, calls))} programs in "

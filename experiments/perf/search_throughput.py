@@ -97,24 +97,34 @@ def distance(a: np.ndarray, ref: np.ndarray) -> str:
             f"NaN pattern {'same' if same_nan else 'DIFFERENT'}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--archs", type=at_least(2), default=200, help="search networks held resident (default 200)")
+def add_stream_options(ap: argparse.ArgumentParser, archs: int) -> None:
+    """The options of the stream and of the networks it is scored on (shared by the perf scripts)."""
+    ap.add_argument("--archs", type=at_least(2), default=archs, help=f"search networks held resident (default {archs})")
     ap.add_argument("--population", type=at_least(1), default=24, help="random programs of generation 0 (default 24)")
     ap.add_argument("--generations", type=at_least(1), default=5, help="generations of children after generation 0 (default 5)")
     ap.add_argument("--offspring", type=at_least(1), default=16, help="children per generation (default 16)")
     ap.add_argument("--batch-size", type=at_least(1), default=16, help="probe batch (default 16)")
     ap.add_argument("--benchmark", default="nb201-cifar10", help="whose networks (default nb201-cifar10)")
+
+
+def search_keys(ap: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[str, int]]:
+    """``--archs`` search networks of ``--benchmark``, or the parser's one-line error."""
+    try:
+        return [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
+    except EvoproxyError as e:  # an unknown name, or its tables not in the data directory
+        ap.error(str(e))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_stream_options(ap, archs=200)
     ap.add_argument("--repeats", type=at_least(1), default=2, help="runs of each serial evaluator, the best "
                     "counted (default 2; alternating order)")
     ap.add_argument("--no-ray", action="store_true", help="leave out the Ray row")
     ap.add_argument("--from-run", type=run_dir, metavar="RUN_DIR", help="replay the programs a search run scored "
                     "(generation 0 and the next --generations) instead of a made-up stream")
     args = ap.parse_args()
-    try:
-        keys = [(args.benchmark, a) for a in get_benchmark(args.benchmark).sample(args.archs, "search")]
-    except EvoproxyError as e:  # an unknown name, or its tables not in the data directory
-        ap.error(str(e))
+    keys = search_keys(ap, args)
     calls = scored_programs(args.from_run, range(args.generations + 1)) if args.from_run else \
         stream(args.population, args.generations, args.offspring, seed=0)
     n = sum(map(len, calls))
