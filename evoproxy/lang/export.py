@@ -1,6 +1,10 @@
 """Exports of a program: LaTeX, sympy, a networkx DAG (shared subexpressions merged), DOT."""
 from __future__ import annotations
 
+import ast
+import math
+import operator
+
 import networkx as nx
 
 from evoproxy.lang.ops import OPS, sympy_function
@@ -50,22 +54,71 @@ def to_dot(p: Program) -> str:
     return "\n".join(lines)
 
 
-def sympy_locals() -> dict:
-    """Names for ``sympy.sympify`` to read an exported expression back with evoproxy's own symbols:
-    every statistic a Symbol, every op without an exact sympy form an undefined Function (so
-    ``max``, ``sum`` or ``log`` stay evoproxy's ops, never Python's builtins or sympy's own)."""
-    import sympy
-    names = {n: sympy.Symbol(n) for n in STATS}
-    names.update({n: sympy.Function(n) for n in OPS if OPS.get(n).sympy is None})
-    return names
+MAX_SYMPY_TEXT = 100_000   # characters; an exported formula is a few hundred
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_MAX_POWER = 64
 
 
 def read_sympy(text: str) -> Program:
     """The program of an exported sympy expression (the inverse of ``str(to_sympy(p))``, up to
-    sympy's own rewriting: ``a - b`` comes back as ``add(a, negate(b))``)."""
-    import sympy
+    sympy's own rewriting: ``a - b`` comes back as ``add(a, negate(b))``).
+
+    The text is parsed, never evaluated: an allow-list walk of Python's ``ast`` accepts only the forms
+    sympy prints (numbers, statistics, evoproxy's ops and ``Abs`` called on them, ``+ - * / **`` with a
+    small integer power), so ``max``, ``sum`` or ``log`` stay evoproxy's ops and no code can run.
+    Anything else is a ``ValueError`` naming what was refused."""
     from evoproxy.lang.program import parse
-    return parse(_from_sympy(sympy.sympify(text, locals=sympy_locals())))
+    if len(text) > MAX_SYMPY_TEXT:
+        raise ValueError(f"a sympy formula of {len(text):,} characters is over the {MAX_SYMPY_TEXT:,} read; "
+                         "export with --format json for a lossless copy")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+        return parse(_from_sympy(_sympy_of(tree.body)))
+    except (SyntaxError, RecursionError, MemoryError) as err:
+        raise ValueError(f"not a sympy formula evoproxy exported ({type(err).__name__}); "
+                         "export with --format json for a lossless copy") from None
+
+
+def _sympy_of(node: ast.AST):
+    """The sympy expression of one allow-listed ``ast`` node; ValueError for anything else."""
+    import sympy
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float) and math.isfinite(node.value):
+        return sympy.Float(node.value)
+    if isinstance(node, ast.Name) and node.id in STATS:
+        return sympy.Symbol(node.id)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _sympy_of(node.operand)
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_sympy_of(node.left), _sympy_of(node.right))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return _sympy_of(node.left) ** _power(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        return _function(node.func.id)(*(_sympy_of(a) for a in node.args))
+    raise ValueError(f"{_shown(node)!r} is not part of an exported evoproxy formula (only numbers, statistics, "
+                     "evoproxy's ops, Abs and + - * / ** are read)")
+
+
+def _power(node: ast.AST) -> int:
+    sign = -1 if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) else 1
+    value = node.operand if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) else node
+    if not (isinstance(value, ast.Constant) and type(value.value) is int and 0 < value.value <= _MAX_POWER):
+        raise ValueError(f"power {_shown(node)!r}: only integer powers up to {_MAX_POWER} have an evoproxy form")
+    return sign * value.value
+
+
+def _function(name: str):
+    import sympy
+    if name == "Abs":
+        return sympy.Abs
+    if name in OPS and OPS.get(name).sympy is None:
+        return sympy.Function(name)
+    raise ValueError(f"{name!r} is not an evoproxy op without a sympy form (nor Abs); see evoproxy list ops")
+
+
+def _shown(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _from_sympy(e) -> str:

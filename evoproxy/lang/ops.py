@@ -196,7 +196,8 @@ def _binary(name, fn, doc, latex, sympy=None, commutative=False):
 _binary("add", torch.add, "a + b", r"\left({0} + {1}\right)", lambda a, b: a + b, True)
 _binary("sub", torch.sub, "a - b", r"\left({0} - {1}\right)", lambda a, b: a - b)
 _binary("mul", torch.mul, "a * b", r"{0} \cdot {1}", lambda a, b: a * b, True)
-_binary("div", safe_div, "a / b where b != 0, else 0", r"\frac{{{0}}}{{{1}}}", lambda a, b: a / b)
+_binary("div", safe_div, "a / b where b != 0, else 0", r"\frac{{{0}}}{{{1}}}",
+        lambda a, b: a * 0 if b.is_zero else a / b)  # 0 where evoproxy gives 0 (sympy would say zoo)
 def _stacked_rows(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], x.shape[1], -1) if x.dim() > 2 else x.reshape(x.shape[0], 1, -1)
 
