@@ -103,13 +103,15 @@ def python_module(entries: list[dict], run_dir: str, holdout_text: Callable[[dic
     if any(is_set_level(parse(e["formula"])) for e in entries):
         raise EvoproxyError("an ensemble ranks networks against each other, so it is no function of one network; "
                             "export it as json and score it with evoproxy eval --proxy FILE")
-    lines = [f'"""Proxies evolved by evoproxy (run {run_dir}).', "",
-             "proxy(model, batch) -> float: higher means the network should train to a higher accuracy;",
-             "batch is an (images, labels) pair. The model is probed on a private copy and left as it was.",
-             "Needs evoproxy installed (pip install evoproxy).", ""]
-    lines += [f"proxy_{e['rank']}: {e['formula']}\n    search fitness {e['search_fitness']:.4f}; "
-              f"final holdout {holdout_text(e['holdout'])}" for e in entries]
-    lines += ['"""', "from evoproxy.scoring.score import formula_proxy", ""]
+    doc = [f"Proxies evolved by evoproxy (run {run_dir}).", "",
+           "proxy(model, batch) -> float: higher means the network should train to a higher accuracy;",
+           "batch is an (images, labels) pair. The model is probed on a private copy and left as it was.",
+           "Needs evoproxy installed (pip install evoproxy).", ""]
+    doc += [f"proxy_{e['rank']}: {e['formula']}\n    search fitness {e['search_fitness']:.4f}; "
+            f"final holdout {holdout_text(e['holdout'])}" for e in entries]
+    # every line a repr()'d literal: no folder name or label can end the docstring and run as code
+    lines = ["("] + ["    " + repr(line + "\n") for line in "\n".join(doc).split("\n")] + [")"]
+    lines += ["from evoproxy.scoring.score import formula_proxy", ""]
     lines += [f"proxy_{e['rank']} = formula_proxy({e['formula']!r})" for e in entries]
     lines += [f"proxy = proxy_{entries[0]['rank']}"]
     return "\n".join(lines)
