@@ -16,7 +16,6 @@ valid = the mean of ``x-valid`` (cifar10: the ``cifar10-valid`` runs); NASLib's 
 """
 from __future__ import annotations
 
-import bz2
 import csv
 import tarfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable, Iterator, Mapping, Optional
 
 import numpy as np
 
+from evoproxy.data import archive
 from evoproxy.data.safepickle import load_restricted, torch_load_plain
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.nb201 import op_indices
@@ -96,9 +96,10 @@ class _Members:
         where = f"{self.path}:{name}" if self.tar else str(self.path / name)
         if name not in self.names:
             raise EvoproxyError(f"{self.path} has no {name}; is it the whole NATS-tss-v1_0-3ffb9-simple release?")
-        raw = self.tar.extractfile(self.names[name]).read() if self.tar else self.names[name].read_bytes()
+        member = self.names[name]
+        raw = archive.read_member(self.tar, member, where) if self.tar else archive.read_file(member, where)
         try:
-            data = bz2.decompress(raw)
+            data = archive.bz2_decompress(raw, where)
         except (OSError, ValueError, EOFError) as err:
             raise EvoproxyError(f"{where} is not bz2-compressed ({err}); re-download the release") from None
         return load_restricted(data, where)

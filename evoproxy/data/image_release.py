@@ -20,6 +20,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from evoproxy.data import archive
 from evoproxy.data.safepickle import ARRAYS, load_restricted
 from evoproxy.errors import EvoproxyError
 
@@ -68,7 +69,8 @@ class _Files:
     def read(self, name: str) -> bytes:
         m = self.members[name]
         try:
-            return self.tar.extractfile(m).read() if self.tar else m.read_bytes()
+            where = f"{self.path}:{name}"
+            return archive.read_member(self.tar, m, where) if self.tar else archive.read_file(m, where)
         except (tarfile.TarError, OSError, EOFError) as err:
             raise EvoproxyError(f"{self.path}: cannot read {name} ({err}; truncated?); re-download it") from None
 
