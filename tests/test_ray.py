@@ -1,8 +1,12 @@
 """The Ray backend: same seed -> same run as serial, any worker count; the cluster path."""
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -92,6 +96,54 @@ def _submit(run, cmd: list, tries: int = 4):
     return run(cmd)
 
 
+def _ours(marker: str) -> list[int]:
+    """Pids of the processes whose command line names ``marker`` (our head's private temp dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return [p for p in pids if p != os.getpid()]
+
+
+@contextlib.contextmanager
+def private_head(env: dict, port: int, dashboard_port: int):
+    """A Ray head of this test's own (its own temp dir, ports and process group), stopped exactly:
+    ``ray start --block`` shuts its node down on SIGTERM; whatever still names our temp dir after that
+    is killed by pid. Never ``ray stop``, which stops every Ray on the machine (the user's searches too)."""
+    temp = tempfile.mkdtemp(prefix="evoproxy-ray-", dir="/tmp")   # short: Ray's socket paths have a limit
+    cmd = ["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+           f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp}"]
+    head = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        _wait_for_port(port, head)
+        yield
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        for pid in _ours(temp):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _wait_for_port(port: int, head: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert head.poll() is None, "ray start --head exited"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            time.sleep(3)                    # the GCS listens before the raylet registers
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the Ray head did not listen on {port} within {seconds} s")
+
+
 @pytest.mark.skipif(shutil.which("ray") is None, reason="the ray CLI is not on PATH")
 def test_the_readme_cluster_commands_work_as_written(tmp_path):
     """README, Parallel runs and clusters: token authentication on (Ray >= 2.52), a loopback head, a
@@ -100,10 +152,7 @@ def test_the_readme_cluster_commands_work_as_written(tmp_path):
     env.update(HOME=str(tmp_path / "home"), RAY_AUTH_MODE="token")   # a private token, as on a fresh machine
     run = partial(subprocess.run, env=env, capture_output=True, text=True, timeout=300)
     assert run(["ray", "get-auth-token", "--generate"]).returncode == 0
-    head = run(["ray", "start", "--head", "--node-ip-address=127.0.0.1", "--port=6391", "--dashboard-port=8291",
-                "--num-cpus=2", "--disable-usage-stats"])
-    assert head.returncode == 0, head.stderr[-2000:]
-    try:
+    with private_head(env, 6391, 8291):
         joined = run([sys.executable, "-m", "evoproxy", *SEARCH, "--ray-address", "127.0.0.1:6391",
                       "--out", str(tmp_path / "r")])
         assert joined.returncode == 0, joined.stderr[-2000:]
@@ -116,8 +165,6 @@ def test_the_readme_cluster_commands_work_as_written(tmp_path):
         assert (tmp_path / "job" / "run.sqlite").is_file()   # where --out said, not in Ray's temporary copy
         lost = _submit(run, [*submit, "evoproxy", *SEARCH, "--out", "runs/job"])
         assert lost.returncode != 0 and "give an absolute path" in lost.stdout + lost.stderr
-    finally:
-        run(["ray", "stop", "--force"])
 
 
 def test_workers_get_the_data_dir_through_the_runtime_env(monkeypatch, tmp_path):
