@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from evoproxy.search.store import RunStore
 from tests.test_search import search, trace
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -86,7 +88,7 @@ SEARCH = ["search", "--benchmark", "synthetic", "--generations", "2", "--populat
           "--quiet", "--set", "baselines=['params']"]
 
 
-def _submit(run, cmd: list, tries: int = 4):
+def _submit(run, cmd: list, tries: int = 12):
     """``ray job submit``, again while the head's job agent is still starting (Ray says: try again later)."""
     for _ in range(tries - 1):
         done = run(cmd)
@@ -114,8 +116,10 @@ def private_head(env: dict, port: int, dashboard_port: int):
     ``ray start --block`` shuts its node down on SIGTERM; whatever still names our temp dir after that
     is killed by pid. Never ``ray stop``, which stops every Ray on the machine (the user's searches too)."""
     temp = tempfile.mkdtemp(prefix="evoproxy-ray-", dir="/tmp")   # short: Ray's socket paths have a limit
+    agent_ports = [f"--{name}={_free_port()}" for name in AGENT_PORTS]   # a user's Ray holds the defaults
     cmd = ["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-           f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp}"]
+           f"--dashboard-port={dashboard_port}", *agent_ports, "--num-cpus=2", "--disable-usage-stats",
+           f"--temp-dir={temp}"]
     head = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -131,6 +135,16 @@ def private_head(env: dict, port: int, dashboard_port: int):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+AGENT_PORTS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+               "metrics-export-port", "ray-client-server-port", "node-manager-port", "object-manager-port")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, head: subprocess.Popen, seconds: float = 120) -> None:
@@ -152,14 +166,15 @@ def test_the_readme_cluster_commands_work_as_written(tmp_path):
     env.update(HOME=str(tmp_path / "home"), RAY_AUTH_MODE="token")   # a private token, as on a fresh machine
     run = partial(subprocess.run, env=env, capture_output=True, text=True, timeout=300)
     assert run(["ray", "get-auth-token", "--generate"]).returncode == 0
-    with private_head(env, 6391, 8291):
-        joined = run([sys.executable, "-m", "evoproxy", *SEARCH, "--ray-address", "127.0.0.1:6391",
+    port, dashboard = _free_port(), _free_port()
+    with private_head(env, port, dashboard):
+        joined = run([sys.executable, "-m", "evoproxy", *SEARCH, "--ray-address", f"127.0.0.1:{port}",
                       "--out", str(tmp_path / "r")])
         assert joined.returncode == 0, joined.stderr[-2000:]
         assert "hall of fame" in joined.stdout
         if not _has_dashboard():
             pytest.skip("ray job submit needs ray[default] (the test extra installs it)")
-        submit = ["ray", "job", "submit", "--address", "http://127.0.0.1:8291", "--working-dir", str(ROOT), "--"]
+        submit = ["ray", "job", "submit", "--address", f"http://127.0.0.1:{dashboard}", "--working-dir", str(ROOT), "--"]
         job = _submit(run, [*submit, "evoproxy", *SEARCH, "--out", str(tmp_path / "job")])
         assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
         assert (tmp_path / "job" / "run.sqlite").is_file()   # where --out said, not in Ray's temporary copy
@@ -181,3 +196,45 @@ def test_workers_get_the_data_dir_through_the_runtime_env(monkeypatch, tmp_path)
         assert passed == {"EVOPROXY_DATA": str(tmp_path)}
     finally:
         backend.close()
+
+
+USER_SEARCH = ["search", "--benchmark", "synthetic", "--generations", "40", "--population", "8", "--quiet",
+               "--set", "baselines=['params']"]
+
+
+def _generations(run_dir: Path) -> int:
+    """Committed generations of a run another process is writing (0 before its store exists)."""
+    with contextlib.suppress(sqlite3.Error):
+        with contextlib.closing(sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+    return 0
+
+
+def test_the_ray_tests_leave_a_users_ray_search_running_and_unchanged(tmp_path):
+    """The README's test command beside a user's ``evoproxy search --backend ray``: the tests that start
+    and stop Ray leave that search's Ray running (its driver is paused meanwhile, so it is mid-run
+    whatever the machine's speed), and it ends with the run an undisturbed search gives."""
+    evoproxy, out = [sys.executable, "-m", "evoproxy"], tmp_path / "user"
+    user = subprocess.Popen([*evoproxy, *USER_SEARCH, "--backend", "ray", "--workers", "1", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while _generations(out) < 2 and user.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        user.send_signal(signal.SIGSTOP)
+        assert _generations(out) < 41, "the user's search ended before the tests beside it started"
+        beside = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "ray",
+                                 f"{__file__}::test_the_readme_cluster_commands_work_as_written",
+                                 f"{__file__}::test_a_dying_worker_costs_only_its_candidate"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=900)
+        user.send_signal(signal.SIGCONT)
+        assert beside.returncode == 0, beside.stdout[-2000:]
+        assert user.wait(timeout=900) == 0, user.stderr.read()[-2000:]
+    finally:
+        user.send_signal(signal.SIGCONT)
+        user.kill()
+    alone = subprocess.run([*evoproxy, *USER_SEARCH, "--out", str(tmp_path / "alone")], capture_output=True,
+                           timeout=900)
+    assert alone.returncode == 0
+    with RunStore(out, create=False) as disturbed, RunStore(tmp_path / "alone", create=False) as ref:
+        assert trace(disturbed) == trace(ref)
