@@ -32,7 +32,7 @@ from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import combine
 from evoproxy.scoring.fitness import kendall
 from evoproxy.scoring.summary import network_specs
-from evoproxy.search.config import load_config
+from evoproxy.evolve.config import load_config
 
 CONFIG = "experiments/nb-3spaces.toml"
 RUNS = Path("runs/multispace")

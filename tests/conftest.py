@@ -3,7 +3,7 @@ import random
 import pytest
 import torch
 
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from scipy.stats import rankdata
 from evoproxy.lang.program import parse
 from evoproxy.lang.types import SET
 from evoproxy.scoring import fitness as fit
-from evoproxy.search.diversity import better, distinct, diversity, rank_vector, similarity, twin_of
-from evoproxy.search.ensemble import ensemble_program, forward_select, log_ranks
-from evoproxy.search.gp import Individual
+from evoproxy.evolve.diversity import better, distinct, diversity, rank_vector, similarity, twin_of
+from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
+from evoproxy.evolve.gp import Individual
 from tests.test_search import search
 
 FORMULAS = ["layer_sum(l2(grad))", "layer_sum(l1(grad))", "layer_mean(l2(weight))", "layer_sum(abs(mean(act)))"]
@@ -67,8 +67,8 @@ def _search_object(store, transfer=False):
     from evoproxy.backends import make_backend
     from evoproxy.app.search import eval_setup
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.search.config import from_dict
-    from evoproxy.search.loop import Search
+    from evoproxy.evolve.config import from_dict
+    from evoproxy.evolve.loop import Search
 
     cfg = from_dict(store.load_config())
     backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
@@ -199,8 +199,8 @@ def test_export_ensemble_gives_the_reported_formula_and_refuses_python(run):
 def test_a_child_twin_of_two_members_replaces_both_when_it_beats_them():
     from types import SimpleNamespace
 
-    from evoproxy.search.loop import Search
-    from evoproxy.search.selection import SELECTIONS
+    from evoproxy.evolve.loop import Search
+    from evoproxy.evolve.selection import SELECTIONS
 
     base = list(range(20))
     a, b = base[:], base[:]

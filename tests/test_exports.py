@@ -15,7 +15,7 @@ from evoproxy.lang.interpret import evaluate
 from evoproxy.lang.program import parse
 from evoproxy.probe.base import collect
 from evoproxy.scoring.score import build_seeded
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.store import RunStore
 
 SETS = ["--set", "generations=3", "--set", "population=8", "--set", "offspring=4", "--set", "search_archs=16",
         "--set", "selection_archs=12", "--set", "holdout_archs=20", "--set", "screen_archs=8"]

@@ -20,7 +20,7 @@ from evoproxy.lang.stats import STATS, Stat, register_stat
 from evoproxy.lang.types import LAYER_T
 from evoproxy.probe import PASSES, LayerRecorder, collect, register_pass
 from evoproxy.probe.base import fresh_copy
-from evoproxy.search.selection import SELECTIONS, Selection, register_selection, tournament_parents
+from evoproxy.evolve.selection import SELECTIONS, Selection, register_selection, tournament_parents
 
 REGISTRIES = (OPS, STATS, PASSES, PROXIES, BENCHMARKS, SELECTIONS, BACKENDS, COMMANDS)
 
@@ -109,8 +109,8 @@ def test_an_op_a_statistic_and_its_pass_from_user_code():
 
 def test_a_proxy_a_benchmark_a_selection_and_a_backend_from_user_code(tmp_path):
     from evoproxy.app.search import run_search
-    from evoproxy.search.config import RunConfig
-    from evoproxy.search.store import RunStore
+    from evoproxy.evolve.config import RunConfig
+    from evoproxy.evolve.store import RunStore
 
     bench = get_benchmark("tiny")
     assert bench.sample(2, "search", seed=1) == get_benchmark("tiny").sample(2, "search", seed=1)
@@ -130,8 +130,8 @@ def test_a_command_from_user_code(capsys):
 
 def test_a_plugin_op_that_raises_is_a_named_rejection_never_a_crash(tmp_path):
     from evoproxy.app.search import run_search
-    from evoproxy.search.config import RunConfig
-    from evoproxy.search.store import RunStore
+    from evoproxy.evolve.config import RunConfig
+    from evoproxy.evolve.store import RunStore
 
     config = RunConfig(benchmarks=("tiny",), search_archs=4, holdout_archs=4, screen_archs=2, population=4,
                        generations=2, offspring=4, probe="synthetic", batch_size=4, stats=("weight",),
@@ -143,8 +143,8 @@ def test_a_plugin_op_that_raises_is_a_named_rejection_never_a_crash(tmp_path):
 
 def test_a_search_whose_generation_0_finds_no_pair_ends_with_one_line(tmp_path):
     from evoproxy.app.search import run_search
-    from evoproxy.search.config import RunConfig
-    from evoproxy.search.store import RunStore
+    from evoproxy.evolve.config import RunConfig
+    from evoproxy.evolve.store import RunStore
 
     config = RunConfig(benchmarks=("tiny",), search_archs=4, holdout_archs=4, screen_archs=2, population=4,
                        generations=1, offspring=2, probe="synthetic", batch_size=4, stats=("weight",),

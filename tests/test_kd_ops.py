@@ -12,11 +12,11 @@ from scipy.stats import entropy, pearsonr
 
 from evoproxy.lang.interpret import apply_op, evaluate, evaluate_many
 from evoproxy.lang.export import to_latex, to_sympy
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.ops import OPS
 from evoproxy.lang.program import FormulaError, check_proxy, parse
 from evoproxy.lang.types import LAYER, LAYER_T, SCALAR_T, TypeCheckError, VType, tensor
-from evoproxy.search.variation import Limits, crossover, mutate
+from evoproxy.evolve.variation import Limits, crossover, mutate
 
 DISTANCES = ("mse", "l1dist", "kl_t", "cosine", "pearson")
 TRANSFORMS = ("gram_batch", "gram_channel", "attention_map")

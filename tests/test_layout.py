@@ -3,7 +3,7 @@
 * each room imports only the rooms below it (the engine never sees spaces, benchmarks, app or cli);
 * no import cycle between modules, lazy imports included;
 * no module imports another module's ``_private`` names;
-* deap only in ``search/gp.py``, ray only in ``backends/ray.py``, torch hooks only in ``probe/``;
+* deap only in ``evolve/gp.py``, ray only in ``backends/ray.py``, torch hooks only in ``probe/``;
 * no module over 300 lines, no function over 50 (measured exceptions below, each with its reason);
 * every extension point is a registry of frozen records.
 """
@@ -20,17 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"evoproxy": ROOT / "evoproxy", "evoproxy.spaces": ROOT / "spaces",
            "evoproxy.benchmarks": ROOT / "benchmarks"}
 BASE = {"errors", "registry", "plugins"}
-ENGINE = {"lang", "probe", "scoring", "search", "backends"}
+ENGINE = {"lang", "probe", "scoring", "evolve", "backends"}
 ALLOWED = {  # room -> rooms it may import (besides itself and BASE)
     "lang": set(), "data": set(), "training": {"data"}, "spaces": set(),
     "probe": {"lang"}, "scoring": {"lang", "probe", "data"},
     "backends": {"scoring", "lang", "probe", "data"},
-    "search": {"scoring", "backends", "lang", "probe", "data"},
+    "evolve": {"scoring", "backends", "lang", "probe", "data"},
     "benchmarks": ENGINE | {"data", "training", "spaces"},
     "app": ENGINE | {"data", "training", "spaces", "benchmarks", "facade"},
     "cli": {"app"},
 }
-ONLY_IN = {"deap": {"evoproxy.search.gp"}, "ray": {"evoproxy.backends.ray"}}
+ONLY_IN = {"deap": {"evoproxy.evolve.gp"}, "ray": {"evoproxy.backends.ray"}}
 HOOKS = ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
          "register_backward_hook", "register_hook")
 HOOK_EXCEPTIONS = {"evoproxy.spaces.bitconfig": "traces the order quantizable layers run in, to number "
@@ -135,7 +135,7 @@ def _private(name: str) -> bool:
 
 
 def test_every_module_is_found():
-    assert {"evoproxy.lang.ops", "evoproxy.probe.base", "evoproxy.search.loop", "evoproxy.cli",
+    assert {"evoproxy.lang.ops", "evoproxy.probe.base", "evoproxy.evolve.loop", "evoproxy.cli",
             "evoproxy.spaces.nb201", "evoproxy.benchmarks.base"} <= set(modules())
 
 
@@ -206,7 +206,7 @@ def test_every_extension_point_is_a_registry_of_frozen_records():
     from evoproxy.lang.proxies import PROXIES
     from evoproxy.lang.stats import STATS
     from evoproxy.probe.base import PASSES
-    from evoproxy.search.selection import SELECTIONS
+    from evoproxy.evolve.selection import SELECTIONS
 
     for registry in (OPS, STATS, PASSES, PROXIES, BENCHMARKS, SELECTIONS, BACKENDS, COMMANDS):
         assert len(registry) > 0

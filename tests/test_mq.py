@@ -15,7 +15,7 @@ from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitSpace
 from evoproxy.spaces.resnet_cifar import resnet_cifar
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.store import RunStore
 from evoproxy.training.loop import evaluate_accuracy
 from evoproxy.data.cifar import load_cifar10
 from evoproxy.training.checkpoint import save_checkpoint

@@ -10,7 +10,7 @@ from evoproxy.lang.packed import GROUP_NUMEL, Groups, Layers, Nets, pack, unpack
 from evoproxy.probe.base import collect
 from evoproxy.scoring.packing import Blocks, ReuseStore
 from evoproxy.scoring.worker import EvalSetup, Worker
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 
 # one program per batched path: elementwise and whole-layer unary ops on tensors and on layer
 # values, reshape, matmul, every reduction, both aggregations, tensor x layer / scalar / tensor

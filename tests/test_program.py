@@ -5,7 +5,7 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.program import FormulaError, Program, check_proxy, parse
 from evoproxy.lang.types import SCALAR_T
 

@@ -11,7 +11,7 @@ from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.proxyfile import read_proxy, resolve
 from evoproxy.lang.stats import STATS
 from evoproxy.lang.types import SCALAR_T
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 
 ALPHABET = st.sampled_from(list("(),. -+e0123456789_") + ["add", "log", "grad", "weight", "layer_sum",
                                                          "sum", "l2", "params", "mul", "x", "\u00e9", "\n"])

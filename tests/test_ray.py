@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.store import RunStore
 from tests.test_search import search, trace
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

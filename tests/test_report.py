@@ -8,8 +8,8 @@ from evoproxy.app.run_report import build_report, tree_nodes
 from evoproxy.app.runs import find_runs, run_status, scored_programs
 from evoproxy.cli import main
 from evoproxy.lang.program import parse
-from evoproxy.search.config import load_config
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.config import load_config
+from evoproxy.evolve.store import RunStore
 
 SETS = ["--set", "generations=3", "--set", "population=8", "--set", "offspring=4", "--set", "search_archs=16",
         "--set", "selection_archs=12", "--set", "holdout_archs=20", "--set", "screen_archs=8"]
@@ -23,7 +23,7 @@ def run(tmp_path_factory):
 
 
 def load_config_dict(stored):
-    from evoproxy.search.config import from_dict
+    from evoproxy.evolve.config import from_dict
     return from_dict(stored).identity()
 
 

@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from evoproxy.cli import main
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.store import RunStore
 
 SETS = ["--set", "generations=3", "--set", "population=8", "--set", "offspring=4", "--set", "search_archs=16",
         "--set", "selection_archs=12", "--set", "holdout_archs=20", "--set", "screen_archs=8"]

@@ -7,7 +7,7 @@ import pytest
 
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
-from evoproxy.search.runlock import RunLock
+from evoproxy.evolve.runlock import RunLock
 
 CONFIG = "experiments/synthetic.toml"
 
@@ -80,7 +80,7 @@ def test_resume_refuses_another_config_and_a_second_writer(finished, capsys):
 def test_export_top_zero_and_an_unstarted_run(finished, tmp_path, capsys):
     assert main(["export", str(finished), "--top", "0"]) == 2
     assert "--top" in _one_line(capsys)
-    from evoproxy.search.store import RunStore
+    from evoproxy.evolve.store import RunStore
     RunStore(tmp_path / "E").close()       # a store with no config: a run that never started
     assert main(["search", "--resume", str(tmp_path / "E")]) == 2
     assert "no started run" in _one_line(capsys)

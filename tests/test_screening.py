@@ -7,7 +7,7 @@ from evoproxy.scoring import fitness as fit
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.lang.program import Program, parse
-from evoproxy.search.screening import REJECTIONS, Judge, Verdict, count_rejections
+from evoproxy.evolve.screening import REJECTIONS, Judge, Verdict, count_rejections
 from evoproxy.scoring.worker import EvalSetup
 
 TARGET = "layer_sum(l2(grad))"
@@ -87,7 +87,7 @@ def test_spearman_metric_and_min_combine(make_judge):
 
 
 def test_an_undefined_metric_value_is_rejected_nan_not_kept(make_judge, monkeypatch):
-    import evoproxy.search.screening as screening
+    import evoproxy.evolve.screening as screening
     monkeypatch.setattr(screening.fit, "correlate_checked", lambda *a, **k: (float("nan"), None))
     v = judge_one(make_judge(metric="emq"), TARGET)
     assert v.rejection == "nan" and v.fitness is None

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evoproxy.search.config import RunConfig
+from evoproxy.evolve.config import RunConfig
 from evoproxy.app.search import run_search
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.store import RunStore
 
 TARGET = "layer_sum(l2(grad))"
 
@@ -66,7 +66,7 @@ def test_other_selections_run(tmp_path, selection):
 
 def test_two_branch_preset_keeps_its_shape(tmp_path):
     from evoproxy.lang.program import parse
-    from evoproxy.search.variation import slots_of
+    from evoproxy.evolve.variation import slots_of
 
     report, store = search(tmp_path, representation="two-branch", generations=3)
     for row in store.candidates():

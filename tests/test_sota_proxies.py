@@ -7,7 +7,7 @@ import torch
 
 from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.types import SCALAR_T
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.spaces.nb201 import build_nb201
 from tests import sota_direct_a as ref
 from tests import sota_direct_c as ref_c

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.search.store import CandidateRow, RunStore, SCHEMA_VERSION
-from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
+from evoproxy.evolve.store import CandidateRow, RunStore, SCHEMA_VERSION
+from evoproxy.evolve.storecodec import rng_state_from_json, rng_state_to_json
 
 
 def cand(gen, idx, fitness=0.5, rejection=None):
@@ -124,7 +124,7 @@ def test_partial_generation_invisible(tmp_path):
         commit(st, 2)
     code = textwrap.dedent(f"""
         import os
-        from evoproxy.search.store import RunStore, CandidateRow
+        from evoproxy.evolve.store import RunStore, CandidateRow
         RunStore._insert_generation = lambda self, row: os._exit(0)  # die mid-transaction
         st = RunStore({str(tmp_path)!r})
         rows = [CandidateRow(3, i, "x", "x", "h", "random", [], 1.0, {{}}, None, None)

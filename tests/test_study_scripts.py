@@ -49,8 +49,8 @@ def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fit
     """A config in experiments/ names only registered stats and ops, and its init_from programs fit them."""
     from evoproxy.lang.ops import OPS
     from evoproxy.lang.stats import STATS
-    from evoproxy.search.config import load_config
-    from evoproxy.search.seeds import seed_programs
+    from evoproxy.evolve.config import load_config
+    from evoproxy.evolve.seeds import seed_programs
 
     configs = sorted(EXPERIMENTS.glob("*.toml"))
     assert len(configs) >= 5

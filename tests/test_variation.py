@@ -3,11 +3,11 @@ import random
 
 import pytest
 
-from evoproxy.search.generate import Generator
-from evoproxy.search.gp import Individual, make_toolbox, pareto_front
+from evoproxy.evolve.generate import Generator
+from evoproxy.evolve.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, check_proxy, parse
 from evoproxy.lang.types import SCALAR_T, TENSOR
-from evoproxy.search.variation import (SLOTS, Limits, TwoBranch, crossover, mutate, point_mutation,
+from evoproxy.evolve.variation import (SLOTS, Limits, TwoBranch, crossover, mutate, point_mutation,
                                 positions, replace, slots_of, subtree_mutation, two_branch)
 
 STATS = ("weight", "grad", "act", "act_grad", "virtual_grad", "fan_in", "params")

@@ -7,7 +7,7 @@ import pytest
 
 import evoproxy.scoring.worker as worker_mod
 from evoproxy.benchmarks import get_benchmark
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.worker import EvalSetup, Worker
 

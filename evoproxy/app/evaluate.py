@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from evoproxy.app.benchmarks import check_device, open_benchmark
 from evoproxy.benchmarks.suite_zero import load_suite_zero
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
@@ -14,9 +16,11 @@ from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.lang.stats import STATS
 from evoproxy.scoring.inits import INITS
-from evoproxy.scoring.summary import network_specs, run_eval
+from evoproxy.scoring.summary import EvalRun, network_specs, run_eval
 
-__all__ = ["proxy_specs", "resolve_archs", "probe_for", "with_init", "INIT_NAMES", "ScoreWriter", "network_specs", "run_eval"]
+__all__ = ["proxy_specs", "resolve_archs", "probe_for", "with_init", "INIT_NAMES", "ScoreWriter", "network_specs",
+           "run_eval", "plan_eval", "EvalPlan", "SPLITS"]
+SPLITS = ("search", "holdout", "all")
 
 
 def proxy_specs(text: str, bench) -> list[ProxySpec]:
@@ -135,3 +139,51 @@ def read_scores(path: str, header: list[str], wanted: set[int]) -> dict:
         if len(r) == len(header) and arch in wanted:
             done[arch] = values
     return done
+
+
+@dataclass
+class EvalPlan:
+    """An evaluation checked and ready: the benchmark, proxies, architectures and probe batch resolved,
+    a ``save`` file opened (its finished architectures in ``done``)."""
+
+    bench: object
+    specs: list[ProxySpec]
+    archs: list[int]
+    batch: object
+    seed: int
+    device: str
+    saver: Optional[ScoreWriter]
+
+    @property
+    def done(self) -> dict:
+        return self.saver.done if self.saver else {}
+
+    def run(self, on_arch: Optional[Callable[[int, np.ndarray], None]] = None) -> EvalRun:
+        """Probe what is not done yet (``on_arch`` after each network) and summarise every proxy."""
+        def each(j: int, column) -> None:
+            if self.saver:
+                self.saver.write(j, column)
+            if on_arch:
+                on_arch(j, column)
+        try:
+            return run_eval(self.bench, self.specs, self.archs, self.batch.x, self.batch.y, self.seed, self.device,
+                            each, self.done)
+        finally:
+            if self.saver:
+                self.saver.file.close()
+
+
+def plan_eval(proxies: str, benchmark: str = "nb201-cifar10", archs: str = "100", split: str = "all", *,
+              seed: int = 0, batch_size: int = 64, probe: Optional[str] = None, metric: str = "test_200ep",
+              init: str = "benchmark", device: str = "cpu", teacher: Optional[str] = None,
+              data_dir: Optional[str] = None, save: Optional[str] = None) -> EvalPlan:
+    """``evoproxy eval``'s options resolved and checked, nothing probed yet (see :class:`EvalPlan`)."""
+    if split not in SPLITS:
+        raise EvoproxyError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
+    check_device(device)
+    bench = with_init(open_benchmark(benchmark, data_dir, seed, metric, teacher), init)
+    specs = proxy_specs(proxies, bench)
+    ids = resolve_archs(bench, archs, split, seed, data_dir)
+    batch, probe_seed = probe_for(bench, probe, batch_size, seed, data_dir)
+    saver = ScoreWriter(save, bench, ids, network_specs(specs)) if save else None
+    return EvalPlan(bench, specs, ids, batch, probe_seed, device, saver)

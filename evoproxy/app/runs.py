@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.search.rundir import generation_row
-from evoproxy.search.runlock import held_by
-from evoproxy.search.store import RunStore, damaged_store
+from evoproxy.evolve.rundir import generation_row
+from evoproxy.evolve.runlock import held_by
+from evoproxy.evolve.store import RunStore, damaged_store
 
 MAX_DEPTH = 3  # runs/study/seed-0/run.sqlite
 

@@ -18,14 +18,14 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.scoring.worker import EvalSetup
-from evoproxy.search.generate import Generator
-from evoproxy.search.runlock import RunLock
-from evoproxy.search.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
-from evoproxy.search.loop import Search
-from evoproxy.search.report import final_report
-from evoproxy.search.seeds import seed_programs
-from evoproxy.search import rundir
-from evoproxy.search.store import RunStore, damaged_store
+from evoproxy.evolve.generate import Generator
+from evoproxy.evolve.runlock import RunLock
+from evoproxy.evolve.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
+from evoproxy.evolve.loop import Search
+from evoproxy.evolve.report import final_report
+from evoproxy.evolve.seeds import seed_programs
+from evoproxy.evolve import rundir
+from evoproxy.evolve.store import RunStore, damaged_store
 
 RESUMABLE_KEYS = EXECUTION_KEYS + ("generations",)
 """What ``--resume`` may change: the rest is the run's identity."""

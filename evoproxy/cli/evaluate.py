@@ -8,34 +8,23 @@ import sys
 from tqdm import tqdm
 
 from evoproxy.app import evaluate
-from evoproxy.app.benchmarks import check_device, open_benchmark
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, print_table, register_commands
 
 METRICS = ["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd", "base"]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    check_device(args.device)
-    bench = evaluate.with_init(open_benchmark(args.benchmark, args.data_dir, args.seed, args.metric, args.teacher),
-                               args.init)
-    specs = evaluate.proxy_specs(args.proxy, bench)
-    archs = evaluate.resolve_archs(bench, args.archs, args.split, args.seed, args.data_dir)
-    batch, seed = evaluate.probe_for(bench, args.probe, args.batch_size, args.seed, args.data_dir)
+    plan = evaluate.plan_eval(args.proxy, args.benchmark, args.archs, args.split, seed=args.seed,
+                              batch_size=args.batch_size, probe=args.probe, metric=args.metric, init=args.init,
+                              device=args.device, teacher=args.teacher, data_dir=args.data_dir, save=args.save)
+    bench, batch, archs = plan.bench, plan.batch, plan.archs
     print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
           f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
-    saver = evaluate.ScoreWriter(args.save, bench, archs, evaluate.network_specs(specs)) if args.save else None
-    done = saver.done if saver else {}
-    if done:
-        print(f"continuing {args.save}: {len(done)} architectures already scored", file=sys.stderr)
-    with tqdm(total=len(archs) - len(done), desc="probing", unit="net", file=sys.stderr,
+    if plan.done:
+        print(f"continuing {args.save}: {len(plan.done)} architectures already scored", file=sys.stderr)
+    with tqdm(total=len(archs) - len(plan.done), desc="probing", unit="net", file=sys.stderr,
               disable=args.quiet) as bar:
-        def on_arch(j: int, column) -> None:
-            bar.update(1)
-            if saver:
-                saver.write(j, column)
-        run = evaluate.run_eval(bench, specs, archs, batch.x, batch.y, seed, args.device, on_arch, done)
-    if saver:
-        saver.file.close()
+        run = plan.run(lambda j, column: bar.update(1))
     if args.json:
         print(json.dumps(_json_doc(args, bench, batch, archs, run), allow_nan=True))
     else:
@@ -65,7 +54,7 @@ def add_commands(sub) -> None:
     p.add_argument("--benchmark", default="nb201-cifar10")
     p.add_argument("--archs", default="100", help="how many to sample, or 'suite-zero' for the "
                    "NAS-Bench-Suite-Zero architectures of this dataset")
-    p.add_argument("--split", default="all", choices=["search", "holdout", "all"])
+    p.add_argument("--split", default="all", choices=evaluate.SPLITS)
     p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample, the probe batch and init")
     p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--probe", help="auto (the benchmark's dataset's training images if the data directory "

@@ -32,8 +32,8 @@ from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least, run_dir
 from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.worker import EvalSetup
-from evoproxy.search.generate import Generator
-from evoproxy.search.variation import Limits, crossover, mutate
+from evoproxy.evolve.generate import Generator
+from evoproxy.evolve.variation import Limits, crossover, mutate
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
 EVALUATORS = (  # name, pack_networks, reuse_mb, pack_threads

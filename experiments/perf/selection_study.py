@@ -24,7 +24,7 @@ from pathlib import Path
 
 from evoproxy.app.runs import finished_report, is_finished, study_search
 from evoproxy.lang.program import parse
-from evoproxy.search.config import load_config
+from evoproxy.evolve.config import load_config
 
 STRATEGIES = ("diversity", "tournament", "aging")
 

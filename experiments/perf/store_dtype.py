@@ -17,7 +17,7 @@ from evoproxy.benchmarks import get_benchmark
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.scoring.fitness import kendall
 from evoproxy.scoring.worker import EvalSetup, Worker
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 
 CLASSIC = ["grad_norm", "snip", "fisher", "plain", "l2_norm", "synflow"]
 DTYPES = ("float32", "bfloat16", "float16")

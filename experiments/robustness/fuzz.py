@@ -29,7 +29,7 @@ import faults  # noqa: E402  (the fault list beside this script)
 from evoproxy.errors import EvoproxyError  # noqa: E402
 from evoproxy.lang.interpret import eval_node  # noqa: E402
 from evoproxy.lang.proxyfile import read_proxy, resolve  # noqa: E402
-from evoproxy.search.generate import Generator  # noqa: E402
+from evoproxy.evolve.generate import Generator  # noqa: E402
 
 FAILURES = ("traceback", "hang", "lost")
 

@@ -7,8 +7,8 @@ from typing import Optional, Sequence
 from evoproxy.lang.program import Program
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.ranks import all_network_parts
-from evoproxy.search.ensemble import ensemble_program, forward_select
-from evoproxy.search.store import RunStore
+from evoproxy.evolve.ensemble import ensemble_program, forward_select
+from evoproxy.evolve.store import RunStore
 
 LINEAGE_DEPTH = 12
 

@@ -24,7 +24,7 @@ from evoproxy.lang.program import Program, check_proxy
 from evoproxy.lang.ranks import is_set_level
 from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.worker import Key
-from evoproxy.search.diversity import rank_vector
+from evoproxy.evolve.diversity import rank_vector
 
 REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent")
 

@@ -17,7 +17,7 @@ from scipy.stats import rankdata
 
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring import fitness as fit
-from evoproxy.search.splits import combined
+from evoproxy.evolve.splits import combined
 
 MIN_GAIN = 1e-4
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from evoproxy.search.splits import combined
+from evoproxy.evolve.splits import combined
 
 GENERATION_COLUMNS = ("generation", "best_fitness", "median_fitness", "mean_fitness", "best_selection",
                       "distinct", "population", "mean_rho", "candidates", "rejected", "rejections",

@@ -10,10 +10,10 @@ from typing import Optional, Sequence
 
 from deap import base, tools
 
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.program import Program
 from evoproxy.lang.types import SCALAR_T
-from evoproxy.search.variation import Limits, TwoBranch, crossover, mutate
+from evoproxy.evolve.variation import Limits, TwoBranch, crossover, mutate
 
 INIT_DEPTH = 5
 

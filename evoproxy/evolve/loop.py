@@ -1,7 +1,7 @@
 """The evolution loop: steady-state search over proxy programs with a resumable run store.
 
 Each generation makes ``config.offspring`` children; the selection strategy
-(:mod:`evoproxy.search.selection`, ``config.selection``) draws their parents and decides who joins.
+(:mod:`evoproxy.evolve.selection`, ``config.selection``) draws their parents and decides who joins.
 
 Each generation is committed to the run store in one transaction together with the
 population and the random generator's state, so ``--resume`` after a crash continues from the
@@ -19,18 +19,18 @@ import numpy as np
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxyfile import resolve
-from evoproxy.search.config import RunConfig
-from evoproxy.search.generate import Generator
-from evoproxy.search.diversity import better, distinct, diversity, twins_of
-from evoproxy.search.gp import Individual, make_toolbox, pareto_front
+from evoproxy.evolve.config import RunConfig
+from evoproxy.evolve.generate import Generator
+from evoproxy.evolve.diversity import better, distinct, diversity, twins_of
+from evoproxy.evolve.gp import Individual, make_toolbox, pareto_front
 from evoproxy.lang.program import Program, parse
-from evoproxy.search.seeds import seed_programs
-from evoproxy.search.screening import Judge, Verdict, count_rejections
-from evoproxy.search.selection import SELECTIONS, SelectionParams
-from evoproxy.search.splits import Splits, flat
-from evoproxy.search.store import CandidateRow, RunStore, damaged_store
-from evoproxy.search.storecodec import rng_state_from_json, rng_state_to_json
-from evoproxy.search.variation import Limits
+from evoproxy.evolve.seeds import seed_programs
+from evoproxy.evolve.screening import Judge, Verdict, count_rejections
+from evoproxy.evolve.selection import SELECTIONS, SelectionParams
+from evoproxy.evolve.splits import Splits, flat
+from evoproxy.evolve.store import CandidateRow, RunStore, damaged_store
+from evoproxy.evolve.storecodec import rng_state_from_json, rng_state_to_json
+from evoproxy.evolve.variation import Limits
 
 MAX_INIT_ROUNDS = 30
 PROBE_STEP = 4  # networks per worker per progress step (a pack)

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Optional
 
-from evoproxy.search.generate import Generator
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.ops import OPS
 from evoproxy.lang.program import Program
 from evoproxy.lang.types import TENSOR

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from evoproxy.registry import Registry
-from evoproxy.search.gp import Individual, tournament
+from evoproxy.evolve.gp import Individual, tournament
 
 Parents = Callable[[random.Random, list, "SelectionParams"], tuple]
 """``parents(rng, population, params) -> (a, b)``."""

@@ -15,7 +15,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.lang.ranks import is_set_level
-from evoproxy.search.store import RunStore, damaged_store
+from evoproxy.evolve.store import RunStore, damaged_store
 
 
 def seed_programs(source: str, stats: Iterable[str], ops: Optional[Iterable[str]]) -> list[Program]:

@@ -21,7 +21,7 @@ from evoproxy.lang.program import Program
 from evoproxy.scoring import fitness as fit
 from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.summary import rankable
-from evoproxy.search.config import RunConfig
+from evoproxy.evolve.config import RunConfig
 
 
 class Splits:

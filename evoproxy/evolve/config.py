@@ -14,7 +14,7 @@ from typing import Any, Optional
 from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
-from evoproxy.search.selection import SELECTIONS
+from evoproxy.evolve.selection import SELECTIONS
 
 EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s", "max_minutes")
 
