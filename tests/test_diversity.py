@@ -73,7 +73,7 @@ def _search_object(store, transfer=False):
     cfg = from_dict(store.load_config())
     backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
     others = {n: get_benchmark(n) for n in cfg.transfer} if transfer else None
-    s = Search(cfg, backend, open_benchmarks(cfg), store, transfer=others)
+    s = Search(cfg, backend, open_benchmarks(cfg).searched, store, transfer=others)
     s.run()
     return s, backend
 

@@ -32,7 +32,7 @@ def search(config: ConfigLike = None, *, out: Optional[str | Path] = None, resum
     run = prepare_run(str(out) if out is not None else None, str(resume) if resume else None, given, (), path)
     failed = True
     try:
-        report = run.finished or run_search(run.config, run.store, on_generation=on_generation, sources=run.sources)
+        report = run.finished or run_search(run.config, run.store, on_generation=on_generation, benchmarks=run.benchmarks)
         failed = False
         return _result(run, report)
     finally:

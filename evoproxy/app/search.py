@@ -51,17 +51,43 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
     return base.replace(**given)
 
 
+@dataclass(frozen=True)
+class OpenedBenchmarks:
+    """A run's benchmarks, opened once (the teacher resolved once) and handed on whole."""
+
+    teacher: Optional[str]
+    searched: dict
+    """name -> benchmark, the ones fitness is measured on."""
+    transfer: dict
+    """name -> benchmark, reported on and never searched on."""
+    sources: dict
+    """Where each searched benchmark's ground truth and probe images come from (:func:`data_sources`)."""
+
+
+def open_benchmarks(config: RunConfig) -> OpenedBenchmarks:
+    """The run's benchmarks; a bad name, teacher or missing probe image set fails here in one line."""
+    teacher = resolve_teacher(config.teacher, config.benchmarks)
+    searched = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
+                for n in config.benchmarks}
+    transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
+    return OpenedBenchmarks(teacher, searched, transfer, data_sources(config, searched))
+
+
 @dataclass
 class PreparedRun:
     """A validated run, its store open and locked; nothing was written before validation passed."""
 
     store: RunStore
     config: RunConfig
-    sources: dict
+    benchmarks: OpenedBenchmarks
     resuming: bool
     lock: RunLock
     finished: Optional[dict] = None
     """The stored report when the run is already finished and there is nothing to continue."""
+
+    @property
+    def sources(self) -> dict:
+        return self.benchmarks.sources
 
     def close(self, failed: bool = False) -> None:
         """Close the store and release the lock; a new run that committed nothing is removed."""
@@ -77,8 +103,8 @@ class PreparedRun:
                 self.store.run_dir.rmdir()
 
 
-def validate(config: RunConfig) -> dict:
-    """Everything a run needs, checked before anything is written; the data sources."""
+def validate(config: RunConfig) -> OpenedBenchmarks:
+    """Everything a run needs, checked before anything is written; its benchmarks, opened."""
     for key, names in (("baselines", config.baselines), ("control", [config.control] if config.control else [])):
         for name in names:
             try:
@@ -90,11 +116,9 @@ def validate(config: RunConfig) -> dict:
     if config.init_from:
         seed_programs(config.init_from, config.stats, config.ops)  # a bad warm start fails here, in one line
     check_device(config.device)
-    for name in config.transfer:
-        get_benchmark(name, config.data_dir, config.split_seed)  # a bad name fails here, in one line
     if config.backend == "ray" and config.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
-    return data_sources(config, open_benchmarks(config))
+    return open_benchmarks(config)
 
 
 def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any], sets: Sequence[str] = (),
@@ -166,13 +190,6 @@ def _lock(store: RunStore) -> RunLock:
         raise
 
 
-def open_benchmarks(config: RunConfig) -> dict:
-    """The run's benchmarks by name (the teacher resolved and checked first)."""
-    teacher = resolve_teacher(config.teacher, config.benchmarks)
-    return {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
-            for n in config.benchmarks}
-
-
 def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
     """Where each benchmark's ground truth and probe images come from (EMBEDDED, data directory,
     user file or SYNTHETIC); loading the probe batch checks the images are there."""
@@ -187,6 +204,7 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
 
 
 def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
+    """What every worker needs, made from the config in this one place."""
     return EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
                      config.batch_size, config.seed, config.memory_mb, config.threads,
                      config.timeout_s, config.device, teacher, load_plugins(config.plugins),
@@ -194,20 +212,18 @@ def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
-               sources: Optional[dict] = None,
+               benchmarks: Optional[OpenedBenchmarks] = None,
                on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> dict:
-    """Run (or continue) a search into ``store`` and write its final report there; ``sources``
-    (from :func:`data_sources`, when the caller has them) are stored with it."""
-    teacher = resolve_teacher(config.teacher, config.benchmarks)
-    benches = open_benchmarks(config)
-    store.set_meta("data", sources or data_sources(config, benches))
-    backend = make_backend(config.backend, eval_setup(config, teacher), get_benchmark, config.workers,
+    """Run (or continue) a search into ``store`` and write its final report there; ``benchmarks``
+    (from :func:`validate` / :func:`prepare_run`, when the caller has them) are not opened again."""
+    opened = benchmarks or open_benchmarks(config)
+    store.set_meta("data", opened.sources)
+    backend = make_backend(config.backend, eval_setup(config, opened.teacher), get_benchmark, config.workers,
                            config.ray_address)
     try:
         with damaged_store(store.path):
-            transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
-            search = Search(config, backend, benches, store, _readable(store, config, on_generation), transfer,
-                            on_progress)
+            search = Search(config, backend, opened.searched, store, _readable(store, config, on_generation),
+                            opened.transfer, on_progress)
             search.run()
             report = {**final_report(search, config.baselines), "stopped_at": search.stopped_at}
     finally:

@@ -4,7 +4,7 @@ A backend has one job, ``score(texts, keys) -> (scores, failed)``; the search lo
 knows where it runs. Both build the same :class:`~evoproxy.scoring.worker.Worker` with the same
 setup, so the same seed gives the same run on either. Backends are :class:`BackendInfo` records in
 :data:`BACKENDS`; add one with ``register_backend(BackendInfo("mine", make))``, where
-``make(setup, make_benchmark, workers, address)`` returns an object with ``score`` and ``close``.
+``make(setup, make_benchmark, workers, address)`` returns a :class:`Backend` (``score``, ``warm``, ``close``).
 """
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class Backend(Protocol):
 
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         """(programs x keys) scores and why programs failed: ``{index: "timeout" | "error:<type>"}``."""
+        ...
+
+    def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
+        """Probe ``keys`` for the statistics ``names`` now (a progress bar can follow); ``pass`` if the
+        backend has nothing to gain (``score`` probes what it needs either way)."""
         ...
 
     def close(self) -> None:

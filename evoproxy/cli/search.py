@@ -37,7 +37,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     failed = True
     try:
         report = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
-                                   sources=run.sources, on_progress=StepBars(args.quiet))
+                                   benchmarks=run.benchmarks, on_progress=StepBars(args.quiet))
         failed = False
     except KeyboardInterrupt:
         if run.store.last_generation() is None and not run.resuming:

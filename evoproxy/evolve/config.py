@@ -15,6 +15,7 @@ from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.evolve.selection import SELECTIONS
+from evoproxy.scoring.worker import BATCH_SIZE
 
 EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s", "max_minutes")
 
@@ -101,7 +102,7 @@ class RunConfig:
     seed: int = 0
     split_seed: int = 0
     probe: str = "auto"  # auto: the benchmark's own dataset's images if present, else CIFAR-10 (see README, Data)
-    batch_size: int = 16
+    batch_size: int = BATCH_SIZE
     threads: int = 1
     store_dtype: str = "float32"  # resident statistics as float32 | bfloat16 | float16 (half the memory)
     # execution settings

@@ -116,12 +116,11 @@ class Search:
 
     def _probe_all(self) -> None:
         """Probe the search and selection networks before generation 0, a few at a time, so a
-        progress bar can follow (backends without ``warm`` probe them as generation 0 needs them)."""
-        warm = getattr(self.backend, "warm", None)
+        progress bar can follow."""
         keys = flat(self.search_keys) + flat(self.splits.selection_keys)
         step = PROBE_STEP * max(1, self.config.workers)
-        for start in range(0, len(keys) if warm else 0, step):
-            warm(keys[start:start + step], self.config.stats)
+        for start in range(0, len(keys), step):
+            self.backend.warm(keys[start:start + step], self.config.stats)
             self.progress("probing", min(start + step, len(keys)), len(keys), "search and selection networks")
 
     def _generation(self, g: int) -> None:

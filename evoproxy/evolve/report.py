@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 from evoproxy.lang.program import Program
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.ranks import all_network_parts
+from evoproxy.scoring.fitness import rank_measure
 from evoproxy.evolve.ensemble import ensemble_program, forward_select
 from evoproxy.evolve.store import RunStore
 
@@ -96,7 +97,7 @@ def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> O
         return None
     matrix = search.splits.selection_rows(pool)
     accs = list(search.splits.selection_acc.values())
-    metric = "spearman" if search.config.fitness == "spearman" else "kendall"
+    metric = rank_measure(search.config.fitness)
     chosen = forward_select(matrix, accs, metric, search.config.combine, size)
     members = [pool[i] for i in chosen.members]
     return {"program": ensemble_program(members), "members": [m.text for m in members],

@@ -162,7 +162,7 @@ class Judge:
             row, _ = score_keys(self.backend, [self.control], self.search_keys[name])
             self._control_scores[name] = row[0]
         z, acc = self._control_scores[name], self.accuracies[name]
-        metric = "spearman" if self.metric == "spearman" else "kendall"
+        metric = fit.rank_measure(self.metric)
         return fit.partial_correlation(value, fit.correlate(scores, z, metric, 1.0), fit.correlate(acc, z, metric, 1.0))
 
     def _settle(self, p: Program, slot: int, v: Verdict, verdicts: list) -> None:

@@ -106,7 +106,7 @@ class Splits:
 
     def selection_fitness(self, figures: dict) -> float:
         """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
-        metric = "spearman" if self.config.fitness == "spearman" else "kendall"
+        metric = fit.rank_measure(self.config.fitness)
         return combined([f[metric] for f in figures.values()], self.config.combine)
 
 

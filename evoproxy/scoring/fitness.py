@@ -121,6 +121,11 @@ def screen(scores: ArrayLike, max_tie_frac: float = 0.5) -> Optional[str]:
     return None
 
 
+def rank_measure(fitness_name: str) -> str:
+    """The plain rank correlation a fitness is built on (``emq`` and ``kendall``: Kendall's tau)."""
+    return "spearman" if fitness_name == "spearman" else "kendall"
+
+
 def get_metric(name: str) -> Metric:
     """The metric called ``name``; :class:`EvoproxyError` listing the valid names otherwise."""
     try:

@@ -29,6 +29,8 @@ from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
 
 Key = tuple[str, int]  # (benchmark name, architecture id)
+BATCH_SIZE = 16
+"""Probe images per network, the run config's default too (one number, not two)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class EvalSetup:
     split_seed: int = 0
     metric: str = "test_200ep"
     probe: str = "auto"
-    batch_size: int = 32
+    batch_size: int = BATCH_SIZE
     seed: int = 0
     memory_mb: int = 4096
     threads: int = 1  # fixed per worker: float results depend on the thread count
