@@ -14,7 +14,9 @@ README_MAX_LINES = 250
 def config_keys() -> list[str]:
     """Every config key a user can set (adapt here when the config class is restructured)."""
     from evoproxy.evolve.config import RunConfig
-    return [f.name for f in dataclasses.fields(RunConfig)]
+    if dataclasses.is_dataclass(RunConfig):
+        return [f.name for f in dataclasses.fields(RunConfig)]
+    return list(RunConfig.model_fields)   # a pydantic model
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
