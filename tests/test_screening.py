@@ -7,6 +7,7 @@ from evoproxy.scoring import fitness as fit
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.lang.program import Program, parse
+from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.evolve.screening import REJECTIONS, Judge, Verdict, count_rejections
 from evoproxy.scoring.worker import EvalSetup
 
@@ -49,7 +50,7 @@ def backend():
 @pytest.fixture
 def make_judge(backend, keys, accuracies):
     def make(b=None, **kw):
-        return Judge(b or backend, keys[:8], {"synthetic": keys}, accuracies, **kw)
+        return Judge(Evaluator(b or backend), keys[:8], {"synthetic": keys}, accuracies, **kw)
     return make
 
 
@@ -97,13 +98,13 @@ def test_an_undefined_metric_value_is_rejected_nan_not_kept(make_judge, monkeypa
 
 def test_ill_typed_programs_are_rejected_without_being_scored(make_judge):
     judge = make_judge()
-    before = judge.backend.worker.probes
+    before = judge.evaluator.backend.worker.probes
     verdicts = judge.judge([ILL, NOT_SCALAR, Program.call("no_such_op", Program.stat("grad")),
                             Program.call("layer_sum", Program.stat("no_such_stat"))])
     assert [v.rejection for v in verdicts] == ["type"] * 4
     assert all(v.fitness is None and not v.usable for v in verdicts)
     assert judge.seen == {} and judge.by_ranks == {}
-    assert judge.backend.worker.probes == before
+    assert judge.evaluator.backend.worker.probes == before
     # rejected again each time, never as a duplicate
     assert judge_one(judge, ILL).rejection == "type"
 
@@ -247,7 +248,7 @@ def test_remembered_verdicts_give_the_same_later_verdicts(make_judge, keys, accu
 
 
 def _caches_before(keys, accuracies, batches):
-    judge = Judge(SerialBackend(EvalSetup(), get_benchmark), keys[:8], {"synthetic": keys},
+    judge = Judge(Evaluator(SerialBackend(EvalSetup(), get_benchmark)), keys[:8], {"synthetic": keys},
                   accuracies)
     for batch in batches:
         judge.judge([P(t) for t in batch])

@@ -10,7 +10,8 @@ from scipy.stats import kendalltau, rankdata
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import FormulaError, parse
-from evoproxy.scoring.score import load_proxy, score_keys
+from evoproxy.evolve.evaluator import Evaluator
+from evoproxy.scoring.score import load_proxy
 
 ENSEMBLE = "add(log(rank(flops)), log(rank(layer_sum(l2(weight)))))"
 EVAL = ["eval", "--benchmark", "synthetic", "--archs", "12", "--probe", "synthetic", "--batch-size", "4", "--quiet"]
@@ -48,7 +49,7 @@ class _FakeBackend:
 
 def test_search_ranks_each_benchmark_separately():
     keys = [("b1", 3), ("b1", 1), ("b2", 10), ("b2", 30), ("b2", 20)]
-    scores, failed = score_keys(_FakeBackend(), ["rank(params)", "params"], keys)
+    scores, failed = Evaluator(_FakeBackend()).score(["rank(params)", "params"], keys)
     assert failed == {}
     assert scores[0].tolist() == [1.0, 0.5, 1 / 3, 1.0, 2 / 3] and scores[1].tolist() == [3, 1, 10, 30, 20]
 

@@ -7,7 +7,6 @@ the CSV with any CSV reader (the hall of fame's formulas, figures and the baseli
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Callable, Optional
 
 from evoproxy.app.runs import finished_report

@@ -11,7 +11,6 @@ them flat; stored configs are flat.
 """
 from __future__ import annotations
 
-import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional

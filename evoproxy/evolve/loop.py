@@ -20,6 +20,7 @@ import numpy as np
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.evolve.config import RunConfig
+from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.diversity import better, distinct, diversity, twins_of
 from evoproxy.evolve.gp import Individual, make_toolbox, pareto_front
@@ -50,17 +51,18 @@ class Search:
                  on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[dict] = None,
                  on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> None:
         c = self.config = config
-        self.backend, self.store, self.on_generation = backend, store, on_generation
+        self.store, self.on_generation = store, on_generation
         self.on_progress = on_progress
         self.generator = Generator(stats=c.stats, ops=c.ops)
         self.selection = SELECTIONS.get(c.selection)
         self.selection_params = SelectionParams(c.top_frac, c.tournament_size)
         self.toolbox = make_toolbox(self.generator, c.representation, Limits(c.max_depth, c.max_size))
-        self.splits = Splits(c, backend, benches, transfer)
+        self.evaluator = Evaluator(backend)
+        self.splits = Splits(c, self.evaluator, benches, transfer)
         self.search_keys, self.accuracies = self.splits.search_keys, self.splits.accuracies
         first = next(iter(self.search_keys.values()))
         control = resolve(c.control).program.text if c.control else None
-        self.judge = Judge(backend, first[:c.screen_archs], self.search_keys, self.accuracies,
+        self.judge = Judge(self.evaluator, first[:c.screen_archs], self.search_keys, self.accuracies,
                            c.fitness, c.combine, c.max_tie_frac, control)
         self.rng = random.Random(c.seed)
         self.population: list[Individual] = []
@@ -120,7 +122,7 @@ class Search:
         keys = flat(self.search_keys) + flat(self.splits.selection_keys)
         step = PROBE_STEP * max(1, self.config.workers)
         for start in range(0, len(keys), step):
-            self.backend.warm(keys[start:start + step], self.config.stats)
+            self.evaluator.warm(keys[start:start + step], self.config.stats)
             self.progress("probing", min(start + step, len(keys)), len(keys), "search and selection networks")
 
     def _generation(self, g: int) -> None:

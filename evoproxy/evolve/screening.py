@@ -18,11 +18,11 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.scoring import fitness as fit
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, check_proxy
 from evoproxy.lang.ranks import is_set_level
-from evoproxy.scoring.score import score_keys
 from evoproxy.scoring.worker import Key
 from evoproxy.evolve.diversity import rank_vector
 
@@ -43,12 +43,12 @@ class Verdict:
 
 
 class Judge:
-    """Screens and scores batches of candidate programs through a backend."""
+    """Screens and scores batches of candidate programs through the search's evaluator."""
 
-    def __init__(self, backend, screen_keys: Sequence[Key], search_keys: dict[str, list[Key]],
+    def __init__(self, evaluator: Evaluator, screen_keys: Sequence[Key], search_keys: dict[str, list[Key]],
                  accuracies: dict[str, np.ndarray], metric: str = "kendall", combine: str = "mean",
                  max_tie_frac: float = 0.5, control: Optional[str] = None) -> None:
-        self.backend = backend
+        self.evaluator = evaluator
         self.screen_keys = list(screen_keys)
         flat = [k for keys in search_keys.values() for k in keys]
         if flat[:len(self.screen_keys)] != self.screen_keys:
@@ -99,7 +99,7 @@ class Judge:
         if not programs:
             return
         texts = [p.text for p in programs]
-        screen, failed = score_keys(self.backend, texts, self.screen_keys)
+        screen, failed = self.evaluator.score(texts, self.screen_keys)
         to_score: list[int] = []
         twins: list[tuple[int, str, tuple]] = []
         for k, p in enumerate(programs):
@@ -128,9 +128,9 @@ class Judge:
         keys = [key for name in self.search_keys for key in self.search_keys[name]]
         n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
         if any(is_set_level(programs[k]) for k in to_score):  # ranks need all networks at once
-            scores, failed = score_keys(self.backend, texts, keys)
+            scores, failed = self.evaluator.score(texts, keys)
         else:
-            rest, failed = self.backend.score(texts, keys[n:])
+            rest, failed = self.evaluator.score_per_network(texts, keys[n:])
             scores = np.hstack([screen[to_score], rest])
         for row, k in enumerate(to_score):
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
@@ -159,7 +159,7 @@ class Judge:
     def _beyond_control(self, name: str, scores: np.ndarray, value: float) -> float:
         """The metric with the control proxy (e.g. model size) held fixed: partial correlation."""
         if name not in self._control_scores:
-            row, _ = score_keys(self.backend, [self.control], self.search_keys[name])
+            row, _ = self.evaluator.score([self.control], self.search_keys[name])
             self._control_scores[name] = row[0]
         z, acc = self._control_scores[name], self.accuracies[name]
         metric = fit.rank_measure(self.metric)

@@ -19,15 +19,15 @@ import numpy as np
 from evoproxy.errors import EvoproxyNote
 from evoproxy.lang.program import Program
 from evoproxy.scoring import fitness as fit
-from evoproxy.scoring.score import score_keys
+from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.scoring.summary import rankable
 from evoproxy.evolve.config import RunConfig
 
 
 class Splits:
-    def __init__(self, config: RunConfig, backend, benches: dict, transfer: Optional[dict] = None) -> None:
+    def __init__(self, config: RunConfig, evaluator: Evaluator, benches: dict, transfer: Optional[dict] = None) -> None:
         c = self.config = config
-        self.backend = backend
+        self.evaluator = evaluator
         self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
                             for n, b in benches.items()}
         self.selection_keys = {n: [(n, a) for a in selection_ids(b, c, self.search_keys[n])]
@@ -72,7 +72,7 @@ class Splits:
 
     def search_scores(self, programs: list[Program]) -> list[dict]:
         """The same figures on the search networks (for baselines beside evolved programs)."""
-        scores = score_keys(self.backend, [p.text for p in programs], flat(self.search_keys))[0]
+        scores = self.evaluator.score([p.text for p in programs], flat(self.search_keys))[0]
         return [per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
 
     def transfer_many(self, programs: list[Program]) -> list[dict]:
@@ -89,7 +89,7 @@ class Splits:
         """Raw scores (programs x selection networks), each program scored once per process."""
         todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
         if todo:
-            scores = score_keys(self.backend, [p.text for p in todo], flat(self.selection_keys))[0]
+            scores = self.evaluator.score([p.text for p in todo], flat(self.selection_keys))[0]
             self._selection_rows.update({p.hash: row for p, row in zip(todo, scores)})
         return np.array([self._selection_rows[p.hash] for p in programs])
 
@@ -97,7 +97,7 @@ class Splits:
         todo = [p for p in dict.fromkeys(programs) if p.hash not in cache]
         if todo:
             scores = self.selection_rows(todo) if keys is self.selection_keys else \
-                score_keys(self.backend, [p.text for p in todo], flat(keys))[0]
+                self.evaluator.score([p.text for p in todo], flat(keys))[0]
             if keys is self.holdout_keys:
                 self.holdout_rows.update({p.hash: row for p, row in zip(todo, scores)})
             for p, row in zip(todo, scores):

@@ -17,7 +17,7 @@ from evoproxy.data.images import ProbeBatch
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import evaluate_many
 from evoproxy.lang.program import Program, parse
-from evoproxy.lang.ranks import all_network_parts, combine, is_set_level, network_parts
+from evoproxy.lang.ranks import all_network_parts, combine, is_set_level
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.probe.base import collect
 from evoproxy.probe.layers import check_network
@@ -68,25 +68,6 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
         if on_arch is not None:
             on_arch(j, combine(programs, parts, scores[:, j:j + 1])[:, 0] if per_network else scores[:, j])
     return combine(programs, parts, scores)
-
-
-def score_keys(backend, texts: Sequence[str], keys: Sequence[tuple[str, int]]) -> tuple[np.ndarray, dict[int, str]]:
-    """``backend.score`` for programs that may be set-level: their network parts are scored, then
-    each benchmark's networks among ``keys`` are ranked together. Returns (programs x keys) scores
-    and ``{program index: why it failed}``."""
-    programs = [parse(t) for t in texts]
-    parts = all_network_parts(programs)
-    if [q.text for q in parts] == list(texts):
-        return backend.score(texts, keys)
-    matrix, failed_parts = backend.score([q.text for q in parts], keys)
-    out = np.full((len(programs), len(keys)), math.nan)
-    for name in dict.fromkeys(k[0] for k in keys):
-        cols = [j for j, k in enumerate(keys) if k[0] == name]
-        out[:, cols] = combine(programs, parts, matrix[:, cols])
-    row = {q.text: i for i, q in enumerate(parts)}
-    failed = {i: failed_parts[row[q.text]] for i, p in enumerate(programs) for q in network_parts(p)
-              if row[q.text] in failed_parts}
-    return out, failed
 
 
 def load_proxy(path: str | Path):
