@@ -10,7 +10,7 @@ statistics): ``3spaces`` takes the minimum Kendall over the NB201, NB101 and NB3
 ``nb201`` searches NB201 alone. Each arm's best single formula (its hall of fame's first, chosen
 on its selection split) and its evolved ensemble are reported on the final holdout of all three
 spaces: the same ``holdout_archs`` networks, probe batch and seed in both arms. The ``nb201`` arm
-never saw NB101 or NB301: its winners are scored there with ``evoproxy eval`` (float32 statistics;
+never saw NB101 or NB301: its winners are scored there as ``evoproxy eval`` does (float32 statistics;
 the search keeps them in bfloat16, a median .0004 tau apart). Baselines come from the ``3spaces``
 runs' reports (the same networks). Prints Kendall tau per space, mean over seeds with the spread
 (max - min) in brackets, and each arm's minutes of search.
@@ -19,43 +19,34 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from evoproxy.app.runs import finished_report, study_search
+import studylib
+from evoproxy.app.runs import finished_report
+from evoproxy.evolve.config import load_config, parse_override
 from evoproxy.lang.program import parse
-from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.lang.proxyfile import ProxySpec
 from evoproxy.lang.ranks import combine
 from evoproxy.scoring.fitness import kendall
 from evoproxy.scoring.summary import network_specs
-from evoproxy.evolve.config import load_config
 
 CONFIG = "experiments/nb-3spaces.toml"
 RUNS = Path("runs/multispace")
 SPACES = ("nb201-cifar10", "nb101-cifar10", "nb301-cifar10")
-ARMS = {"3spaces": [], "nb201": ["--set", 'benchmarks=["nb201-cifar10"]', "--set", 'transfer=[]']}
+ARMS = {"3spaces": {}, "nb201": {"benchmarks": ["nb201-cifar10"], "transfer": []}}
 
 
 def run_dir(runs: Path, arm: str, seed: int) -> Path:
     return runs / f"{arm}-s{seed}"
 
 
-def run_searches(runs: Path, config: str, seeds: range, sets: list[str]) -> None:
+def run_searches(runs: Path, config: str, seeds: range, sets: dict) -> None:
     for seed in seeds:
-        for arm, extra in ARMS.items():
-            study_search(run_dir(runs, arm, seed), ["--config", config, "--seed", str(seed), *extra, *sets],
-                         f"{arm} seed {seed}")
-
-
-def winners(report: dict) -> dict[str, str]:
-    out = {"best": report["hall_of_fame"][0]["formula"]}
-    if report.get("ensemble"):
-        out["ensemble"] = report["ensemble"]["formula"]
-    return out
+        for arm, overrides in ARMS.items():
+            studylib.search(run_dir(runs, arm, seed), f"{arm} seed {seed}", config,
+                            {"seed": seed, **overrides, **sets})
 
 
 def cross_scores(runs: Path, seed: int) -> None:
@@ -63,17 +54,13 @@ def cross_scores(runs: Path, seed: int) -> None:
     store, report = finished_report(str(run_dir(runs, "nb201", seed)))
     with store:
         config = load_config(str(run_dir(runs, "nb201", seed) / "config.toml"))
-    files = []
-    for kind, formula in winners(report).items():
-        path = runs / f"nb201-s{seed}-{kind}.json"
-        path.write_text(json.dumps(proxy_document(ProxySpec(kind, parse(formula))), indent=2))
-        files.append(str(path))
+    files = [str(studylib.write_proxy(runs / f"nb201-s{seed}-{kind}.json", kind, formula))
+             for kind, formula in studylib.winners(report).items()]
     for space in SPACES[1:]:
         save = runs / f"nb201-s{seed}-{space}.csv"
         if not save.exists():
-            subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(files), "--benchmark", space,
-                            "--split", "holdout", "--archs", str(config.holdout_archs), "--seed", str(seed),
-                            "--batch-size", str(config.batch_size), "--quiet", "--save", str(save)], check=True)
+            studylib.score(";".join(files), space, config.holdout_archs, "holdout", save, seed=seed,
+                           batch_size=config.batch_size)
 
 
 def saved_kendall(path: Path, spec: ProxySpec) -> float:
@@ -97,7 +84,7 @@ def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
         entries.update({b["proxy"]: b for b in report.get("baselines", [])})
     out = {k: {s: v["kendall"] for s, v in e.get("holdout", {}).items()} for k, e in entries.items()}
     if arm == "nb201":
-        for kind, formula in winners(report).items():
+        for kind, formula in studylib.winners(report).items():
             for space in SPACES[1:]:
                 out[kind][space] = saved_kendall(runs / f"nb201-s{seed}-{space}.csv", ProxySpec(kind, parse(formula)))
     out["minutes"] = {"all": minutes}
@@ -124,7 +111,7 @@ def print_table(runs: Path, seeds: range, per_seed_cells: bool = False) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="run (or continue) the searches, then cross-score")
-    ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
+    studylib.add_seeds(ap)
     ap.add_argument("--config", default=CONFIG, help=f"the search config of both arms (default {CONFIG})")
     ap.add_argument("--out", default=str(RUNS), help=f"one run directory per arm and seed (default {RUNS})")
     ap.add_argument("--per-seed", action="store_true", help="each seed's value (seed 0 / 1 / ...) instead of mean (spread)")
@@ -133,7 +120,7 @@ def main() -> None:
     runs, seeds = Path(args.out), range(args.seeds)
     if args.run:
         runs.mkdir(parents=True, exist_ok=True)
-        run_searches(runs, args.config, seeds, [x for kv in args.set for x in ("--set", kv)])
+        run_searches(runs, args.config, seeds, dict(parse_override(kv) for kv in args.set))
         for seed in seeds:
             cross_scores(runs, seed)
     print_table(runs, seeds, args.per_seed)

@@ -23,78 +23,65 @@ over the seeds.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
-import torch
 
+import studylib
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.runs import finished_report, study_search
-from evoproxy.lang.program import parse
-from evoproxy.lang.proxyfile import ProxySpec, proxy_document
+from evoproxy.app.runs import finished_report
+from evoproxy.cli.registry import add_data_dir
 
 TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
-PER_SPLIT, SEED, BATCH = [500], 0, 32
-SEEDS = [0, 1, 2]
-DATASETS = ("cifar10", "cifar100", "imagenet16")
+TABLE_ARCHS = 500
+DATASETS = studylib.DATASETS
 BASELINES = ("aznas", "meco", "gradsign", "swap", "zico", "nwot", "synflow", "jacov", "epe_nas", "tenas", "params")
 
 
-def run_searches(config: str, runs: Path, extra: list[str]) -> None:
-    for seed in SEEDS:
-        study_search(runs / f"seed-{seed}", ["--config", config, "--seed", str(seed)], f"seed {seed}", tuple(extra))
+def run_searches(config: str, runs: Path, seeds: range, data_dir: str | None) -> None:
+    for seed in seeds:
+        studylib.search(runs / f"seed-{seed}", f"seed {seed}", config, {"seed": seed}, data_dir)
 
 
-def winner_files(runs: Path) -> list[Path]:
+def winner_files(runs: Path, seeds: range) -> list[Path]:
     """Each seed's best formula and ensemble as proxy files named evolved-sN / ensemble-sN."""
     files = []
-    for seed in SEEDS:
+    for seed in seeds:
         _, report = finished_report(str(runs / f"seed-{seed}"))
-        winners = {f"evolved-s{seed}": report["hall_of_fame"][0]["formula"]}
-        if report.get("ensemble"):
-            winners[f"ensemble-s{seed}"] = report["ensemble"]["formula"]
-        for name, formula in winners.items():
-            path = runs / f"{name}.json"
-            path.write_text(json.dumps(proxy_document(ProxySpec(name, parse(formula))), indent=2))
-            files.append(path)
+        for kind, formula in studylib.winners(report).items():
+            name = f"{'evolved' if kind == 'best' else kind}-s{seed}"
+            files.append(studylib.write_proxy(runs / f"{name}.json", name, formula))
     return files
 
 
-def holdout_file(runs: Path, what: str) -> Path:
-    """Where ``what``'s (``sN`` or ``baseline-NAME``) holdout scores go: holdout-sN.csv for the table's 500."""
-    return runs / (f"holdout-{what}.csv" if PER_SPLIT[0] == 500 else f"holdout{PER_SPLIT[0]}-{what}.csv")
+def holdout_file(runs: Path, what: str, n: int) -> Path:
+    """Where ``what``'s (``sN`` or ``baseline-NAME``) scores on ``n`` holdout architectures go:
+    holdout-sN.csv for the table's 500."""
+    return runs / (f"holdout-{what}.csv" if n == TABLE_ARCHS else f"holdout{n}-{what}.csv")
 
 
 def seed_files(files: list[Path], seed: int) -> list[Path]:
     return [f for f in files if f.stem.endswith(f"-s{seed}")]
 
 
-def score_holdout(proxies: str, save: Path, extra: list[str]) -> None:
-    """``proxies`` on the holdout architectures into ``save`` (continued if cut)."""
-    subprocess.run([sys.executable, "-m", "evoproxy", "eval", "--proxy", proxies, "--benchmark", "nb201-cifar10",
-                    "--split", "holdout", "--archs", str(PER_SPLIT[0]), "--seed", str(SEED), "--batch-size", str(BATCH),
-                    "--quiet", "--save", str(save), *extra], check=True)
+def score_holdout(proxies: str, save: Path, n: int, data_dir: str | None) -> None:
+    """``proxies`` on ``n`` holdout architectures into ``save`` (continued if cut)."""
+    studylib.score(proxies, "nb201-cifar10", n, "holdout", save, seed=studylib.SEED, batch_size=studylib.BATCH,
+                   data_dir=data_dir)
 
 
-def correlations(spec_text: str, path: Path, data_dir) -> dict:
-    """{proxy: {dataset: (tau, rho)}} over the holdout architectures saved in ``path``."""
-    bench = open_benchmark("nb201-cifar10", data_dir, SEED, "test_200ep", None)
+def correlations(spec_text: str, path: Path, n: int, data_dir) -> dict:
+    """{proxy: {dataset: (tau, rho)}} over the ``n`` holdout architectures saved in ``path``."""
+    bench = open_benchmark("nb201-cifar10", data_dir, studylib.SEED, "test_200ep", None)
     specs = evaluate.proxy_specs(spec_text, bench)
-    archs = bench.sample(PER_SPLIT[0], "holdout", SEED)
-    header = ["arch_id", "accuracy", *(s.name for s in evaluate.network_specs(specs))]
-    done = evaluate.read_scores(str(path), header, set(archs))
-    if len(done) < len(archs):
-        sys.exit(f"{path}: {len(done)} of {len(archs)} architectures scored; see this script's --help")
+    archs = bench.sample(n, "holdout", studylib.SEED)
+    done = studylib.saved_scores(path, specs, archs, "see this script's --help")
     out: dict = {}
-    for ds in DATASETS:
-        other = open_benchmark(f"nb201-{ds}", data_dir, SEED, "test_200ep", None)
-        for r in evaluate.run_eval(other, specs, archs, torch.empty(0), torch.empty(0), done=done).results:
-            out.setdefault(r.proxy, {})[ds] = (r.kendall, r.spearman)
+    for ds, results in studylib.per_dataset(specs, archs, done, data_dir).items():
+        for proxy, figures in results.items():
+            out.setdefault(proxy, {})[ds] = figures
     return out
 
 
@@ -105,14 +92,15 @@ def baseline_names(choice: str | None, config: str) -> list[str]:
     return list(BASELINES) if choice == "sota" else [n for n in choice.split(";") if n]
 
 
-def baseline_scores(names: list[str], runs: Path, score: bool, data_dir) -> dict:
-    """{proxy: {dataset: (tau, rho)}} of each baseline, scored first into its own file when ``score``."""
+def baseline_scores(names: list[str], runs: Path, n: int, score: bool, data_dir) -> dict:
+    """{proxy: {dataset: (tau, rho)}} of each baseline on ``n`` holdout architectures, scored first
+    into its own file when ``score``."""
     out = {}
     for name in names:
-        path = holdout_file(runs, f"baseline-{name}")
+        path = holdout_file(runs, f"baseline-{name}", n)
         if score:
-            score_holdout(name, path, ["--data-dir", data_dir] if data_dir else [])
-        out.update(correlations(name, path, data_dir))
+            score_holdout(name, path, n, data_dir)
+        out.update(correlations(name, path, n, data_dir))
     return out
 
 
@@ -140,30 +128,28 @@ def main() -> None:
     ap.add_argument("--run", action="store_true", help="run (or continue) the searches and score their winners")
     ap.add_argument("--config", default="experiments/nb201-30min.toml", help="the searches' config")
     ap.add_argument("--runs", type=Path, default=Path("runs/study"), help="where the seeds' runs go (RUNS/seed-N)")
-    ap.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...; default 3)")
-    ap.add_argument("--holdout-archs", type=int, default=500,
+    studylib.add_seeds(ap)
+    ap.add_argument("--holdout-archs", type=int, default=TABLE_ARCHS,
                     help="how many final-holdout architectures (default 500: the state-of-the-art table's)")
     ap.add_argument("--baselines", help="the proxies beside the evolved rows when the state-of-the-art table is "
                     "not used: a ;-list of proxy names, or sota for the table's (default: the config's baselines)")
-    ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
+    add_data_dir(ap)
     args = ap.parse_args()
-    extra = ["--data-dir", args.data_dir] if args.data_dir else []
-    SEEDS[:] = range(args.seeds)
-    PER_SPLIT[:] = [args.holdout_archs]
-    table = TABLE if TABLE.exists() and args.holdout_archs == 500 else None
-    runs = args.runs
+    seeds, n, runs = range(args.seeds), args.holdout_archs, args.runs
+    table = TABLE if TABLE.exists() and n == TABLE_ARCHS else None
     if args.run:
-        run_searches(args.config, runs, extra)
-    files = winner_files(runs)
+        run_searches(args.config, runs, seeds, args.data_dir)
+    files = winner_files(runs, seeds)
     if args.run:
-        for seed in SEEDS:
-            score_holdout(";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), extra)
-    evolved = {k: v for seed in SEEDS for k, v in correlations(
-        ";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}"), args.data_dir).items()}
-    baselines = correlations("all", table, args.data_dir) if table else \
-        baseline_scores(baseline_names(args.baselines, args.config), runs, args.run, args.data_dir)
+        for seed in seeds:
+            score_holdout(";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}", n), n,
+                          args.data_dir)
+    evolved = {k: v for seed in seeds for k, v in correlations(
+        ";".join(map(str, seed_files(files, seed))), holdout_file(runs, f"s{seed}", n), n, args.data_dir).items()}
+    baselines = correlations("all", table, n, args.data_dir) if table else \
+        baseline_scores(baseline_names(args.baselines, args.config), runs, n, args.run, args.data_dir)
     print_table(evolved, baselines)
-    for seed in SEEDS:
+    for seed in seeds:
         _, report = finished_report(str(runs / f"seed-{seed}"))
         print(f"seed {seed}: best {report['hall_of_fame'][0]['formula']}\n        ensemble "
               f"{(report.get('ensemble') or {}).get('formula')}")

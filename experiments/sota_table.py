@@ -10,30 +10,32 @@ Setting: the architectures are 500 drawn from the search split and 500 from the 
 NB201 with seed 0 (together a random set of 1,000); one probe batch of 32 CIFAR-10 training images
 and the CIFAR-10 network (10 classes) with init seed 0 for every architecture and every proxy, so
 each proxy is scored once per architecture and correlated with all three datasets' accuracies (no
-ImageNet16-120 images are available here). Scoring runs as two ``evoproxy eval --save`` processes,
-one per core (an interrupted run continues its files); set-level proxies (aznas, tenas) are ranked
-over all 1,000 when the table is made.
+ImageNet16-120 images are available here). Scoring runs as two processes, one per core and split,
+each writing its own ``evoproxy eval --save`` file (an interrupted run continues its files); set-level
+proxies (aznas, tenas) are ranked over all 1,000 when the table is made.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
+import studylib
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.cli.registry import add_data_dir
 from evoproxy.data.images import load_probe_batch
+from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.score import score_matrix
 
 OUT = Path(__file__).parent / "sota_table"
-SPLITS, PER_SPLIT, SEED, BATCH = ("search", "holdout"), 500, 0, 32
-DATASETS = ("cifar10", "cifar100", "imagenet16")
+SPLITS, PER_SPLIT, SEED, BATCH = ("search", "holdout"), 500, studylib.SEED, studylib.BATCH
+DATASETS = studylib.DATASETS
 PUBLISHED = {
     # proxy: ({dataset: (tau or None, rho)}, where read)
     "aznas": ({"cifar10": (0.712, 0.892), "cifar100": (0.696, 0.880), "imagenet16": (0.673, 0.859)},
@@ -49,45 +51,34 @@ SUITE_ZERO = {"synflow", "nwot", "jacov", "snip", "grad_norm", "grasp", "fisher"
               "params", "flops"}
 
 
-def eval_command(split: str) -> list[str]:
-    return [sys.executable, "-m", "evoproxy", "eval", "--proxy", "all", "--benchmark", "nb201-cifar10",
-            "--split", split, "--archs", str(PER_SPLIT), "--seed", str(SEED), "--batch-size", str(BATCH),
-            "--quiet", "--save", str(OUT / f"{split}.csv")]
+def score_split(split: str, data_dir: str | None) -> None:
+    """Every proxy on the split's architectures, one thread, into OUT/SPLIT.csv (continued if cut)."""
+    torch.set_num_threads(1)
+    studylib.score("all", "nb201-cifar10", PER_SPLIT, split, OUT / f"{split}.csv", seed=SEED, batch_size=BATCH,
+                   data_dir=data_dir)
 
 
 def run_scores(data_dir: str | None) -> None:
-    """Both splits in parallel, one thread each; each continues its --save file."""
+    """Both splits at once, a process of one thread each; each continues its --save file."""
     OUT.mkdir(exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    extra = ["--data-dir", data_dir] if data_dir else []
-    procs = [subprocess.Popen(eval_command(s) + extra, env=env) for s in SPLITS]
-    if any(p.wait() for p in procs):
-        sys.exit("evoproxy eval failed (its message is above); run again to continue")
+    with ProcessPoolExecutor(len(SPLITS), mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [pool.submit(score_split, split, data_dir) for split in SPLITS]
+        try:
+            for job in jobs:
+                job.result()
+        except EvoproxyError as err:
+            sys.exit(f"scoring failed: {err}; run again to continue")
 
 
-def saved_scores(bench, specs, data_dir):
+def saved_scores(bench, specs):
     """The 1,000 architectures and their saved per-network scores, split by split."""
-    header = ["arch_id", "accuracy", *(s.name for s in evaluate.network_specs(specs))]
     archs, done = [], {}
     for split in SPLITS:
         ids = bench.sample(PER_SPLIT, split, SEED)
-        got = evaluate.read_scores(str(OUT / f"{split}.csv"), header, set(ids))
-        if len(got) < len(ids):
-            sys.exit(f"{split}: {len(got)} of {len(ids)} architectures scored; continue with "
-                     f"`python {sys.argv[0]} --run`")
+        done.update(studylib.saved_scores(OUT / f"{split}.csv", specs, ids,
+                                          f"continue with `python {sys.argv[0]} --run`"))
         archs += ids
-        done.update(got)
     return archs, done
-
-
-def correlations(specs, archs, done, data_dir) -> dict:
-    """{dataset: {proxy: (tau, rho)}}; set-level proxies ranked over all ``archs``."""
-    out = {}
-    for ds in DATASETS:
-        bench = open_benchmark(f"nb201-{ds}", data_dir, SEED, "test_200ep", None)
-        run = evaluate.run_eval(bench, specs, archs, torch.empty(0), torch.empty(0), done=done)
-        out[ds] = {r.proxy: (r.kendall, r.spearman) for r in run.results}
-    return out
 
 
 def seconds_per_network(bench, specs, archs, n: int, data_dir) -> dict:
@@ -142,14 +133,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="score the architectures first (continues saved files)")
     ap.add_argument("--timing", type=int, default=0, metavar="N", help="also time each proxy on N architectures")
-    ap.add_argument("--data-dir", help="the data directory (default: EVOPROXY_DATA, then ../shared/data)")
+    add_data_dir(ap)
     args = ap.parse_args()
     if args.run:
         run_scores(args.data_dir)
     bench = open_benchmark("nb201-cifar10", args.data_dir, SEED, "test_200ep", None)
     specs = evaluate.proxy_specs("all", bench)
-    archs, done = saved_scores(bench, specs, args.data_dir)
-    corr = correlations(specs, archs, done, args.data_dir)
+    archs, done = saved_scores(bench, specs)
+    corr = studylib.per_dataset(specs, archs, done, args.data_dir)
     timing = seconds_per_network(bench, specs, archs, args.timing, args.data_dir) if args.timing else {}
     print_table(specs, corr, suite_zero_reference(args.data_dir), timing)
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import studylib
 from evoproxy.app import evaluate
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.scoring.fitness import spearman
@@ -45,16 +45,13 @@ def wanted(bench) -> list[str]:
 
 
 def score(name: str, archs: int) -> None:
-    bench = get_benchmark(name)
+    """Suite-Zero's proxies on ``archs`` networks of ``name`` into OUT/NAME.csv (continued if cut)."""
     OUT.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "evoproxy", "eval", "--proxy", ";".join(wanted(bench)), "--benchmark", name,
-           "--archs", str(archs), "--split", "all", "--batch-size", "64", "--save", str(OUT / f"{name}.csv")]
-    print(" ".join(cmd[2:]), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True)
+    studylib.score(";".join(wanted(get_benchmark(name))), name, archs, "all", OUT / f"{name}.csv", batch_size=64)
 
 
-def draw_path(name: str, draw: int, batch: int = 64) -> Path:
-    return OUT / (f"{name}-draw{draw}.csv" if batch == 64 else f"{name}-b{batch}-draw{draw}.csv")
+def draw_path(name: str, draw: int, batch: int = 64, out: Path = OUT) -> Path:
+    return out / (f"{name}-draw{draw}.csv" if batch == 64 else f"{name}-b{batch}-draw{draw}.csv")
 
 
 def score_draw(name: str, archs: int, draw: int, device: str, batch_size: int) -> None:
@@ -75,12 +72,12 @@ def read_rows(path: Path) -> dict[int, dict]:
         return {int(r["arch_id"]): r for r in csv.DictReader(f)}
 
 
-def draw_table(name: str, draws: list[int], batch_size: int = 64, mixings: int = 500) -> None:
+def draw_table(name: str, draws: list[int], batch_size: int = 64, mixings: int = 500, out: Path = OUT) -> None:
     """Per ``NOISY`` proxy: Spearman with accuracy per draw and their mean; the same with each network's
     value taken from a random draw (NASLib drew a fresh batch per network), mean and sd over
     ``mixings``; Suite-Zero's; and per network, draw 0 against Suite-Zero and against our other draws."""
     bench = get_benchmark(name)
-    paths = {d: draw_path(name, d, batch_size) for d in sorted({0, *draws})}
+    paths = {d: draw_path(name, d, batch_size, out) for d in sorted({0, *draws})}
     files = {d: read_rows(path) for d, path in paths.items() if path.is_file()}
     if 0 not in files:
         print(f"{name}: draw 0 is not scored yet (scored: {sorted(files)}); score it with --run --draw 0")

@@ -1,8 +1,10 @@
 """The study scripts' own arithmetic (experiments/*.py), on files written here."""
 from __future__ import annotations
 
+import ast
 import csv
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,27 +16,33 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    """experiments/NAME.py as a module, its folder first on sys.path while it loads (as when it is run:
+    ``import studylib`` finds the study library beside it)."""
+    path = EXPERIMENTS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
 @pytest.mark.skipif(not have_data("naslib-suite-zero/nb101_zc_proxies_500_cifar10.csv"),
                     reason="Suite-Zero NB101 table not in the data directory")
-def test_draw_table_of_draws_equal_to_suite_zero(tmp_path, monkeypatch, capsys):
+def test_draw_table_of_draws_equal_to_suite_zero(tmp_path, capsys):
     """Draws that all equal Suite-Zero's values: ours is theirs, per network 1, the mixing has no spread."""
     script = load_script("suite_zero_spaces")
-    monkeypatch.setattr(script, "OUT", tmp_path)
     bench = script.get_benchmark("nb101-cifar10")
     ids = bench.sample(12, "all", 0)
     for draw in (0, 1, 2):
-        with open(script.draw_path("nb101-cifar10", draw), "w", newline="") as f:
+        with open(script.draw_path("nb101-cifar10", draw, out=tmp_path), "w", newline="") as f:
             out = csv.writer(f)
             out.writerow(["arch_id", "accuracy", *script.NOISY])
             for i in ids[: 12 - draw]:  # the files share the first 10 networks
                 out.writerow([i, bench.accuracy(i), *(bench.reference(i)[p] for p in script.NOISY)])
-    script.draw_table("nb101-cifar10", [1, 2], mixings=20)
+    script.draw_table("nb101-cifar10", [1, 2], mixings=20, out=tmp_path)
     text = capsys.readouterr().out
     assert "the 10 networks scored in draws [0, 1, 2]" in text
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and line[2:4] != "pr"]
@@ -63,28 +71,29 @@ def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fit
             assert "layer_sum(eig_min(corr(channels(act_single))))" in [p.text for p in seeds], path
 
 
-def test_search_study_reads_each_baseline_from_its_own_holdout_file(tmp_path, monkeypatch):
+def test_search_study_reads_each_baseline_from_its_own_holdout_file(tmp_path):
     """Each baseline's scores come from RUNS/holdoutN-baseline-NAME.csv; --baselines picks the names."""
     from evoproxy.app.benchmarks import open_benchmark
 
     script = load_script("search_study")
-    monkeypatch.setattr(script, "PER_SPLIT", [12])
     assert script.baseline_names("sota", "unused.toml") == list(script.BASELINES)
     assert script.baseline_names("meco;;zico", "unused.toml") == ["meco", "zico"]
     assert script.baseline_names(None, str(EXPERIMENTS / "nb201-meco.toml"))[:2] == ["synflow", "nwot"]
-    bench = open_benchmark("nb201-cifar10", None, script.SEED, "test_200ep", None)
+    seed = script.studylib.SEED
+    bench = open_benchmark("nb201-cifar10", None, seed, "test_200ep", None)
+    assert script.holdout_file(tmp_path, "s0", 500).name == "holdout-s0.csv"
     for name, sign in (("params", 1), ("synflow", -1)):
-        with open(script.holdout_file(tmp_path, f"baseline-{name}"), "w", newline="") as f:
+        with open(script.holdout_file(tmp_path, f"baseline-{name}", 12), "w", newline="") as f:
             out = csv.writer(f)
             out.writerow(["arch_id", "accuracy", name])
-            for arch in bench.sample(12, "holdout", script.SEED):
+            for arch in bench.sample(12, "holdout", seed):
                 out.writerow([arch, bench.accuracy(arch), sign * bench.accuracy(arch)])
-    found = script.baseline_scores(["params", "synflow"], tmp_path, False, None)
+    found = script.baseline_scores(["params", "synflow"], tmp_path, 12, False, None)
     assert found["params"]["cifar10"] == pytest.approx((1.0, 1.0))
     assert found["synflow"]["cifar10"] == pytest.approx((-1.0, -1.0))
     assert -1 < found["params"]["imagenet16"][0] < 1
     with pytest.raises(SystemExit, match="holdout12-baseline-meco.csv"):
-        script.baseline_scores(["meco"], tmp_path, False, None)
+        script.baseline_scores(["meco"], tmp_path, 12, False, None)
 
 
 def _perf(script: str, *args: str):
@@ -122,10 +131,9 @@ def test_perf_scripts_refuse_bad_options_in_one_line(script, args, why, tmp_path
     assert why in run.stderr.strip().splitlines()[-1]
 
 
-def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes(monkeypatch):
+def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
     """A tensor node computed in an earlier call counts as recomputed; a reduced (layer) value is reused,
     not recomputed; the clock changes no score and leaves the interpreter as it found it."""
-    monkeypatch.syspath_prepend(str(EXPERIMENTS / "perf"))
     floor = load_script("perf/op_floor")
     import evoproxy.lang.packed as packed
     from evoproxy.backends.serial import SerialBackend
@@ -148,3 +156,62 @@ def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes(monkey
     assert set(clock.by_op) == {"relu", "l1", "l2"}
     assert clock.calls["tensor ops, first time"] == 6 and clock.calls["tensor ops, recomputed"] == 2
     assert total > 0 and read_bytes == 2 * sum(b for (_, stat), b in clock.stat_bytes.items() if stat == "act")
+
+
+SELF_RUNS = {"perf/memo_memory.py", "perf/probe_throughput.py"}
+"""Scripts allowed a subprocess: one that runs themselves again (``sys.executable, __file__``), for a
+fresh process's memory figures."""
+SHELL_HELPERS = {"subprocess", "study_search", "Popen"}
+OS_SHELL = ("system", "popen", "exec", "spawn", "posix_spawn")
+
+
+def _names(node: ast.AST) -> list[str]:
+    """The names a node imports or refers to (each part of a dotted import)."""
+    if isinstance(node, ast.Import):
+        return [part for a in node.names for part in a.name.split(".")]
+    if isinstance(node, ast.ImportFrom):
+        return [*(node.module or "").split("."), *(a.name for a in node.names)]
+    return [node.attr] if isinstance(node, ast.Attribute) else [node.id] if isinstance(node, ast.Name) else []
+
+
+def shell_outs(root: Path) -> list[str]:
+    """Where a script under ``root`` runs evoproxy (or anything) in another process instead of
+    through its Python API: ``"-m", "evoproxy"``, subprocess, os.system / popen, the CLI-running
+    study_search; in ``SELF_RUNS`` only a subprocess of the script itself is allowed."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            where = f"{rel}:{getattr(node, 'lineno', 0)}"
+            items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else \
+                node.args if isinstance(node, ast.Call) else []
+            words = [a.value if isinstance(a, ast.Constant) else None for a in items]
+            if any(a == "-m" and b in ("evoproxy", "evoproxy.cli") for a, b in zip(words, words[1:])):
+                found.append(f"{where}: runs python -m evoproxy")
+            used = set(_names(node)) & SHELL_HELPERS
+            if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "os" and node.attr.startswith(OS_SHELL):
+                used.add(f"os.{node.attr}")
+            if rel not in SELF_RUNS and used:
+                found.append(f"{where}: uses {', '.join(sorted(used))}")
+            if rel in SELF_RUNS and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and ast.unparse(node.func.value) == "subprocess":
+                argv = node.args[0] if node.args else None
+                head = [ast.unparse(a) for a in argv.elts[:2]] if isinstance(argv, ast.List) else []
+                if head != ["sys.executable", "__file__"]:
+                    found.append(f"{where}: a subprocess other than this script itself")
+    return found
+
+
+def test_no_study_script_runs_evoproxy_in_a_subprocess(tmp_path):
+    """Experiments use evoproxy's Python API; the detector itself finds each way of shelling out."""
+    assert shell_outs(EXPERIMENTS) == []
+    (tmp_path / "perf").mkdir()
+    (tmp_path / "bad.py").write_text('import subprocess, sys\nsubprocess.run([sys.executable, "-m", "evoproxy", "eval"])\n')
+    (tmp_path / "helper.py").write_text("from evoproxy.app.runs import study_search\nimport os\nos.system('ls')\n")
+    (tmp_path / "perf" / "memo_memory.py").write_text(
+        "import subprocess, sys\nsubprocess.run([sys.executable, __file__, '--child'])\nsubprocess.run(['ls'])\n")
+    found = shell_outs(tmp_path)
+    assert [f.split(":")[0] for f in found] == ["bad.py"] * 3 + ["helper.py"] * 2 + ["perf/memo_memory.py"]
+    assert any("python -m evoproxy" in f for f in found)
+    assert found[-1] == "perf/memo_memory.py:3: a subprocess other than this script itself"

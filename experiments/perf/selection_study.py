@@ -6,7 +6,7 @@
 
 Diversity spends half its candidates on fresh random programs (one per child), so the other
 strategies get twice the children per generation: every strategy sees the same number of
-candidates. Each run is an ``evoproxy search`` in ``OUT/<selection>-s<seed>`` (the serial backend,
+candidates. Each run is an ``evoproxy.search`` in ``OUT/<selection>-s<seed>`` (the serial backend,
 resumed if cut off; the same seed gives the same run on Ray); the final report scores only the
 hall of fame (no baselines, ensemble or transfer). ``--diversity-runs DIR`` takes the diversity
 runs from ``DIR/seed-<seed>`` (the search study's) instead; ``--print-only`` runs nothing and
@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 
-from evoproxy.app.runs import finished_report, is_finished, study_search
+import evoproxy
+from evoproxy.app.runs import finished_report, is_finished
 from evoproxy.lang.program import parse
 from evoproxy.evolve.config import load_config
 
@@ -30,10 +32,15 @@ STRATEGIES = ("diversity", "tournament", "aging")
 
 
 def run(config_path: str, offspring: int, seed: int, selection: str, out: Path) -> None:
-    study_search(out, ["--config", config_path, "--seed", str(seed), "--backend", "serial",
-                       "--set", f'selection="{selection}"', "--set", f"offspring={offspring}",
-                       "--set", "baselines=[]", "--set", "ensemble_size=0", "--set", "transfer=[]"],
-                 f"{selection} seed {seed}")
+    """One strategy's search into ``out``: nothing when finished, continued when started."""
+    if is_finished(str(out)):
+        return
+    print(f"{selection} seed {seed}: {out}", file=sys.stderr, flush=True)
+    if (out / "run.sqlite").exists():
+        evoproxy.search(resume=out)
+    else:
+        evoproxy.search(config_path, out=out, seed=seed, backend="serial", selection=selection, offspring=offspring,
+                        baselines=[], ensemble_size=0, transfer=[])
 
 
 def figures(run_dir: Path) -> dict:

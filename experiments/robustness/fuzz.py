@@ -23,13 +23,11 @@ from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import faults  # noqa: E402  (the fault list beside this script)
-
-from evoproxy.errors import EvoproxyError  # noqa: E402
-from evoproxy.lang.interpret import eval_node  # noqa: E402
-from evoproxy.lang.proxyfile import read_proxy, resolve  # noqa: E402
-from evoproxy.evolve.generate import Generator  # noqa: E402
+import faults  # the fault list beside this script (run as a file, its folder is sys.path[0])
+from evoproxy.errors import EvoproxyError
+from evoproxy.lang.interpret import eval_node
+from evoproxy.lang.proxyfile import read_proxy, resolve
+from evoproxy.evolve.generate import Generator
 
 FAILURES = ("traceback", "hang", "lost")
 
