@@ -12,6 +12,7 @@ from evoproxy.scoring import fitness as fit
 from evoproxy.evolve.diversity import better, distinct, diversity, rank_vector, similarity, twin_of
 from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.gp import Individual
+from evoproxy.evolve.report import finalists, hall_of_fame
 from tests.test_search import search
 
 FORMULAS = ["layer_sum(l2(grad))", "layer_sum(l1(grad))", "layer_mean(l2(weight))", "layer_sum(abs(mean(act)))"]
@@ -91,13 +92,13 @@ def test_the_three_splits_are_disjoint_and_the_population_holds_no_twins(run):
         assert all(m.ranks is not None for m in pop)
         for i, a in enumerate(pop):
             assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in pop[i + 1:])
-        hof = s.hall_of_fame()
+        hof = hall_of_fame(s)
         for i, a in enumerate(hof):
             assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in hof[i + 1:])
         # chosen on the selection split: best first there, and no finalist left out beats the last kept
         chosen = [s.splits.selection_fitness(f) for f in s.splits.selection_many([i.program for i in hof])]
         assert chosen == sorted(chosen, reverse=True)
-        left = [i for i in s.finalists() if i not in hof]
+        left = [i for i in finalists(s) if i not in hof]
         assert all(s.splits.selection_fitness(s.splits.selection_many([i.program])[0]) <= chosen[-1] for i in left)
     finally:
         backend.close()
@@ -173,11 +174,11 @@ def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
     assert all(e["transfer"][name]["invalid"] == 0 for e in report["hall_of_fame"])
     s, backend = _search_object(store, transfer=True)
     try:
-        before = s.finalists()
+        before = finalists(s)
         dropped = before[0]
         s.splits.transfers = lambda p: p.hash != dropped.program.hash  # as if NaN on a transfer network
-        assert dropped not in s.finalists() and dropped not in s.hall_of_fame()
-        assert len(s.finalists()) == len(before) - 1
+        assert dropped not in finalists(s) and dropped not in hall_of_fame(s)
+        assert len(finalists(s)) == len(before) - 1
     finally:
         backend.close()
 

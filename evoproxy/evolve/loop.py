@@ -22,8 +22,8 @@ from evoproxy.lang.proxyfile import resolve
 from evoproxy.evolve.config import RunConfig
 from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.evolve.generate import Generator
-from evoproxy.evolve.diversity import better, distinct, diversity, twins_of
-from evoproxy.evolve.gp import Individual, make_toolbox, pareto_front
+from evoproxy.evolve.diversity import better, diversity, twins_of
+from evoproxy.evolve.gp import Individual, make_toolbox
 from evoproxy.lang.program import Program, parse
 from evoproxy.evolve.seeds import seed_programs
 from evoproxy.evolve.screening import Judge, Verdict, count_rejections
@@ -35,8 +35,6 @@ from evoproxy.evolve.variation import Limits
 
 MAX_INIT_ROUNDS = 30
 PROBE_STEP = 4  # networks per worker per progress step (a pack)
-FINALISTS_PER_PLACE = 4
-"""The hall of fame is chosen on the selection split among this many times its size of finalists."""
 
 
 @dataclass(frozen=True)
@@ -227,25 +225,3 @@ class Search:
         self.population = [Individual(parse(m["text"]), m["fitness"], m["born"],
                                       getattr(self.evaluated.get(m["hash"]), "ranks", None)) for m in population]
         return last
-
-    # ---- results --------------------------------------------------------------------------------
-    def finalists(self) -> list[Individual]:
-        """The best distinct behaviours on the search networks that are finite on every transfer
-        network: the hall of fame's candidates."""
-        top = distinct(list(self.evaluated.values()), self.config.same_behaviour,
-                       FINALISTS_PER_PLACE * self.config.hall_of_fame)
-        if self.splits.transfer_keys:
-            self.splits.transfer_many([i.program for i in top])  # one statistics-major pass
-        return [i for i in top if self.splits.transfers(i.program)]
-
-    def hall_of_fame(self) -> list[Individual]:
-        """The finalists best on the selection networks (ties: search fitness, then size)."""
-        finalists = self.finalists()
-        splits = self.splits
-        chosen = [splits.selection_fitness(f) for f in splits.selection_many([i.program for i in finalists])]
-        order = sorted(range(len(finalists)), key=lambda k: (-chosen[k], -finalists[k].value,
-                                                             finalists[k].program.size, k))
-        return [finalists[k] for k in order[:self.config.hall_of_fame]]
-
-    def pareto(self) -> list[Individual]:
-        return pareto_front(list(self.evaluated.values()))

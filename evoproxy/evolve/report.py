@@ -8,10 +8,14 @@ from evoproxy.lang.program import Program
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.ranks import all_network_parts
 from evoproxy.scoring.fitness import rank_measure
+from evoproxy.evolve.diversity import distinct
+from evoproxy.evolve.gp import Individual, pareto_front
 from evoproxy.evolve.ensemble import ensemble_program, forward_select
 from evoproxy.evolve.store import RunStore
 
 LINEAGE_DEPTH = 12
+FINALISTS_PER_PLACE = 4
+"""The hall of fame is chosen on the selection split among this many times its size of finalists."""
 
 
 def lineage(store: RunStore, hash_: str) -> list[dict]:
@@ -31,10 +35,29 @@ def lineage(store: RunStore, hash_: str) -> list[dict]:
     return out
 
 
+def finalists(search) -> list[Individual]:
+    """The best distinct behaviours on the search networks that are finite on every transfer
+    network: the hall of fame's candidates."""
+    top = distinct(list(search.evaluated.values()), search.config.same_behaviour,
+                   FINALISTS_PER_PLACE * search.config.hall_of_fame)
+    if search.splits.transfer_keys:
+        search.splits.transfer_many([i.program for i in top])  # one statistics-major pass
+    return [i for i in top if search.splits.transfers(i.program)]
+
+
+def hall_of_fame(search) -> list[Individual]:
+    """The finalists best on the selection networks (ties: search fitness, then size)."""
+    chosen_from, splits = finalists(search), search.splits
+    chosen = [splits.selection_fitness(f) for f in splits.selection_many([i.program for i in chosen_from])]
+    order = sorted(range(len(chosen_from)), key=lambda k: (-chosen[k], -chosen_from[k].value,
+                                                           chosen_from[k].program.size, k))
+    return [chosen_from[k] for k in order[:search.config.hall_of_fame]]
+
+
 def final_report(search, baselines: Sequence[str]) -> dict:
     """The report; ``search.progress`` follows its steps (each scores programs on one split)."""
     step = _Steps(search, 5)
-    hof = search.hall_of_fame()
+    hof = hall_of_fame(search)
     base_programs = [PROXIES.get(n).program for n in baselines]
     step("the ensemble, chosen on the selection networks")
     ensemble = build_ensemble(search, hof, base_programs)
@@ -60,7 +83,7 @@ def final_report(search, baselines: Sequence[str]) -> dict:
         ensemble["holdout"], ensemble["transfer"] = holdout[-1], transfer[-1]
         ensemble["formula"] = ensemble.pop("program").text
     pareto = [{"formula": i.program.text, "size": i.program.size, "search_fitness": i.value}
-              for i in search.pareto()]
+              for i in pareto_front(list(search.evaluated.values()))]
     totals: dict[str, int] = {}
     for summary in search.store.summaries():
         for reason, n in summary["rejections"].items():
