@@ -7,7 +7,7 @@ import torch
 
 from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.proxies import PROXIES
-from evoproxy.probe import passes
+from evoproxy.probe.passes import standard as passes
 from evoproxy.probe.base import collect
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from tests.test_proxies_direct import direct_synflow

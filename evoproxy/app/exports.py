@@ -15,7 +15,7 @@ from evoproxy.lang import export
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec, proxy_document
 from evoproxy.lang.ranks import is_set_level
-from evoproxy.evolve.rundir import csv_text, hall_of_fame_columns, hall_of_fame_rows
+from evoproxy.evolve.store.rundir import csv_text, hall_of_fame_columns, hall_of_fame_rows
 from evoproxy.evolve.store import RunStore, damaged_store
 
 FORMATS = ("json", "text", "latex", "sympy", "python", "csv")

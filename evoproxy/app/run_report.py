@@ -19,7 +19,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.fitness import kendall, spearman
 from evoproxy.scoring.summary import rankable
-from evoproxy.evolve import rundir
+from evoproxy.evolve.store import rundir
 
 Table = tuple[list[str], list[dict]]
 

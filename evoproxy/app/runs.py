@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.evolve.rundir import generation_row
-from evoproxy.evolve.runlock import held_by
+from evoproxy.evolve.store.rundir import generation_row
+from evoproxy.evolve.store.lock import held_by
 from evoproxy.evolve.store import RunStore, damaged_store
 
 MAX_DEPTH = 3  # runs/study/seed-0/run.sqlite

@@ -19,12 +19,12 @@ from evoproxy.plugins import load_plugins
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.scoring.worker import EvalSetup
 from evoproxy.evolve.generate import Generator
-from evoproxy.evolve.runlock import RunLock
+from evoproxy.evolve.store.lock import RunLock
 from evoproxy.evolve.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.evolve.loop import Search
 from evoproxy.evolve.report import final_report
 from evoproxy.evolve.seeds import seed_programs
-from evoproxy.evolve import rundir
+from evoproxy.evolve.store import rundir
 from evoproxy.evolve.store import RunStore, damaged_store
 
 RESUMABLE_KEYS = EXECUTION_KEYS + ("generations",)

@@ -30,7 +30,7 @@ from evoproxy.evolve.screening import Judge, Verdict, count_rejections
 from evoproxy.evolve.selection import SELECTIONS, SelectionParams
 from evoproxy.evolve.splits import Splits, flat
 from evoproxy.evolve.store import CandidateRow, RunStore, damaged_store
-from evoproxy.evolve.storecodec import rng_state_from_json, rng_state_to_json
+from evoproxy.evolve.store.codec import rng_state_from_json, rng_state_to_json
 from evoproxy.evolve.variation import Limits
 
 MAX_INIT_ROUNDS = 30

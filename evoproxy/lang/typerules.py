@@ -10,7 +10,7 @@ accepts and what it returns.
   transform maps teacher and student features ("T", "S") to one domain, name(F)
 * ``reduce``    — tensor -> layer (one number per layer tensor)
 * ``distance``  — tensor[d] x tensor[d] -> layer: one number per layer pair (teacher-student
-  comparisons, :mod:`evoproxy.lang.teacher_ops`)
+  comparisons, :mod:`evoproxy.lang.ops.teacher`)
 * ``aggregate`` — layer -> scalar
 * ``samples``   — tensor[d|n] or tensor[d|i] -> tensor[d]: reduces the leading sample axis of a per-sample (or
   per-split) statistic, so the result meets the plain statistic of its shape (``grad_split``

@@ -23,7 +23,7 @@ from torch import nn
 from evoproxy import load_proxy
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
-from evoproxy.evolve.runlock import RunLock
+from evoproxy.evolve.store.lock import RunLock
 
 CONFIG = "experiments/synthetic.toml"
 EVAL = ["eval", "--proxy", "params", "--benchmark", "synthetic", "--quiet"]

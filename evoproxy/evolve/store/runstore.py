@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.evolve.storecodec import dumps, to_real
+from evoproxy.evolve.store.codec import dumps, to_real
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
