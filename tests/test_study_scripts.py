@@ -133,9 +133,8 @@ def test_perf_scripts_refuse_bad_options_in_one_line(script, args, why, tmp_path
 
 def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
     """A tensor node computed in an earlier call counts as recomputed; a reduced (layer) value is reused,
-    not recomputed; the clock changes no score and leaves the interpreter as it found it."""
+    not recomputed; the clock (an observer of the interpreter, not a patch of it) changes no score."""
     floor = load_script("perf/op_floor")
-    import evoproxy.lang.packed as packed
     from evoproxy.backends.serial import SerialBackend
     from evoproxy.benchmarks import get_benchmark
     from evoproxy.scoring.worker import EvalSetup
@@ -143,12 +142,11 @@ def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
     keys = [("synthetic", a) for a in get_benchmark("synthetic").sample(4, "search")]
     calls = [["layer_sum(l1(relu(act)))"], ["layer_sum(l1(relu(act)))", "layer_sum(l2(relu(act)))"]]
     plain = [backend.score(texts, keys)[0] for texts in calls]
-    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark)
-    eval_before = packed.eval_packed
-    with floor.OpClock().installed() as clock:
-        total, read_bytes, _, _ = floor.score_stream(backend, calls, keys, clock)
-        timed = [backend.score(texts, keys)[0] for texts in calls]
-    assert packed.eval_packed is eval_before
+    clock = floor.OpClock()
+    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark,
+                            observer=clock)
+    total, read_bytes, _, _ = floor.score_stream(backend, calls, keys, clock)
+    timed = [backend.score(texts, keys)[0] for texts in calls]
     for a, b in zip(plain, timed):
         np.testing.assert_array_equal(a, b)
     # on each of 2 packs: relu and l1 first time in call 1; in call 2 l1's layer value is reused, l2 is
@@ -156,6 +154,8 @@ def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
     assert set(clock.by_op) == {"relu", "l1", "l2"}
     assert clock.calls["tensor ops, first time"] == 6 and clock.calls["tensor ops, recomputed"] == 2
     assert total > 0 and read_bytes == 2 * sum(b for (_, stat), b in clock.stat_bytes.items() if stat == "act")
+    clock.reset()
+    assert not clock.calls and not clock.seen and not clock.stat_bytes
 
 
 SELF_RUNS = {"perf/memo_memory.py", "perf/probe_throughput.py"}

@@ -1,18 +1,20 @@
 """The serial backend: one :class:`~evoproxy.scoring.worker.Worker` in this process."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from evoproxy.lang.packed import OpObserver
 from evoproxy.scoring.worker import EvalSetup, Key, Worker
 
 
 class SerialBackend:
     name = "serial"
 
-    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
-        self.worker = Worker(setup, make_benchmark)
+    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object], *,
+                 observer: Optional[OpObserver] = None) -> None:
+        self.worker = Worker(setup, make_benchmark, observer=observer)
 
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         return self.worker.score(texts, keys)

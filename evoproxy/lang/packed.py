@@ -13,12 +13,17 @@ An op with a batched form (:attr:`evoproxy.lang.ops.Op.batch_fn`) runs once per 
 op runs network by network through :func:`~evoproxy.lang.interpret.apply_op` and its results are
 packed again. So a program computes here what it computes network by network, up to the order of
 float additions inside a reduction.
+
+An :class:`OpObserver` passed to :func:`eval_packed` sees every op application with its wall time,
+and every statistic leaf (instrumentation, e.g. ``experiments/perf/op_floor.py``); without one
+nothing is timed.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Callable, Hashable, Mapping, Optional, Protocol, Sequence, Union
 
 import torch
 
@@ -195,9 +200,25 @@ def apply_packed(op: Op, args: Sequence[Packed]) -> Packed:
     return out if out is not None else per_network(op, args)
 
 
-def eval_packed(p: Program, leaf: Callable[[str], Packed], memo: dict[str, Packed], n: int) -> Packed:
+class OpObserver(Protocol):
+    """Instrumentation of :func:`eval_packed` (off unless one is passed). It is called on the thread
+    that scores the pack (several at once if packs are scored on several threads) and must not
+    change the values it is shown."""
+
+    def op(self, node: Program, op: Op, args: Sequence[Packed], out: Packed, seconds: float,
+           pack: Optional[Hashable]) -> None:
+        """After ``op`` was applied to ``args`` for ``node`` (not a memo hit), giving ``out`` in
+        ``seconds`` of wall time (``time.perf_counter`` around :func:`apply_packed`)."""
+
+    def stat(self, node: Program, value: Packed, pack: Optional[Hashable]) -> None:
+        """After the statistic leaf ``node`` was looked up (not a memo hit) as ``value``."""
+
+
+def eval_packed(p: Program, leaf: Callable[[str], Packed], memo: dict[str, Packed], n: int,
+                observer: Optional[OpObserver] = None, pack: Optional[Hashable] = None) -> Packed:
     """Value of ``p`` on every network of a pack; ``leaf(name)`` packs a statistic, ``memo`` (keyed by
-    node text) may be shared across programs."""
+    node text) may be shared across programs. ``observer``, if given, is told of every op applied and
+    statistic looked up, with ``pack`` (what names this pack to it)."""
     hit = memo.get(p.text)
     if hit is not None:
         return hit
@@ -205,8 +226,15 @@ def eval_packed(p: Program, leaf: Callable[[str], Packed], memo: dict[str, Packe
         value: Packed = Nets(torch.full((n,), p.value, dtype=torch.float64))
     elif p.is_stat:
         value = leaf(p.head)
-    else:
+        if observer is not None:
+            observer.stat(p, value, pack)
+    elif observer is None:  # the plain path: no clock read
         value = apply_packed(OPS.get(p.head), [eval_packed(a, leaf, memo, n) for a in p.args])
+    else:
+        op, args = OPS.get(p.head), [eval_packed(a, leaf, memo, n, observer, pack) for a in p.args]
+        start = time.perf_counter()
+        value = apply_packed(op, args)
+        observer.op(p, op, args, value, time.perf_counter() - start, pack)
     memo[p.text] = value
     return value
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Hashable, Optional, Sequence
 
 
-from evoproxy.lang.packed import Layers, Nets, Packed, eval_packed, pack_stats
+from evoproxy.lang.packed import Layers, Nets, OpObserver, Packed, eval_packed, pack_stats
 from evoproxy.lang.program import Program
 
 
@@ -89,17 +89,18 @@ class PackMemo(dict):
 
 
 class PackScorer:
-    """Scores programs on one pack of networks' statistics."""
+    """Scores programs on one pack of networks' statistics (``observer``: see
+    :class:`~evoproxy.lang.packed.OpObserver`; it is told the memo's pack key)."""
 
-    def __init__(self, stats: Sequence[dict], memo: PackMemo) -> None:
+    def __init__(self, stats: Sequence[dict], memo: PackMemo, observer: Optional[OpObserver] = None) -> None:
         self.leaf = pack_stats(stats)
-        self.memo, self.n = memo, len(stats)
+        self.memo, self.n, self.observer = memo, len(stats), observer
 
     def score(self, p: Program) -> Optional[list[float]]:
         """One score per network, or None if some network needs the network-by-network path (an op
         raised there, or a statistic is missing): that path names what went wrong."""
         try:
-            value = eval_packed(p, self.leaf, self.memo, self.n)
+            value = eval_packed(p, self.leaf, self.memo, self.n, self.observer, self.memo.pack)
             return [float(x) for x in value.v.tolist()] if isinstance(value, Nets) else None
         except Exception:  # noqa: BLE001  (re-run network by network, where it is named)
             return None

@@ -20,6 +20,7 @@ import torch
 
 from evoproxy.data.images import load_probe_batch
 from evoproxy.lang.interpret import eval_node
+from evoproxy.lang.packed import OpObserver
 from evoproxy.lang.program import Program, parse
 from evoproxy.plugins import PluginRef, import_refs
 from evoproxy.probe.base import collect
@@ -60,9 +61,11 @@ def _nbytes(value) -> int:
 
 
 class Worker:
-    """Scores programs on architectures, keeping their statistics within ``memory_mb``."""
+    """Scores programs on architectures, keeping their statistics within ``memory_mb``; ``observer``
+    (instrumentation, off by default) sees every op its packs apply (:class:`OpObserver`)."""
 
-    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object]) -> None:
+    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object], *,
+                 observer: Optional[OpObserver] = None) -> None:
         map_large_blocks()
         import_refs(setup.plugins)
         torch.set_num_threads(setup.threads)
@@ -75,6 +78,7 @@ class Worker:
         self.probes = 0  # networks probed, evictions included (for benchmarks and tests)
         self.blocks = Blocks(setup.pack_networks)
         self.reuse = ReuseStore(setup.reuse_mb)
+        self.observer = observer
 
     def bench(self, name: str):
         if name not in self.benches:
@@ -163,7 +167,7 @@ class Worker:
             stats = [_computed(s) for s in stats]
         out = np.full((len(programs), len(stats)), math.nan)
         failed: dict[int, str] = {}
-        scorer = PackScorer(stats, PackMemo(self.reuse, pack)) if self.setup.pack_networks > 0 else None
+        scorer = PackScorer(stats, PackMemo(self.reuse, pack), self.observer) if self.setup.pack_networks > 0 else None
         memos: list[dict] = [{} for _ in stats]
         for i, p in enumerate(programs):
             if clock.out_of_time(i):

@@ -25,14 +25,11 @@ import argparse
 import resource
 import time
 from collections import defaultdict
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
 import evoproxy.lang.packed as packed
 import evoproxy.scoring.memory as memory
-import evoproxy.scoring.packing as packing
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least
@@ -44,57 +41,38 @@ from search_throughput import (  # noqa: E402  (this script's folder is on the p
 
 
 class OpClock:
-    """Wraps the packed interpreter's ``eval_packed`` / ``apply_packed`` to time op calls."""
+    """Times op calls: an :class:`~evoproxy.lang.packed.OpObserver` of the packed interpreter, sorting
+    each op call by what it works on (a pack's node seen in an earlier call is recomputed)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every op seen so far (the call that probes the statistics is not the stream's)."""
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.seen: set[tuple] = set()
         self.by_op: dict[str, list] = defaultdict(lambda: [0.0, 0])  # first-time tensor ops: seconds, bytes
-        self.node: list[tuple] = []
         self.stat_bytes: dict[tuple, int] = {}  # (pack, statistic): bytes of its tensor
         self.call_reads: set[tuple] = set()  # (pack, statistic) read by this call's first-time tensor ops
-        self._eval, self._apply = packed.eval_packed, packed.apply_packed
 
-    @contextmanager
-    def installed(self) -> Iterator["OpClock"]:
-        packed.eval_packed = packing.eval_packed = self.eval_packed
-        packed.apply_packed = self.apply_packed
-        try:
-            yield self
-        finally:
-            packed.eval_packed = packing.eval_packed = self._eval
-            packed.apply_packed = self._apply
+    def stat(self, node, value, pack) -> None:
+        if isinstance(value, packed.Groups):
+            self.stat_bytes[(pack, node.head)] = _bytes(value)
 
-    def eval_packed(self, p, leaf, memo, n):
-        pack = getattr(memo, "pack", None)
-        self.node.append((pack, p.text, p.stats))  # a node on one pack of networks
-        try:
-            value = self._eval(p, leaf, memo, n)
-        finally:
-            self.node.pop()
-        if p.is_stat and isinstance(value, packed.Groups):
-            self.stat_bytes[(pack, p.head)] = _bytes(value)
-        return value
-
-    def apply_packed(self, op, args):
-        start = time.perf_counter()
-        out = self._apply(op, args)
-        elapsed = time.perf_counter() - start
-        pack, text, stats = self.node[-1]
-        node = (pack, text)
+    def op(self, node, op, args, out, seconds: float, pack) -> None:
+        key = (pack, node.text)  # a node on one pack of networks
         if any(isinstance(a, packed.Groups) for a in args):
-            kind = "tensor ops, recomputed" if node in self.seen else "tensor ops, first time"
-            self.seen.add(node)
+            kind = "tensor ops, recomputed" if key in self.seen else "tensor ops, first time"
+            self.seen.add(key)
         else:
             kind = "small ops"
-        self.seconds[kind] += elapsed
+        self.seconds[kind] += seconds
         self.calls[kind] += 1
         if kind == "tensor ops, first time":
-            self.call_reads.update((pack, s) for s in stats)
-            self.by_op[op.name][0] += elapsed
+            self.call_reads.update((pack, s) for s in node.stats)
+            self.by_op[op.name][0] += seconds
             self.by_op[op.name][1] += sum(map(_bytes, [*args, out]))
-        return out
 
 
 def _bytes(value) -> int:
@@ -179,15 +157,16 @@ def main() -> None:
     keys = search_keys(ap, args)
     calls = stream(args.population, args.generations, args.offspring, seed=0)
     setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=4, reuse_mb=256, pack_threads=1)
-    backend = SerialBackend(setup, get_benchmark)
+    clock = OpClock()
+    backend = SerialBackend(setup, get_benchmark, observer=clock)
     if args.mmap_mib:
         memory.set_mmap_threshold(args.mmap_mib << 20)
     backend.score(PROBE_ALL, keys)
     print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}: "
           f"{backend.worker.cached_bytes / 2**30:.1f} GiB resident; {sum(map(len, calls))} programs in "
           f"{len(calls)} calls; packs of 4 + reuse, 1 thread")
-    with OpClock().installed() as clock:
-        total, read_bytes, user, system = score_stream(backend, calls, keys, clock)
+    clock.reset()
+    total, read_bytes, user, system = score_stream(backend, calls, keys, clock)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"scoring: {total:.1f} s ({sum(map(len, calls)) / total * 60:.1f} prog/min), CPU user {user:.1f} s, "
           f"system {system:.1f} s; peak RSS {peak:.2f} GiB")
