@@ -27,7 +27,8 @@ ALLOWED = {  # room -> rooms it may import (besides itself and BASE)
     "backends": {"scoring", "lang", "probe", "data"},
     "evolve": {"scoring", "backends", "lang", "probe", "data"},
     "benchmarks": ENGINE | {"data", "training", "spaces"},
-    "app": ENGINE | {"data", "training", "spaces", "benchmarks", "facade"},
+    "allocation": {"lang", "probe", "scoring", "spaces"},
+    "app": ENGINE | {"data", "training", "spaces", "benchmarks", "allocation", "facade"},
     "cli": {"app"},
 }
 ONLY_IN = {"deap": {"evoproxy.evolve.gp"}, "ray": {"evoproxy.backends.ray"}}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.app.allocate import allocate, uniform_within
+from evoproxy.allocation import allocate, uniform_within
 from evoproxy.benchmarks.mq import MQBenchmark, load_reference
 from evoproxy.benchmarks.mq_build import MQMethod, build_mq_table, plan_configs
 from evoproxy.cli import main
