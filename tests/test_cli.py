@@ -65,6 +65,7 @@ def test_unreadable_proxy_file(capsys, tmp_path):
     assert code == 2 and "not found" in err
 
 
+@pytest.mark.slow
 def test_export_json_is_usable_by_eval_and_load_proxy(capsys, tmp_path):
     import torch
 

@@ -165,6 +165,7 @@ def _small_transfer() -> str:
     return "synthetic-12"
 
 
+@pytest.mark.slow
 def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
     name = _small_transfer()
     report, store = search(tmp_path, generations=3, transfer=(name,), baselines=("params",), ensemble_size=2)

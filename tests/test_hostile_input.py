@@ -122,6 +122,7 @@ def test_a_teacher_that_does_not_fit_its_network_is_one_line(tmp_path, capsys, m
     assert f"checkpoint {bad} does not fit" in _one_line(capsys)
 
 
+@pytest.mark.slow
 def test_the_fuzz_script_counts_no_failure():
     import subprocess
     import sys

@@ -109,6 +109,7 @@ def test_allocation_respects_budget_and_beats_uniform(space) -> None:
 
 
 @needs_data
+@pytest.mark.slow
 def test_cli_eval_scores_mq_proxies_on_the_shipped_table(capsys) -> None:
     rc = main(["eval", "--benchmark", "mq-resnet20-cifar10", "--proxy", "bparams;hawq_v2",
                "--archs", "6", "--json", "--quiet"])

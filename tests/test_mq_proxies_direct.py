@@ -187,6 +187,7 @@ def test_mq_proxy_matches_direct_implementation(name, which):
 
 
 @pytest.mark.parametrize("name", sorted(HAWQ))
+@pytest.mark.slow
 def test_hawq_matches_exact_hessian_blocks(name, monkeypatch):
     monkeypatch.setattr(qprobe, "HUTCHINSON_SAMPLES", 4000)
     monkeypatch.setattr(qprobe, "POWER_ITERATIONS", 300)

@@ -19,7 +19,7 @@ import torch
 
 from evoproxy.data.paths import resolve_data_dir
 from evoproxy.probe.base import collect
-from evoproxy.probe.block_passes import block_outputs
+from evoproxy.probe.passes.block import block_outputs
 from evoproxy.spaces.darts import OPS as DARTS_OPS
 from evoproxy.spaces.darts import Genotype, build_darts, parse_nb301_arch
 from evoproxy.spaces.nb101 import build_nb101, parse_nb101_arch, prune, vertex_channels

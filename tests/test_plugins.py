@@ -38,6 +38,7 @@ def test_a_missing_or_broken_plugin_is_one_line(tmp_path):
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "boom" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_plugin_file_registers_a_benchmark_for_a_search_and_its_resume(tmp_path):
     run = evoproxy("search", "--plugin", str(PLUGIN), *TINY, "--out", str(tmp_path / "r"))
     assert run.returncode == 0, run.stderr[-1500:]

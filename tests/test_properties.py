@@ -4,6 +4,7 @@ import json
 import random
 from functools import lru_cache
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from evoproxy.errors import EvoproxyError
@@ -60,6 +61,7 @@ def _synthetic_stats():
                    for a in (0, 1, 2)]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 2 ** 32 - 1), st.integers(1, 8))
 def test_every_generated_program_is_computable(seed, depth):

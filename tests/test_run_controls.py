@@ -14,6 +14,7 @@ def search(out, *args):
     return main(["search", "--config", "experiments/synthetic.toml", "--out", str(out), "--quiet", *SETS, *args])
 
 
+@pytest.mark.slow
 def test_a_time_budget_ends_the_run_with_a_report_and_resume_goes_on(tmp_path, capsys):
     out = tmp_path / "timed"
     assert search(out, "--max-minutes", "1e-9") == 0  # past the budget as soon as generation 0 is in
@@ -66,6 +67,7 @@ def test_a_warm_start_from_a_file_and_bad_ones(tmp_path, capsys):
     assert "no such run directory or file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_search_split_left_without_selection_networks_says_so_and_selects_on_the_search_networks(tmp_path, capsys):
     out = tmp_path / "full"
     assert search(out, "--set", "search_archs=99") == 0

@@ -7,7 +7,7 @@ import pytest
 
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
-from evoproxy.evolve.runlock import RunLock
+from evoproxy.evolve.store.lock import RunLock
 
 CONFIG = "experiments/synthetic.toml"
 

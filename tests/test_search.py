@@ -39,6 +39,7 @@ def trace(store: RunStore) -> list:
     return [rows, pops]
 
 
+@pytest.mark.slow
 def test_search_recovers_the_known_formula_serially(tmp_path):
     report, store = search(tmp_path)
     best = report["hall_of_fame"][0]
@@ -50,6 +51,7 @@ def test_search_recovers_the_known_formula_serially(tmp_path):
     assert sum(sum(s["rejections"].values()) for s in summaries) > 0  # screening does reject
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_and_other_seed_differs(tmp_path):
     _, a = search(tmp_path, "a", generations=4)
     _, b = search(tmp_path, "b", generations=4)
@@ -64,6 +66,7 @@ def test_other_selections_run(tmp_path, selection):
     assert report["hall_of_fame"] and store.last_generation() == 3
 
 
+@pytest.mark.slow
 def test_two_branch_preset_keeps_its_shape(tmp_path):
     from evoproxy.lang.program import parse
     from evoproxy.evolve.variation import slots_of
@@ -73,6 +76,7 @@ def test_two_branch_preset_keeps_its_shape(tmp_path):
         slots_of(parse(row.text))  # raises if a candidate left the two-branch structure
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_uninterrupted_result(tmp_path):
     args = ["--benchmark", "synthetic", "--generations", "12", "--population", "20", "--quiet",
             "--set", "stats=['weight','grad','act']", "--set", "baselines=['params']",

@@ -64,6 +64,7 @@ def test_a_block_that_is_an_identity_for_gradients_scores_lowest():
     assert library_score("aznas_trainability", identity, x, y) < -1e4
 
 
+@pytest.mark.slow
 def test_tenas_ntk_condition_number(case):
     net, x, y = case
     assert_close(library_score("tenas_ntk", net, x, y), -ref_d.tenas_ntk_cond(net, x), rel=1e-6, nonzero=True)
@@ -105,6 +106,7 @@ def test_aznas_aggregate_sums_log_ranks_as_the_reference(nets):
     assert np.allclose(got, ref.aznas_aggregate(dict(zip(names, reference_parts))))
 
 
+@pytest.mark.slow
 def test_tenas_aggregate_orders_as_the_reference_rank_sum(nets):
     x, y = _batch()
     got, _ = _set_scores("tenas", nets, x, y)

@@ -11,7 +11,7 @@ import pytest
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.evolve.store import CandidateRow, RunStore, SCHEMA_VERSION
-from evoproxy.evolve.storecodec import rng_state_from_json, rng_state_to_json
+from evoproxy.evolve.store.codec import rng_state_from_json, rng_state_to_json
 
 
 def cand(gen, idx, fitness=0.5, rejection=None):

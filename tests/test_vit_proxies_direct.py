@@ -4,7 +4,7 @@ implementations.
 The direct versions below are plain torch on deep copies of a :class:`DistillPair`'s student
 (a ``cifar-vit`` AutoFormer-style net or a PiT) and teacher (a CIFAR ResNet-20, eval mode). They
 use nothing from :mod:`evoproxy.probe.base`, :mod:`evoproxy.probe.teacher` (beyond the pair itself),
-:mod:`evoproxy.lang.ops` / :mod:`evoproxy.lang.teacher_ops` or the evaluator; the library is reached only through
+:mod:`evoproxy.lang.ops` / :mod:`evoproxy.lang.ops.teacher` or the evaluator; the library is reached only through
 ``evaluate(PROXIES.get(name).program, collect(pair, x, y, program.stats, seed=0))``.
 """
 from __future__ import annotations
