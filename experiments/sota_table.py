@@ -1,4 +1,4 @@
-"""The README's state-of-the-art table: every NAS proxy on the same 1,000 random NAS-Bench-201
+"""The state-of-the-art table (experiments/results/sota-table.md): every NAS proxy on the same 1,000 random NAS-Bench-201
 architectures, Kendall tau and Spearman rho against their CIFAR-10, CIFAR-100 and ImageNet16-120
 test accuracy (200 epochs), beside the figure each paper publishes, and seconds per network.
 

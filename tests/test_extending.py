@@ -1,4 +1,4 @@
-"""The README's "Extending evoproxy" examples, run: each extension point takes a plugin from user code.
+"""The examples of docs/extending.md, run: each extension point takes a plugin from user code.
 
 Every registry is restored afterwards, so the plugins added here do not change seeded runs elsewhere.
 """

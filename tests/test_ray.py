@@ -160,7 +160,7 @@ def _wait_for_port(port: int, head: subprocess.Popen, seconds: float = 120) -> N
 
 @pytest.mark.skipif(shutil.which("ray") is None, reason="the ray CLI is not on PATH")
 def test_the_readme_cluster_commands_work_as_written(tmp_path):
-    """README, Parallel runs and clusters: token authentication on (Ray >= 2.52), a loopback head, a
+    """docs/search.md, Parallel runs and clusters: token authentication on (Ray >= 2.52), a loopback head, a
     search that joins it, and ``ray job submit`` writing the run where --out says."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(HOME=str(tmp_path / "home"), RAY_AUTH_MODE="token")   # a private token, as on a fresh machine

@@ -38,7 +38,7 @@ NEEDS = (
          "`evoproxy data import zc_nasbench201.json` (NASLib zerocost branch, "
          "scripts/bash_scripts/download_nbs_zero.sh)"),
     *(Need((path,), name, f"`evoproxy data import zc_nasbench{name[2:5]}.json` (NASLib zerocost branch), or copy "
-                          "NAS-Bench-Suite-Zero's table into the data directory (README, Data)")
+                          "NAS-Bench-Suite-Zero's table into the data directory (docs/data.md)")
       for name, path in SPACE_FILES.items()),
     _images("cifar10", "train", "probe batches, train, MQ calibration, bench build",
             "`evoproxy data download cifar10`",
@@ -49,9 +49,9 @@ NEEDS = (
             "`evoproxy data download cifar100`"),
     _images("imagenet16", "train", "nb201-imagenet16 probe images (else CIFAR-10's, labelled SUBSTITUTE)",
             "`evoproxy data import` NAS-Bench-201's ImageNet16 folder (train_data_batch_1..10, val_data)"),
-    Need(("vit/gt_autoformer.csv",), "vit-autoformer-*", "copy it into the data directory (README, Data)"),
-    Need(("vit/gt_autoformer_2.csv",), "vit-autoformer-*", "copy it into the data directory (README, Data)"),
-    Need(("vit/gt_pit.csv",), "vit-pit-*", "copy it into the data directory (README, Data)"),
+    Need(("vit/gt_autoformer.csv",), "vit-autoformer-*", "copy it into the data directory (docs/data.md)"),
+    Need(("vit/gt_autoformer_2.csv",), "vit-autoformer-*", "copy it into the data directory (docs/data.md)"),
+    Need(("vit/gt_pit.csv",), "vit-pit-*", "copy it into the data directory (docs/data.md)"),
 )
 
 
