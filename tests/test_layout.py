@@ -213,3 +213,10 @@ def test_every_extension_point_is_a_registry_of_frozen_records():
         assert len(registry) > 0
         for record in registry.values():
             assert dataclasses.is_dataclass(record) and record.__dataclass_params__.frozen, (registry.kind, record)
+
+
+def test_the_tests_mirror_the_rooms():
+    """tests/<room>/ holds the tests of that room; cross-cutting checks stay at the top."""
+    rooms = {room(n) for n in modules()}
+    folders = {d.name for d in (ROOT / "tests").iterdir() if d.is_dir() and (d / "__init__.py").is_file()}
+    assert folders and folders <= rooms, folders - rooms

@@ -22,6 +22,7 @@ from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.store.lock import RunLock
 from evoproxy.evolve.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.evolve.loop import Search
+from evoproxy.evolve.results import SearchResult  # noqa: F401  (the CLI prints a run through it)
 from evoproxy.evolve.report import final_report
 from evoproxy.evolve.seeds import seed_programs
 from evoproxy.evolve.store import rundir

@@ -78,36 +78,35 @@ def _progress(bar, s: dict) -> None:
 
 
 def _print_report(report: dict, run_dir: Path) -> None:
-    print(f"hall of fame (chosen on the selection split; fitness = search-split {report['fitness']}; "
+    r = search.SearchResult.from_report(report, run_dir)
+    print(f"hall of fame (chosen on the selection split; fitness = search-split {r.fitness}; "
           "figures on the final holdout):\n  rank  fitness  final holdout\n        formula")
-    for e in report["hall_of_fame"]:
-        print(f"  {e['rank']}. fitness {e['search_fitness']:.3f}  {fmt_holdout(e['holdout'])}\n     {e['formula']}")
-        _print_transfer(e)
-    ens = report.get("ensemble")
-    if ens:
-        print(f"evolved ensemble ({len(ens['members'])} member(s) by forward selection on the selection split; "
-              f"final holdout):\n  {fmt_holdout(ens['holdout'])}\n     {ens['formula']}")
-        _print_transfer(ens)
+    for e in r.hall_of_fame:
+        print(f"  {e.rank}. fitness {e.search_fitness:.3f}  {fmt_holdout(e.holdout)}\n     {e.formula}")
+        _print_transfer(e.transfer)
+    if r.ensemble:
+        print(f"evolved ensemble ({len(r.ensemble.members)} member(s) by forward selection on the selection "
+              f"split; final holdout):\n  {fmt_holdout(r.ensemble.holdout)}\n     {r.ensemble.formula}")
+        _print_transfer(r.ensemble.transfer)
     print("baselines on the same holdout networks and batch:\n  proxy      final holdout")
-    for b in report["baselines"]:
-        print(f"  {b['proxy']:10s} {fmt_holdout(b['holdout'])}")
-        _print_transfer(b)
+    for b in r.baselines:
+        print(f"  {b.proxy:10s} {fmt_holdout(b.holdout)}")
+        _print_transfer(b.transfer)
     print("Pareto front (search fitness vs program size):\n  size     fitness  formula")
-    for e in report["pareto"]:
+    for e in r.pareto:
         print(f"  {e['size']:4d}     {e['search_fitness']:.3f}    {e['formula']}")
-    totals = report.get("rejections", {})
-    print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "none")
+    print("rejections over the run: " + (", ".join(f"{k} {v}" for k, v in sorted(r.rejections.items())) or "none")
           + " (per generation in the run store)")
-    if report.get("stopped_at") is not None:
-        print(f"the time budget (max_minutes) ended the run after generation {report['stopped_at']}; "
+    if r.stopped_at is not None:
+        print(f"the time budget (max_minutes) ended the run after generation {r.stopped_at}; "
               f"continue it with: evoproxy search --resume {run_dir} (a fresh budget)")
     print(f"run store: {run_dir / 'run.sqlite'}; report with: evoproxy report {run_dir}; "
           f"export with: evoproxy export {run_dir}")
 
 
-def _print_transfer(entry: dict) -> None:
-    if entry.get("transfer"):
-        print(f"     transfer (networks never searched on): {fmt_holdout(entry['transfer'])}")
+def _print_transfer(transfer: dict) -> None:
+    if transfer:
+        print(f"     transfer (networks never searched on): {fmt_holdout(transfer)}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
@@ -102,18 +102,12 @@ class RunConfig(BaseModel):
     timeout_s: _number(gt=0) = 60.0
     max_minutes: Optional[_number(gt=0)] = None  # a time budget: the run ends after the generation that passes it
 
-    @field_validator("selection")
+    @field_validator("selection", "backend")
     @classmethod
-    def _known_selection(cls, value: str) -> str:
-        if value not in SELECTIONS:
-            raise ValueError(f"must be one of {', '.join(SELECTIONS)}")
-        return value
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise ValueError(f"must be one of {', '.join(BACKENDS)}")
+    def _registered(cls, value: str, info: ValidationInfo) -> str:
+        registry = SELECTIONS if info.field_name == "selection" else BACKENDS   # plugins may add to both
+        if value not in registry:
+            raise ValueError(f"must be one of {', '.join(registry)}")
         return value
 
     @model_validator(mode="after")

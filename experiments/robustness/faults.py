@@ -2,8 +2,8 @@
 
 A case returns ``ok`` / ``one line`` when evoproxy behaves, ``traceback`` or ``lost`` when it does
 not (a case that raises counts as a traceback; fuzz.py counts a hang). The Ray faults (a token-auth
-cluster, ``ray job submit``, a plugin benchmark on workers) need a cluster: tests/test_ray.py and
-tests/test_plugins.py run them.
+cluster, ``ray job submit``, a plugin benchmark on workers) need a cluster: tests/backends/test_ray.py and
+tests/app/test_plugins.py run them.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from evoproxy.spaces.quantized import quantize_model, quantize_weight_mse
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 
-from .directhelp import assert_close, library_score
+from tests.directhelp import assert_close, library_score
 
 SEED = 0
 QE_STD = {2: 1.00892, 3: 1.04080}   # >= 4 bits: 1.04083

@@ -20,10 +20,10 @@ from evoproxy.probe.base import collect
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.stats import STATS
 
-from .directhelp import assert_close, library_score
-from .probehelp import LAYERS, MODELS, batch, copy_model, reordered, tiny_cnn
-from .test_mq_proxies_direct import MQ_DIRECT
-from .test_vit_proxies_direct import VIT_DIRECT
+from tests.directhelp import assert_close, library_score
+from tests.probehelp import LAYERS, MODELS, batch, copy_model, reordered, tiny_cnn
+from tests.probe.test_mq_proxies_direct import MQ_DIRECT
+from tests.probe.test_vit_proxies_direct import VIT_DIRECT
 
 REL_TOL = 1e-4
 SEED = 0
@@ -219,8 +219,8 @@ DIRECT = {
 # ---- the proxies ------------------------------------------------------------------------------
 
 def test_every_registered_proxy_has_a_direct_implementation():
-    from tests.test_sota_proxies import SOTA_DIRECT
-    from tests.test_sota_proxies_b import SOTA_DIRECT_B
+    from tests.lang.test_sota_proxies import SOTA_DIRECT
+    from tests.lang.test_sota_proxies_b import SOTA_DIRECT_B
     assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT) | set(SOTA_DIRECT_B)
 
 

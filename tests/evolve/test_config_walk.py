@@ -47,7 +47,7 @@ def test_one_config_reaches_the_worker_without_rebuilds_and_each_benchmark_opens
     assert counts["RunConfig built"] <= 3           # defaults, the file, the file with --set applied
 
 
-if __name__ == "__main__":   # python tests/test_config_walk.py OUT_DIR
+if __name__ == "__main__":   # python tests/evolve/test_config_walk.py OUT_DIR
     saved = []
 
     def patch(obj, name, value):

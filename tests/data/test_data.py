@@ -77,7 +77,7 @@ def test_the_checkout_data_dir_is_shared_data_beside_the_checkout():
 
     from evoproxy.data.paths import checkout_data_dir
 
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     assert checkout_data_dir() == checkout.parent / "shared" / "data"
 
 

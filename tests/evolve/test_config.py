@@ -11,7 +11,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.evolve.config import SECTIONS, RunConfig, config_keys, from_dict, load_config, parse_override
 from evoproxy.evolve.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "experiments").glob("*.toml"))
 
 

@@ -17,7 +17,7 @@ from evoproxy.training import distill
 from evoproxy.training.distill import KDRecipe, augmented_views, kd_loss, train_kd
 from evoproxy.spaces.vit import arch_from_json, build_vit, canonical, count_params, vit_flops
 
-from .datahelp import needs_cifar
+from tests.datahelp import needs_cifar
 
 RECIPE = KDRecipe(train_images=64, test_images=32, views=1, epochs=1, batch_size=32)
 

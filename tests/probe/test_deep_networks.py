@@ -10,7 +10,7 @@ from evoproxy.lang.proxies import PROXIES
 from evoproxy.probe.passes import standard as passes
 from evoproxy.probe.base import collect
 from evoproxy.spaces.resnet_cifar import resnet_cifar
-from tests.test_proxies_direct import direct_synflow
+from tests.lang.test_proxies_direct import direct_synflow
 
 NAS_PROXIES = [n for n in PROXIES if "nas" in PROXIES.get(n).lines]
 

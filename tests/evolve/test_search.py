@@ -118,7 +118,7 @@ def test_the_main_job_runs_on_the_embedded_default_with_the_data_directory_hidde
     empty = tmp_path / "no-data"
     empty.mkdir()
     cfg = tmp_path / "small.toml"
-    cfg.write_text((Path(__file__).parents[1] / "experiments/quick.toml").read_text())
+    cfg.write_text((Path(__file__).parents[2] / "experiments/quick.toml").read_text())
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "evoproxy", "search", "--config", str(cfg), "--out", str(out), "--quiet",
             "--generations", "1", "--population", "4", "--set", "search_archs=8", "--set", "holdout_archs=8",

@@ -1,6 +1,6 @@
 """Probe batches: synthetic determinism, real CIFAR-10 samples, the embedded set, damaged packs.
 
-Release folders as probe sources and the restricted unpickler: tests/test_data_import.py."""
+Release folders as probe sources and the restricted unpickler: tests/data/test_data_import.py."""
 
 import numpy as np
 import pytest

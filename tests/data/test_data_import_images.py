@@ -64,7 +64,7 @@ def test_a_release_folder_is_also_a_probe_source_and_code_is_refused(tmp_path):
     batch = load_probe_batch(str(src), 4, seed=0)
     assert "user file" in batch.label and batch.x.shape == (4, 3, 32, 32)
     marker = tmp_path / "pwned"
-    from tests.test_data_import import _RunsCode
+    from tests.data.test_data_import import _RunsCode
     import pickle
     (src / "data_batch_3").write_bytes(pickle.dumps({b"data": _RunsCode(marker), b"labels": [0]}))
     with pytest.raises(EvoproxyError, match="system") as err:

@@ -13,7 +13,7 @@ from evoproxy.evolve.diversity import better, distinct, diversity, rank_vector, 
 from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.gp import Individual
 from evoproxy.evolve.report import finalists, hall_of_fame
-from tests.test_search import search
+from tests.evolve.test_search import search
 
 FORMULAS = ["layer_sum(l2(grad))", "layer_sum(l1(grad))", "layer_mean(l2(weight))", "layer_sum(abs(mean(act)))"]
 

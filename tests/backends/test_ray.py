@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from evoproxy.evolve.store import RunStore
-from tests.test_search import search, trace
+from tests.evolve.test_search import search, trace
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from evoproxy.training.loop import evaluate_accuracy
 from evoproxy.data.cifar import load_cifar10
 from evoproxy.training.checkpoint import save_checkpoint
 
-from .datahelp import have_data
+from tests.datahelp import have_data
 
 needs_data = pytest.mark.skipif(not have_data("images/cifar10_train_jpeg_bytes.npz"),
                                 reason="needs the shared CIFAR-10 pack")

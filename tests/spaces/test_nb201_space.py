@@ -24,7 +24,7 @@ ALL_CONV3 = "222222"  # NASLib digit 2 = nor_conv_3x3
 
 def _csv_path() -> Path:
     env = os.environ.get("EVOPROXY_DATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared/data"
+    base = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared/data"
     return base / "nb201/nb201_zc_proxies_725x3_naslib.csv"
 
 

@@ -14,7 +14,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.probe.teacher import DistillPair
 from evoproxy.spaces.vit import arch_from_json, canonical, count_params, vit_flops
 
-from .datahelp import needs_cifar, needs_vit_tables as needs_tables
+from tests.datahelp import needs_cifar, needs_vit_tables as needs_tables
 
 PUBLISHED = [f"vit-{space}-{ds}" for space in ("autoformer", "pit") for ds in ("c100", "flowers", "chaoyang")]
 

@@ -8,7 +8,7 @@ import pytest
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugin, plugin_args, without_plugin_args
 
-PLUGIN = Path(__file__).with_name("plugin_tiny.py")
+PLUGIN = Path(__file__).resolve().parents[1] / "plugin_tiny.py"
 TINY = ["--benchmark", "plugtiny", "--set", 'probe="synthetic"', "--set", "search_archs=4", "--set",
         "holdout_archs=4", "--set", "screen_archs=2", "--set", 'baselines=["params"]', "--generations", "1",
         "--population", "4", "--quiet"]

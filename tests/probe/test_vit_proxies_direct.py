@@ -24,7 +24,7 @@ from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.spaces.vit import build_vit, count_params, vit_flops
 
-from .directhelp import assert_close, library_score
+from tests.directhelp import assert_close, library_score
 
 LAYERS = (nn.Conv2d, nn.Linear)
 REL_TOL = 1e-5
