@@ -59,8 +59,8 @@ def cross_scores(runs: Path, seed: int) -> None:
     for space in SPACES[1:]:
         save = runs / f"nb201-s{seed}-{space}.csv"
         if not save.exists():
-            studylib.score(";".join(files), space, config.holdout_archs, "holdout", save, seed=seed,
-                           batch_size=config.batch_size)
+            studylib.score(";".join(files), space, config.task.holdout_archs, "holdout", save, seed=seed,
+                           batch_size=config.scoring.batch_size)
 
 
 def saved_kendall(path: Path, spec: ProxySpec) -> float:
@@ -114,7 +114,8 @@ def main() -> None:
     studylib.add_seeds(ap)
     ap.add_argument("--config", default=CONFIG, help=f"the search config of both arms (default {CONFIG})")
     ap.add_argument("--out", default=str(RUNS), help=f"one run directory per arm and seed (default {RUNS})")
-    ap.add_argument("--per-seed", action="store_true", help="each seed's value (seed 0 / 1 / ...) instead of mean (spread)")
+    ap.add_argument("--per-seed", action="store_true",
+                    help="each seed's value (seed 0 / 1 / ...) instead of mean (spread)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     args = ap.parse_args()
     runs, seeds = Path(args.out), range(args.seeds)

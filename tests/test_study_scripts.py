@@ -64,10 +64,11 @@ def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fit
     assert len(configs) >= 5
     for path in configs:
         cfg = load_config(path)
-        assert all(s in STATS for s in cfg.stats), path
-        assert cfg.ops is None or all(o in OPS for o in cfg.ops), path
-        if cfg.init_from:
-            seeds = seed_programs(str(EXPERIMENTS.parent / cfg.init_from), cfg.stats, cfg.ops)
+        assert all(s in STATS for s in cfg.language.stats), path
+        assert cfg.language.ops is None or all(o in OPS for o in cfg.language.ops), path
+        if cfg.evolution.init_from:
+            language = cfg.language
+            seeds = seed_programs(str(EXPERIMENTS.parent / cfg.evolution.init_from), language.stats, language.ops)
             assert "layer_sum(eig_min(corr(channels(act_single))))" in [p.text for p in seeds], path
 
 

@@ -39,16 +39,16 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
     given = {**given, **dict(parse_override(s) for s in sets)}
     if store is not None:
         stored = from_dict(store.load_config() or {}, "stored config")
-        if set(given.get("plugins", ())) <= set(stored.plugins):
+        if set(given.get("plugins", ())) <= set(stored.language.plugins):
             given.pop("plugins", None)  # loaded again from the stored config
-        changed = sorted(k for k in given if k not in RESUMABLE_KEYS and given[k] != getattr(stored, k))
+        changed = sorted(k for k in given if k not in RESUMABLE_KEYS and given[k] != stored.to_dict()[k])
         if changed:
             raise EvoproxyError(f"--resume continues the stored config; drop {', '.join(changed)} "
                                 "(only --generations and execution settings such as --backend may change)")
         return stored.replace(**{k: v for k, v in given.items() if k in RESUMABLE_KEYS})
     base = load_config(config_path) if config_path else RunConfig()
     if "plugins" in given:  # --plugin adds to the config's plugins
-        given["plugins"] = tuple(dict.fromkeys(base.plugins + tuple(given["plugins"])))
+        given["plugins"] = tuple(dict.fromkeys(base.language.plugins + tuple(given["plugins"])))
     return base.replace(**given)
 
 
@@ -67,10 +67,10 @@ class OpenedBenchmarks:
 
 def open_benchmarks(config: RunConfig) -> OpenedBenchmarks:
     """The run's benchmarks; a bad name, teacher or missing probe image set fails here in one line."""
-    teacher = resolve_teacher(config.teacher, config.benchmarks)
-    searched = {n: get_benchmark(n, config.data_dir, config.split_seed, config.metric, teacher)
-                for n in config.benchmarks}
-    transfer = {n: get_benchmark(n, config.data_dir, config.split_seed) for n in config.transfer}
+    task, data_dir = config.task, config.execution.data_dir
+    teacher = resolve_teacher(task.teacher, task.benchmarks)
+    searched = {n: get_benchmark(n, data_dir, task.split_seed, task.metric, teacher) for n in task.benchmarks}
+    transfer = {n: get_benchmark(n, data_dir, task.split_seed) for n in task.transfer}
     return OpenedBenchmarks(teacher, searched, transfer, data_sources(config, searched))
 
 
@@ -106,18 +106,19 @@ class PreparedRun:
 
 def validate(config: RunConfig) -> OpenedBenchmarks:
     """Everything a run needs, checked before anything is written; its benchmarks, opened."""
-    for key, names in (("baselines", config.baselines), ("control", [config.control] if config.control else [])):
+    task, language = config.task, config.language
+    for key, names in (("baselines", task.baselines), ("control", [task.control] if task.control else [])):
         for name in names:
             try:
                 resolve(name)
             except EvoproxyError as err:
                 raise EvoproxyError(f"bad config: {key} entry {name!r} is not a proxy name, file or formula "
                                     f"({err}); see `evoproxy list proxies`") from None
-    Generator(stats=config.stats, ops=config.ops).program(random.Random(0), max_depth=config.max_depth)
-    if config.init_from:
-        seed_programs(config.init_from, config.stats, config.ops)  # a bad warm start fails here, in one line
-    check_device(config.device)
-    if config.backend == "ray" and config.workers < 1:
+    Generator(stats=language.stats, ops=language.ops).program(random.Random(0), max_depth=language.max_depth)
+    if config.evolution.init_from:  # a bad warm start fails here, in one line
+        seed_programs(config.evolution.init_from, language.stats, language.ops)
+    check_device(config.execution.device)
+    if config.execution.backend == "ray" and config.execution.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
     return open_benchmarks(config)
 
@@ -138,7 +139,7 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
                 config = resolve_config(given, sets, None, store)
                 last, report = store.last_generation(), store.get_meta("report")
             run = PreparedRun(store, config, validate(config), True, lock)
-            if report is not None and last is not None and config.generations <= last:
+            if report is not None and last is not None and config.evolution.generations <= last:
                 run.finished = report
             return run
         except BaseException:
@@ -165,10 +166,10 @@ def _readable(store: RunStore, config: RunConfig,
               on_generation: Optional[Callable[[dict], None]]) -> Callable[[dict], None]:
     """``on_generation`` that first brings the run directory's readable files up to date."""
     rundir.write_config(store.run_dir, config.to_dict())
-    rundir.write_generations(store.run_dir, store.summaries(), config.combine)
+    rundir.write_generations(store.run_dir, store.summaries(), config.evolution.combine)
 
     def each(summary: dict) -> None:
-        rundir.write_generations(store.run_dir, store.summaries(), config.combine)
+        rundir.write_generations(store.run_dir, store.summaries(), config.evolution.combine)
         if on_generation is not None:
             on_generation(summary)
     return each
@@ -198,18 +199,19 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
     for n, bench in benches.items():
         batch = bench.probe_batch()
         if batch is None:
-            batch = load_probe_batch(config.probe, config.batch_size, config.seed, config.data_dir,
-                                     bench.image_set)
+            batch = load_probe_batch(config.scoring.probe, config.scoring.batch_size, config.evolution.seed,
+                                     config.execution.data_dir, bench.image_set)
         out["benchmarks"][n], out["probe"][n] = bench.label, batch.label
     return out
 
 
 def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
-    """What every worker needs, made from the config in this one place."""
-    return EvalSetup(config.data_dir, config.split_seed, config.metric, config.probe,
-                     config.batch_size, config.seed, config.memory_mb, config.threads,
-                     config.timeout_s, config.device, teacher, load_plugins(config.plugins),
-                     store_dtype=config.store_dtype)
+    """What every worker needs, made from the config's sections in this one place."""
+    scoring, run = config.scoring, config.execution
+    return EvalSetup(data_dir=run.data_dir, split_seed=config.task.split_seed, metric=config.task.metric,
+                     probe=scoring.probe, batch_size=scoring.batch_size, seed=config.evolution.seed,
+                     memory_mb=run.memory_mb, threads=scoring.threads, timeout_s=run.timeout_s, device=run.device,
+                     teacher=teacher, plugins=load_plugins(config.language.plugins), store_dtype=scoring.store_dtype)
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
@@ -219,14 +221,14 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     (from :func:`validate` / :func:`prepare_run`, when the caller has them) are not opened again."""
     opened = benchmarks or open_benchmarks(config)
     store.set_meta("data", opened.sources)
-    backend = make_backend(config.backend, eval_setup(config, opened.teacher), get_benchmark, config.workers,
-                           config.ray_address)
+    run = config.execution
+    backend = make_backend(run.backend, eval_setup(config, opened.teacher), get_benchmark, run.workers, run.ray_address)
     try:
         with damaged_store(store.path):
             search = Search(config, backend, opened.searched, store, _readable(store, config, on_generation),
                             opened.transfer, on_progress)
             search.run()
-            report = {**final_report(search, config.baselines), "stopped_at": search.stopped_at}
+            report = {**final_report(search, config.task.baselines), "stopped_at": search.stopped_at}
     finally:
         backend.close()
     store.save_hall_of_fame(report["hall_of_fame"])

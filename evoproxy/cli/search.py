@@ -25,14 +25,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     run = search.prepare_run(args.out, args.resume, given, args.set or [], args.config)
     if run.finished is not None:
         run.close()
-        print(f"{run.store.run_dir} is finished ({run.config.generations} generations); nothing to continue "
+        print(f"{run.store.run_dir} is finished ({run.config.evolution.generations} generations); nothing to continue "
               "(pass a larger --generations to go on); its report:", file=sys.stderr)
         _print_report(run.finished, run.store.run_dir)
         return 0
     for name, label in run.sources["benchmarks"].items():
         print(f"benchmark: {label}\nprobe: {run.sources['probe'][name]}", file=sys.stderr)
     last = run.store.last_generation()
-    bar = tqdm(total=run.config.generations + 1, initial=0 if last is None else last + 1,
+    bar = tqdm(total=run.config.evolution.generations + 1, initial=0 if last is None else last + 1,
                desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
     failed = True
     try:

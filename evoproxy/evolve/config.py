@@ -15,27 +15,13 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.evolve.selection import SELECTIONS
 from evoproxy.scoring.worker import BATCH_SIZE
-
-EXECUTION_KEYS = ("backend", "workers", "ray_address", "data_dir", "device", "memory_mb", "timeout_s", "max_minutes")
-SECTIONS = {
-    "benchmarks": ("benchmarks", "transfer", "metric", "split_seed", "search_archs", "selection_archs",
-                   "holdout_archs", "screen_archs", "teacher", "baselines", "control"),
-    "language": ("stats", "ops", "representation", "max_depth", "max_size", "plugins"),
-    "evolution": ("population", "generations", "offspring", "selection", "top_frac", "tournament_size",
-                  "p_crossover", "seed", "init_from", "fitness", "combine", "max_tie_frac", "same_behaviour",
-                  "hall_of_fame", "ensemble_size"),
-    "scoring": ("probe", "batch_size", "threads", "store_dtype"),
-    "execution": EXECUTION_KEYS,
-}
-"""Where each key belongs, for TOML section headings and the docs (docs/configs.md)."""
-
 
 def _count(low: int, high: int):
     return Annotated[int, Field(strict=True, ge=low, le=high)]
@@ -51,48 +37,84 @@ Archs = _count(2, 100_000)
 Seed = _count(0, 2 ** 32 - 1)
 
 
-class RunConfig(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+
+class TaskConfig(Section):
+    """What is searched on and reported: benchmarks, their splits, the baselines."""
+
     benchmarks: Annotated[Names, Field(min_length=1)] = ("nb201-cifar10",)
-    combine: Literal["mean", "min"] = "mean"  # how fitness combines over benchmarks
-    fitness: Literal["kendall", "spearman", "emq"] = "kendall"
+    transfer: Names = ()  # benchmarks never searched on (e.g. "resnet-cifar10"): winners are reported
+    # on all their networks, and a finalist that is NaN/inf on any of them is left out of the hall of fame
     metric: Annotated[str, Field(strict=True, min_length=1)] = "test_200ep"
+    split_seed: Seed = 0
     search_archs: Archs = 48  # per benchmark, from its search split
     selection_archs: Archs = 48  # per benchmark, from its search split (disjoint from the search networks)
     holdout_archs: Archs = 100  # per benchmark, from its holdout split: the final figures
     screen_archs: Archs = 8  # from the search archs, for the cheap dynamic screen
-    max_tie_frac: _number(ge=0, le=1) = 0.5
+    teacher: Text = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
+    baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
+                        "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
+    control: Text = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
+
+    @model_validator(mode="after")
+    def _screen_within_search(self) -> "TaskConfig":
+        if self.screen_archs > self.search_archs:
+            raise ValueError("need screen_archs <= search_archs")
+        return self
+
+
+class LanguageConfig(Section):
+    """What programs may be made of, and their shape."""
+
+    stats: Annotated[Names, Field(min_length=1)] = ("weight", "grad", "act", "act_grad", "virtual_grad")
+    ops: Optional[Annotated[Names, Field(min_length=1)]] = None  # None: every registered op
+    representation: Literal["tree", "two-branch"] = "tree"
+    max_depth: _count(1, 32) = 7
+    max_size: _count(1, 500) = 20
+    plugins: Names = ()  # the user's modules or .py files registering ops, benchmarks ... (docs/extending.md)
+
+
+class EvolutionConfig(Section):
+    """The GP loop, the fitness it maximises and what it reports."""
+
     population: _count(2, 2000) = 24
     generations: _count(0, 100_000) = 10
     offspring: _count(1, 2000) = 8  # children per generation
     selection: str = "diversity"  # diversity (EMQ) | tournament | aging | a plugin's
     top_frac: _number(gt=0, le=1) = 0.5  # diversity: parents come from this top part
     tournament_size: _count(1, 2000) = 3
-    representation: Literal["tree", "two-branch"] = "tree"
     p_crossover: _number(ge=0, le=1) = 0.6
-    max_depth: _count(1, 32) = 7
-    max_size: _count(1, 500) = 20
-    stats: Annotated[Names, Field(min_length=1)] = ("weight", "grad", "act", "act_grad", "virtual_grad")
-    ops: Optional[Annotated[Names, Field(min_length=1)]] = None  # None: every registered op
-    control: Text = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
-    init_from: Text = None  # warm start: a run directory (its last population) or a proxies file
-    teacher: Text = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
-    hall_of_fame: _count(1, 100) = 5  # chosen on the selection networks among the best distinct search programs
-    same_behaviour: _number(gt=0, le=1) = 0.98  # rank correlation at which two programs count as one
-    ensemble_size: _count(0, 64) = 4  # most members of the evolved ensemble (0: none)
-    transfer: Names = ()  # benchmarks never searched on (e.g. "resnet-cifar10"): winners are reported
-    # on all their networks, and a finalist that is NaN/inf on any of them is left out of the hall of fame
-    baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
-                        "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
-    plugins: Names = ()  # the user's modules or .py files registering ops, benchmarks ... (docs/extending.md)
     seed: Seed = 0
-    split_seed: Seed = 0
+    init_from: Text = None  # warm start: a run directory (its last population) or a proxies file
+    fitness: Literal["kendall", "spearman", "emq"] = "kendall"
+    combine: Literal["mean", "min"] = "mean"  # how fitness combines over benchmarks
+    max_tie_frac: _number(ge=0, le=1) = 0.5
+    same_behaviour: _number(gt=0, le=1) = 0.98  # rank correlation at which two programs count as one
+    hall_of_fame: _count(1, 100) = 5  # chosen on the selection networks among the best distinct search programs
+    ensemble_size: _count(0, 64) = 4  # most members of the evolved ensemble (0: none)
+
+    @field_validator("selection")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in SELECTIONS:   # plugins may add strategies
+            raise ValueError(f"must be one of {', '.join(SELECTIONS)}")
+        return value
+
+
+class ScoringConfig(Section):
+    """How each network is probed (the worker's part of the run's identity)."""
+
     probe: Annotated[str, Field(strict=True, min_length=1)] = "auto"  # auto: the benchmark's own images
     batch_size: _count(1, 4096) = BATCH_SIZE
     threads: _count(1, 256) = 1
     store_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # resident statistics
-    # execution settings
+
+
+class ExecutionConfig(Section):
+    """Where and within what limits the run executes; these may change on resume."""
+
     backend: str = "serial"
     workers: _count(1, 1024) = 2
     ray_address: Text = None
@@ -102,24 +124,59 @@ class RunConfig(BaseModel):
     timeout_s: _number(gt=0) = 60.0
     max_minutes: Optional[_number(gt=0)] = None  # a time budget: the run ends after the generation that passes it
 
-    @field_validator("selection", "backend")
+    @field_validator("backend")
     @classmethod
-    def _registered(cls, value: str, info: ValidationInfo) -> str:
-        registry = SELECTIONS if info.field_name == "selection" else BACKENDS   # plugins may add to both
-        if value not in registry:
-            raise ValueError(f"must be one of {', '.join(registry)}")
+    def _registered(cls, value: str) -> str:
+        if value not in BACKENDS:   # plugins may add backends
+            raise ValueError(f"must be one of {', '.join(BACKENDS)}")
         return value
+
+
+SECTION_TYPES = {"task": TaskConfig, "language": LanguageConfig, "evolution": EvolutionConfig,
+                 "scoring": ScoringConfig, "execution": ExecutionConfig}
+SECTIONS = {name: tuple(t.model_fields) for name, t in SECTION_TYPES.items()}
+"""Where each key belongs: TOML section headings, attribute paths (``config.evolution.population``)."""
+EXECUTION_KEYS = SECTIONS["execution"]
+_SECTION_OF = {key: name for name, keys in SECTIONS.items() for key in keys}
+
+
+class RunConfig(BaseModel):
+    """A run's config in sections, each handed whole to the part that uses it. Built from flat keys
+    (``RunConfig(population=32)``, a TOML file, ``--set``) or from section tables; stored flat."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: TaskConfig = TaskConfig()
+    language: LanguageConfig = LanguageConfig()
+    evolution: EvolutionConfig = EvolutionConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, values: Any) -> Any:
+        """Flat keys go to their section (``population`` -> ``evolution``)."""
+        if not isinstance(values, dict):
+            return values
+        nested: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in SECTIONS and isinstance(value, dict):
+                nested.setdefault(key, {}).update(value)
+            elif key in SECTIONS:
+                nested[key] = value   # a section object (or a wrong value, which pydantic names)
+            else:
+                nested.setdefault(_SECTION_OF.get(key, "task"), {})[key] = value
+        return nested
 
     @model_validator(mode="after")
     def _consistent(self) -> "RunConfig":
-        if self.screen_archs > self.search_archs:
-            raise ValueError("need screen_archs <= search_archs")
-        if self.control is not None and self.fitness not in ("kendall", "spearman"):
+        if self.task.control is not None and self.evolution.fitness not in ("kendall", "spearman"):
             raise ValueError("control needs fitness kendall or spearman (a partial correlation)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
+        """Every key, flat (the stored form)."""
+        return {k: v for name in SECTIONS for k, v in getattr(self, name).model_dump().items()}
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_KEYS}
@@ -129,15 +186,15 @@ class RunConfig(BaseModel):
 
 
 def config_keys() -> list[str]:
-    """Every config key, in the record's order."""
-    return list(RunConfig.model_fields)
+    """Every config key, section by section."""
+    return list(_SECTION_OF)
 
 
 def _problem(err: ValidationError) -> str:
     """One line: each refused key with its value and what it must be."""
     parts = []
     for e in err.errors(include_url=False):
-        key = ".".join(str(x) for x in e["loc"][:1])
+        key = next((str(x) for x in e["loc"] if x in _SECTION_OF), "")
         msg = e["msg"].removeprefix("Value error, ")
         shown = repr(e["input"]) if not isinstance(e["input"], dict) else ""
         parts.append(f"{key} = {shown}: {msg}" if key else msg)
@@ -163,10 +220,9 @@ def _flat(values: dict[str, Any], where: str) -> dict[str, Any]:
 
 def from_dict(values: dict[str, Any], where: str = "config") -> RunConfig:
     values = _flat(values, where)
-    fields = RunConfig.model_fields
-    unknown = sorted(set(values) - set(fields))
+    unknown = sorted(set(values) - set(_SECTION_OF))
     if unknown:
-        raise EvoproxyError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        raise EvoproxyError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(_SECTION_OF)}")
     tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     plugins = tuples.get("plugins", ())
     if isinstance(plugins, tuple) and all(isinstance(p, str) and p for p in plugins):

@@ -1,7 +1,7 @@
 """The evolution loop: steady-state search over proxy programs with a resumable run store.
 
-Each generation makes ``config.offspring`` children; the selection strategy
-(:mod:`evoproxy.evolve.selection`, ``config.selection``) draws their parents and decides who joins.
+Each generation makes ``config.evolution.offspring`` children; the selection strategy
+(:mod:`evoproxy.evolve.selection`, ``config.evolution.selection``) draws their parents and decides who joins.
 
 Each generation is committed to the run store in one transaction together with the
 population and the random generator's state, so ``--resume`` after a crash continues from the
@@ -51,18 +51,20 @@ class Search:
         c = self.config = config
         self.store, self.on_generation = store, on_generation
         self.on_progress = on_progress
-        self.generator = Generator(stats=c.stats, ops=c.ops)
-        self.selection = SELECTIONS.get(c.selection)
-        self.selection_params = SelectionParams(c.top_frac, c.tournament_size)
-        self.toolbox = make_toolbox(self.generator, c.representation, Limits(c.max_depth, c.max_size))
+        language, evolution = c.language, c.evolution
+        self.generator = Generator(stats=language.stats, ops=language.ops)
+        self.selection = SELECTIONS.get(evolution.selection)
+        self.selection_params = SelectionParams(evolution.top_frac, evolution.tournament_size)
+        self.toolbox = make_toolbox(self.generator, language.representation,
+                                    Limits(language.max_depth, language.max_size))
         self.evaluator = Evaluator(backend)
         self.splits = Splits(c, self.evaluator, benches, transfer)
         self.search_keys, self.accuracies = self.splits.search_keys, self.splits.accuracies
         first = next(iter(self.search_keys.values()))
-        control = resolve(c.control).program.text if c.control else None
-        self.judge = Judge(self.evaluator, first[:c.screen_archs], self.search_keys, self.accuracies,
-                           c.fitness, c.combine, c.max_tie_frac, control)
-        self.rng = random.Random(c.seed)
+        control = resolve(c.task.control).program.text if c.task.control else None
+        self.judge = Judge(self.evaluator, first[:c.task.screen_archs], self.search_keys, self.accuracies,
+                           evolution.fitness, evolution.combine, evolution.max_tie_frac, control)
+        self.rng = random.Random(evolution.seed)
         self.population: list[Individual] = []
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
         self.born = 0
@@ -70,14 +72,14 @@ class Search:
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> int:
-        """Run (or continue) to ``config.generations``, or until ``max_minutes`` have passed (then
+        """Run (or continue) to ``config.evolution.generations``, or until ``max_minutes`` have passed (then
         :attr:`stopped_at` is the last generation); returns the generation resumed after (-1: fresh)."""
-        budget = self.config.max_minutes
+        budget = self.config.execution.max_minutes
         deadline = None if budget is None else time.monotonic() + 60 * budget
         last = self._resume()
         if last < 0:
             self._initial()
-        for g in range(max(last, 0) + 1, self.config.generations + 1):
+        for g in range(max(last, 0) + 1, self.config.evolution.generations + 1):
             if deadline is not None and time.monotonic() > deadline:
                 self.stopped_at = g - 1
                 break
@@ -88,10 +90,11 @@ class Search:
         start, rows = time.perf_counter(), []
         verdicts_all: list[Verdict] = []
         c = self.config
-        self.seeds = seed_programs(c.init_from, c.stats, c.ops)[:c.population] if c.init_from else []
+        self.seeds = [] if not c.evolution.init_from else \
+            seed_programs(c.evolution.init_from, c.language.stats, c.language.ops)[:c.evolution.population]
         self._probe_all()
         for _ in range(MAX_INIT_ROUNDS):
-            need = self.config.population - len(self.population)
+            need = self.config.evolution.population - len(self.population)
             if need <= 0:
                 break
             seeds, self.seeds = [Candidate(p, "init_from") for p in self.seeds], []
@@ -118,15 +121,15 @@ class Search:
         """Probe the search and selection networks before generation 0, a few at a time, so a
         progress bar can follow."""
         keys = flat(self.search_keys) + flat(self.splits.selection_keys)
-        step = PROBE_STEP * max(1, self.config.workers)
+        step = PROBE_STEP * max(1, self.config.execution.workers)
         for start in range(0, len(keys), step):
-            self.evaluator.warm(keys[start:start + step], self.config.stats)
+            self.evaluator.warm(keys[start:start + step], self.config.language.stats)
             self.progress("probing", min(start + step, len(keys)), len(keys), "search and selection networks")
 
     def _generation(self, g: int) -> None:
         start = time.perf_counter()
         cands = []
-        for _ in range(self.config.offspring):
+        for _ in range(self.config.evolution.offspring):
             cands.append(self._child())
             if self.selection.random_rival:
                 cands.append(Candidate(self.toolbox.random(self.rng), "random"))
@@ -144,7 +147,7 @@ class Search:
     def _child(self) -> Candidate:
         a, b = self.selection.parents(self.rng, self.population, self.selection_params)
         tb = self.toolbox
-        if self.rng.random() < self.config.p_crossover:
+        if self.rng.random() < self.config.evolution.p_crossover:
             child, origin, parents = tb.mate(self.rng, a.program, b.program), "crossover", (a, b)
             if child is not None and self.rng.random() < 0.5:
                 child, origin = tb.mutate(self.rng, child) or child, "crossover+mutation"
@@ -157,13 +160,13 @@ class Search:
     def _replace(self, ind: Individual, initial: bool = False) -> None:
         """A child that behaves like members (twins) replaces them if it beats them all, else is dropped;
         one without twins fills a free place, else the strategy decides (not in generation 0)."""
-        twins = twins_of(ind, self.population, self.config.same_behaviour)
+        twins = twins_of(ind, self.population, self.config.evolution.same_behaviour)
         if twins:
             if all(better(ind, t) for t in twins):
                 self.population[self.population.index(twins[0])] = ind
                 for t in twins[1:]:
                     self.population.remove(t)
-        elif len(self.population) < self.config.population:
+        elif len(self.population) < self.config.evolution.population:
             self.population.append(ind)
         elif not initial:
             self.selection.replace(self.population, ind)
@@ -190,7 +193,7 @@ class Search:
         best = self.best()
         summary = {"best_fitness": best.value, "best": best.program.text,
                    "best_selection": self.splits.selection_many([best.program])[0],
-                   "diversity": diversity(self.population, self.config.same_behaviour),
+                   "diversity": diversity(self.population, self.config.evolution.same_behaviour),
                    "mean_fitness": float(np.mean([i.value for i in self.population])),
                    "median_fitness": float(np.median([i.value for i in self.population])),
                    "candidates": len(rows), "rejections": count_rejections(verdicts),

@@ -38,8 +38,8 @@ def lineage(store: RunStore, hash_: str) -> list[dict]:
 def finalists(search) -> list[Individual]:
     """The best distinct behaviours on the search networks that are finite on every transfer
     network: the hall of fame's candidates."""
-    top = distinct(list(search.evaluated.values()), search.config.same_behaviour,
-                   FINALISTS_PER_PLACE * search.config.hall_of_fame)
+    top = distinct(list(search.evaluated.values()), search.config.evolution.same_behaviour,
+                   FINALISTS_PER_PLACE * search.config.evolution.hall_of_fame)
     if search.splits.transfer_keys:
         search.splits.transfer_many([i.program for i in top])  # one statistics-major pass
     return [i for i in top if search.splits.transfers(i.program)]
@@ -51,7 +51,7 @@ def hall_of_fame(search) -> list[Individual]:
     chosen = [splits.selection_fitness(f) for f in splits.selection_many([i.program for i in chosen_from])]
     order = sorted(range(len(chosen_from)), key=lambda k: (-chosen[k], -chosen_from[k].value,
                                                            chosen_from[k].program.size, k))
-    return [chosen_from[k] for k in order[:search.config.hall_of_fame]]
+    return [chosen_from[k] for k in order[:search.config.evolution.hall_of_fame]]
 
 
 def final_report(search, baselines: Sequence[str]) -> dict:
@@ -91,7 +91,7 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     named = {**({"evolved #1": hof[0].program} if hof else {}), **dict(zip(baselines, base_programs)),
              **({"ensemble": extra[0]} if extra else {})}
     return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "pareto": pareto,
-            "rejections": totals, "fitness": search.config.fitness, "seed": search.config.seed,
+            "rejections": totals, "fitness": search.config.evolution.fitness, "seed": search.config.evolution.seed,
             "holdout_scores": search.splits.holdout_table(named)}
 
 
@@ -114,14 +114,14 @@ def ensemble_pool(hof: Sequence, base_programs: Sequence[Program]) -> list[Progr
 
 def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> Optional[dict]:
     """Forward selection on the selection networks; None when disabled or nothing to choose from."""
-    size = search.config.ensemble_size
+    size = search.config.evolution.ensemble_size
     pool = ensemble_pool(hof, base_programs)
     if size < 1 or len(pool) < 1:
         return None
     matrix = search.splits.selection_rows(pool)
     accs = list(search.splits.selection_acc.values())
-    metric = rank_measure(search.config.fitness)
-    chosen = forward_select(matrix, accs, metric, search.config.combine, size)
+    metric = rank_measure(search.config.evolution.fitness)
+    chosen = forward_select(matrix, accs, metric, search.config.evolution.combine, size)
     members = [pool[i] for i in chosen.members]
     return {"program": ensemble_program(members), "members": [m.text for m in members],
             "selection_fitness": chosen.fitness, "trace": list(chosen.trace)}

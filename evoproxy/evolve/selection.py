@@ -1,6 +1,6 @@
 """Selection strategies: how parents are drawn and how an admitted child joins the population.
 
-Each strategy is a :class:`Selection` record in :data:`SELECTIONS` (``config.selection`` names
+Each strategy is a :class:`Selection` record in :data:`SELECTIONS` (``config.evolution.selection`` names
 one). Add one from your own code with ``register_selection(Selection("mine", parents, replace))``.
 
 * ``diversity`` (EMQ's diversity-prompting selection): parents come from the top part of the

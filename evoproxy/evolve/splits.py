@@ -4,7 +4,7 @@
 * selection: ``selection_archs`` other networks of that split (the hall of fame and the ensemble
   are chosen on these);
 * final holdout: ``holdout_archs`` networks of the holdout split (only reported);
-* transfer: every network of the benchmarks in ``config.transfer`` (never searched on).
+* transfer: every network of the benchmarks in ``config.task.transfer`` (never searched on).
 
 Figures (Kendall, Spearman, invalid count per benchmark) are cached by program hash.
 """
@@ -28,11 +28,11 @@ class Splits:
     def __init__(self, config: RunConfig, evaluator: Evaluator, benches: dict, transfer: Optional[dict] = None) -> None:
         c = self.config = config
         self.evaluator = evaluator
-        self.search_keys = {n: [(n, a) for a in b.sample(c.search_archs, "search", c.seed)]
+        self.search_keys = {n: [(n, a) for a in b.sample(c.task.search_archs, "search", c.evolution.seed)]
                             for n, b in benches.items()}
         self.selection_keys = {n: [(n, a) for a in selection_ids(b, c, self.search_keys[n])]
                                for n, b in benches.items()}
-        self.holdout_keys = {n: [(n, a) for a in b.sample(c.holdout_archs, "holdout", c.seed)]
+        self.holdout_keys = {n: [(n, a) for a in b.sample(c.task.holdout_archs, "holdout", c.evolution.seed)]
                              for n, b in benches.items()}
         transfer = transfer or {}
         self.transfer_keys = {n: [(n, a) for a in b.arch_ids("all")] for n, b in transfer.items()}
@@ -106,8 +106,8 @@ class Splits:
 
     def selection_fitness(self, figures: dict) -> float:
         """The run's fitness rule applied to selection-split figures (NaN counts as -1)."""
-        metric = fit.rank_measure(self.config.fitness)
-        return combined([f[metric] for f in figures.values()], self.config.combine)
+        metric = fit.rank_measure(self.config.evolution.fitness)
+        return combined([f[metric] for f in figures.values()], self.config.evolution.combine)
 
 
 def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
@@ -119,7 +119,8 @@ def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
                       f"its search split, leaving {len(rest)} for the selection split; the hall of fame is chosen on "
                       f"the search networks (lower search_archs for a selection split)", EvoproxyNote, stacklevel=2)
         return [a for _, a in search_keys]
-    picks = np.random.default_rng(c.seed + 1).choice(len(rest), size=min(c.selection_archs, len(rest)), replace=False)
+    picks = np.random.default_rng(c.evolution.seed + 1).choice(len(rest), size=min(c.task.selection_archs, len(rest)),
+                                                                replace=False)
     return [rest[i] for i in picks]
 
 

@@ -69,7 +69,7 @@ def run_dirs(args, config) -> dict:
             if selection == "diversity" and args.diversity_runs:
                 dirs[selection, seed] = Path(args.diversity_runs) / f"seed-{seed}"
             elif not args.print_only:
-                offspring = config.offspring if selection == "diversity" else 2 * config.offspring
+                offspring = config.evolution.offspring if selection == "diversity" else 2 * config.evolution.offspring
                 run(args.config, offspring, seed, selection, out)
     return dirs
 
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--print-only", action="store_true", help="run nothing: print the finished runs")
     args = ap.parse_args()
     config = load_config(args.config)
-    print(f"{args.config}: {config.generations} generations, {2 * config.offspring} candidates "
+    print(f"{args.config}: {config.evolution.generations} generations, {2 * config.evolution.offspring} candidates "
           f"per generation, {args.seeds} seeds")
     dirs = run_dirs(args, config)
     print("selection    runs  holdout kendall (sd)  rho   >= 0.95  generation of best  minutes  s/generation  "

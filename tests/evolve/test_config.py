@@ -28,7 +28,7 @@ def test_the_sections_name_every_key_once():
 
 def test_sections_and_flat_keys_give_the_same_config(tmp_path):
     (tmp_path / "s.toml").write_text('[evolution]\npopulation = 12\n[language]\nstats = ["grad"]\n'
-                                     '[benchmarks]\nbenchmarks = ["synthetic"]\n')
+                                     '[task]\nbenchmarks = ["synthetic"]\n')
     (tmp_path / "f.toml").write_text('population = 12\nstats = ["grad"]\nbenchmarks = ["synthetic"]\n')
     assert load_config(tmp_path / "s.toml") == load_config(tmp_path / "f.toml")
 

@@ -73,7 +73,7 @@ def _search_object(store, transfer=False):
 
     cfg = from_dict(store.load_config())
     backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
-    others = {n: get_benchmark(n) for n in cfg.transfer} if transfer else None
+    others = {n: get_benchmark(n) for n in cfg.task.transfer} if transfer else None
     s = Search(cfg, backend, open_benchmarks(cfg).searched, store, transfer=others)
     s.run()
     return s, backend
@@ -91,10 +91,10 @@ def test_the_three_splits_are_disjoint_and_the_population_holds_no_twins(run):
         pop = s.population
         assert all(m.ranks is not None for m in pop)
         for i, a in enumerate(pop):
-            assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in pop[i + 1:])
+            assert all(similarity(a.ranks, b.ranks) < s.config.evolution.same_behaviour for b in pop[i + 1:])
         hof = hall_of_fame(s)
         for i, a in enumerate(hof):
-            assert all(similarity(a.ranks, b.ranks) < s.config.same_behaviour for b in hof[i + 1:])
+            assert all(similarity(a.ranks, b.ranks) < s.config.evolution.same_behaviour for b in hof[i + 1:])
         # chosen on the selection split: best first there, and no finalist left out beats the last kept
         chosen = [s.splits.selection_fitness(f) for f in s.splits.selection_many([i.program for i in hof])]
         assert chosen == sorted(chosen, reverse=True)
@@ -212,7 +212,7 @@ def test_a_child_twin_of_two_members_replaces_both_when_it_beats_them():
     pop = [ind("layer_sum(l1(grad))", 0.5, a, 1), ind("layer_sum(l2(grad))", 0.4, b, 2),
            ind("layer_mean(l2(weight))", 0.3, far, 3)]
     fake = SimpleNamespace(population=list(pop), selection=SELECTIONS.get("tournament"),
-                           config=SimpleNamespace(same_behaviour=0.998, population=3))
+                           config=SimpleNamespace(evolution=SimpleNamespace(same_behaviour=0.998, population=3)))
     child = ind("layer_sum(l1(abs(grad)))", 0.6, base, 4)
     Search._replace(fake, child)
     assert fake.population == [child, pop[2]]  # one behaviour now, and a free place
