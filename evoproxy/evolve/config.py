@@ -37,6 +37,12 @@ Archs = _count(2, 100_000)
 Seed = _count(0, 2 ** 32 - 1)
 
 
+def _one_of(value: str, registry) -> str:
+    if value not in registry:
+        raise ValueError(f"must be one of {', '.join(registry)}")
+    return value
+
+
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -98,9 +104,7 @@ class EvolutionConfig(Section):
     @field_validator("selection")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in SELECTIONS:   # plugins may add strategies
-            raise ValueError(f"must be one of {', '.join(SELECTIONS)}")
-        return value
+        return _one_of(value, SELECTIONS)   # plugins may add strategies
 
 
 class ScoringConfig(Section):
@@ -127,9 +131,7 @@ class ExecutionConfig(Section):
     @field_validator("backend")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in BACKENDS:   # plugins may add backends
-            raise ValueError(f"must be one of {', '.join(BACKENDS)}")
-        return value
+        return _one_of(value, BACKENDS)   # plugins may add backends
 
 
 SECTION_TYPES = {"task": TaskConfig, "language": LanguageConfig, "evolution": EvolutionConfig,
