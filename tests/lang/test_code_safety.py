@@ -14,6 +14,7 @@ import pytest
 
 from evoproxy.app.data_import import import_path
 from evoproxy.app.exports import python_module
+from evoproxy.evolve.results import HallOfFameEntry
 from evoproxy.data import archive
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.export import read_sympy, to_sympy
@@ -92,7 +93,7 @@ def _import(path: Path):
 def test_an_exported_module_escapes_the_run_folder_name(tmp_path, name):
     marker = tmp_path / "pwned"
     run_dir = name.format(m=marker)
-    entries = [{"rank": 1, "formula": "layer_sum(l2(grad))", "search_fitness": 0.5, "holdout": {}}]
+    entries = [HallOfFameEntry(1, "layer_sum(l2(grad))", 0.5, {})]
     module = tmp_path / "evolved.py"
     module.write_text(python_module(entries, run_dir, str))
     mod = _import(module)
