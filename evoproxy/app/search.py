@@ -41,7 +41,8 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
         stored = from_dict(store.load_config() or {}, "stored config")
         if set(given.get("plugins", ())) <= set(stored.language.plugins):
             given.pop("plugins", None)  # loaded again from the stored config
-        changed = sorted(k for k in given if k not in RESUMABLE_KEYS and given[k] != stored.to_dict()[k])
+        before = stored.to_dict()
+        changed = sorted(k for k in given if k not in RESUMABLE_KEYS and given[k] != before[k])
         if changed:
             raise EvoproxyError(f"--resume continues the stored config; drop {', '.join(changed)} "
                                 "(only --generations and execution settings such as --backend may change)")

@@ -23,6 +23,7 @@ from evoproxy.plugins import load_plugins
 from evoproxy.evolve.selection import SELECTIONS
 from evoproxy.scoring.worker import BATCH_SIZE
 
+
 def _count(low: int, high: int):
     return Annotated[int, Field(strict=True, ge=low, le=high)]
 
@@ -166,8 +167,10 @@ class RunConfig(BaseModel):
                 nested.setdefault(key, {}).update(value)
             elif key in SECTIONS:
                 nested[key] = value   # a section object (or a wrong value, which pydantic names)
+            elif key in _SECTION_OF:
+                nested.setdefault(_SECTION_OF[key], {})[key] = value
             else:
-                nested.setdefault(_SECTION_OF.get(key, "task"), {})[key] = value
+                nested[key] = value   # unknown: pydantic refuses it by name
         return nested
 
     @model_validator(mode="after")
