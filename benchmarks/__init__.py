@@ -1,4 +1,4 @@
-"""Benchmark registry: ``get_benchmark(name)`` returns an :class:`evoproxy.scoring.benchmark.Benchmark`.
+"""Benchmark registry: ``get_benchmark(name)`` returns an :class:`evoproxy.benchmarks.base.Benchmark`.
 
 Each benchmark is a :class:`BenchmarkInfo` record in :data:`BENCHMARKS`. Add one from your own
 code with ``register_benchmark(BenchmarkInfo("my-bench", my_factory))``, where
@@ -14,12 +14,12 @@ from typing import Callable, Optional, Union
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.registry import Registry
-from evoproxy.scoring.benchmark import Benchmark
 
+from .base import Benchmark
 from .mq import load_mq
 from .nb201 import load_nb201
 from .resnet_cifar import load_resnet_cifar
-from .suite_zero_spaces import load_suite_zero_space
+from .suite_zero import load_suite_zero_space
 from .synthetic import load_synthetic
 from .vit import DATASETS, load_built, load_published
 

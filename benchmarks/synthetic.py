@@ -76,7 +76,7 @@ def _describe(config: dict) -> str:
 
 
 class SyntheticBenchmark(TableBenchmark):
-    """Small CNNs with a formula as ground truth; implements :class:`evoproxy.scoring.benchmark.Benchmark`.
+    """Small CNNs with a formula as ground truth; implements :class:`evoproxy.benchmarks.base.Benchmark`.
 
     ``target``: a whole-network formula (text or :class:`Program`). ``n_archs``: ids are
     ``0..n_archs-1``. ``split_seed``: the search/holdout permutation. ``probe_batch``: size of the

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import torch
 
-from evoproxy.benchmarks.vit import load_teacher
-from evoproxy.benchmarks.vit_build import SPACE, plan_archs
+from evoproxy.benchmarks.checkpoints import load_teacher
+from evoproxy.benchmarks.vit.build import SPACE, plan_archs
 from evoproxy.training.distill import KDRecipe, augmented_views, teacher_logits, train_kd
 from evoproxy.spaces.vit import build_vit, count_params
 from evoproxy.training.loop import evaluate_accuracy

@@ -48,7 +48,7 @@ def arch_results(index: int, hp: str) -> dict:
 
 
 def expected_row(index: int) -> dict:
-    """The table row the import must produce (see benchmarks/nb201_release.py's docstring)."""
+    """The table row the import must produce (see benchmarks/nb201/release.py's docstring)."""
     def mean(hp, dataset, eval_set, seeds=None):
         return round(float(np.mean([acc(index, dataset, eval_set, s, int(hp) - 1)
                                     for s in seeds or SEEDS[hp][dataset]])), 4)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evoproxy.benchmarks.mq import CHECKPOINT
-from evoproxy.benchmarks.mq_build import MQMethod, build_mq_table
-from evoproxy.benchmarks.mqbench101 import read_mqbench101, to_csv
-from evoproxy.benchmarks.vit_build import build_vit_table
+from evoproxy.benchmarks.mq.benchmark import CHECKPOINT
+from evoproxy.benchmarks.mq.build import MQMethod, build_mq_table
+from evoproxy.benchmarks.mq.mqbench101 import read_mqbench101, to_csv
+from evoproxy.benchmarks.vit.build import build_vit_table
 from evoproxy.data.paths import describe_data_dir
 from evoproxy.errors import EvoproxyError
 from evoproxy.training.distill import KDRecipe

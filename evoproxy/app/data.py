@@ -6,7 +6,7 @@ from typing import Optional
 
 from evoproxy.benchmarks.nb201 import TABLE
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO
-from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES
+from evoproxy.benchmarks.suite_zero.spaces import FILES as SPACE_FILES
 from evoproxy.data import embedded
 from evoproxy.data.packs import candidates
 from evoproxy.data.paths import describe_data_dir, resolve_data_dir

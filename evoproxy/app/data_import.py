@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from evoproxy.benchmarks import nb201_release, suite_zero_release
+from evoproxy.benchmarks.nb201 import release as nb201_release
+from evoproxy.benchmarks.suite_zero import release as suite_zero_release
 from evoproxy.benchmarks.nb201 import TABLE
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO
-from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES
+from evoproxy.benchmarks.suite_zero.spaces import FILES as SPACE_FILES
 from evoproxy.data import image_release
 from evoproxy.data.download import SOURCES, download, file_digest
 from evoproxy.data.paths import ENV_VAR, resolve_data_dir, user_data_dir

@@ -1,3 +1,2 @@
 """Scoring networks: the one build-probe-interpret path (:mod:`.score`), the statistics-major
-:class:`~evoproxy.scoring.worker.Worker`, rank-correlation fitness, eval summaries, and the
-:class:`~evoproxy.scoring.benchmark.Benchmark` protocol the engine sees benchmarks through."""
+:class:`~evoproxy.scoring.worker.Worker`, rank-correlation fitness and eval summaries."""

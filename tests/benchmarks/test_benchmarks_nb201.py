@@ -1,9 +1,9 @@
 """NB201 benchmarks: registry, splits, table values, the embedded table, Suite-Zero."""
 import pytest
 
-from evoproxy.scoring.benchmark import Benchmark
+from evoproxy.benchmarks.base import Benchmark
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
-from evoproxy.benchmarks import nb201 as nb
+from evoproxy.benchmarks.nb201 import table as nb
 from evoproxy.benchmarks.base import split_ids
 from evoproxy.benchmarks.suite_zero import load_suite_zero, reference_spearman
 from evoproxy.errors import EvoproxyError

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from evoproxy.allocation import allocate, uniform_within
-from evoproxy.benchmarks.mq import MQBenchmark, load_reference
-from evoproxy.benchmarks.mq_build import MQMethod, build_mq_table, plan_configs
+from evoproxy.benchmarks.checkpoints import load_reference
+from evoproxy.benchmarks.mq import MQBenchmark
+from evoproxy.benchmarks.mq.build import MQMethod, build_mq_table, plan_configs
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitSpace
@@ -128,7 +129,7 @@ def test_cli_errors_are_one_line(capsys, tmp_path) -> None:
 
 
 def test_shipped_table_matches_its_provenance() -> None:
-    from evoproxy.benchmarks.mq import DATA
+    from evoproxy.benchmarks.checkpoints import DATA
     from evoproxy.training.checkpoint import sha256_file
 
     side = json.loads((DATA / "mq-resnet20-cifar10.csv.json").read_text())

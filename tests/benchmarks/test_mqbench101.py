@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from evoproxy.benchmarks.mqbench101 import MQBench101Row, read_mqbench101, to_csv
+from evoproxy.benchmarks.mq.mqbench101 import MQBench101Row, read_mqbench101, to_csv
 from evoproxy.errors import EvoproxyError
 
 GT = {

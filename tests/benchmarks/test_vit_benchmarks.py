@@ -148,7 +148,7 @@ def test_a_given_teacher_is_named_in_the_label(tmp_path, monkeypatch):
     import shutil
 
     from evoproxy.app.benchmarks import open_benchmark
-    from evoproxy.benchmarks.vit import DEFAULT_TEACHER
+    from evoproxy.benchmarks.vit.benchmark import DEFAULT_TEACHER
     plain = tmp_path / "teacher.pt"
     with gzip.open(DEFAULT_TEACHER) as src, open(plain, "wb") as dst:
         shutil.copyfileobj(src, dst)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from evoproxy.benchmarks.vit import load_built
-from evoproxy.benchmarks.vit_build import COLUMNS, SPACE, build_vit_table, plan_archs, read_rows
+from evoproxy.benchmarks.vit.build import COLUMNS, SPACE, build_vit_table, plan_archs, read_rows
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.errors import EvoproxyError
 from evoproxy.training import distill
@@ -37,7 +37,7 @@ def _rows(path):
 
 
 def test_shipped_table_matches_its_plan_and_provenance():
-    from evoproxy.benchmarks.vit import DATA, DEFAULT_TEACHER
+    from evoproxy.benchmarks.vit.benchmark import DATA, DEFAULT_TEACHER
     from evoproxy.training.checkpoint import sha256_file
 
     side = json.loads((DATA / "vit-kd-cifar10.csv.json").read_text())

@@ -9,7 +9,7 @@ import pytest
 from evoproxy.app.data_import import RECORD, import_path
 from evoproxy.benchmarks.nb201 import TABLE, load_nb201
 from evoproxy.benchmarks.suite_zero import SUITE_ZERO, load_suite_zero
-from evoproxy.benchmarks.suite_zero_spaces import FILES as SPACE_FILES, load_suite_zero_space
+from evoproxy.benchmarks.suite_zero.spaces import FILES as SPACE_FILES, load_suite_zero_space
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.nb201 import op_indices
 from tests import releasehelp as rh

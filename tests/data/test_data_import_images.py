@@ -32,7 +32,7 @@ def test_cifar_release_becomes_packs_the_probe_reads(tmp_path, dataset, gz):
 
 def test_auto_probe_uses_the_benchmarks_own_images_when_present(tmp_path):
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.scoring.benchmark import Benchmark
+    from evoproxy.benchmarks.base import Benchmark
     bench = get_benchmark("nb201-cifar100", str(tmp_path))
     assert isinstance(bench, Benchmark) and bench.image_set == "cifar100"
     without = load_probe_batch("auto", 16, 0, str(tmp_path), bench.image_set)

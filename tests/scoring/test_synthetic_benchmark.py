@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.scoring.benchmark import Benchmark
+from evoproxy.benchmarks.base import Benchmark
 from evoproxy.benchmarks import BENCHMARKS, get_benchmark
 from evoproxy.benchmarks.synthetic import DEFAULT_TARGET, SyntheticBenchmark, config_of, load_synthetic
 from evoproxy.errors import EvoproxyError

@@ -23,7 +23,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.darts import build_darts, parse_nb301_arch
 from evoproxy.spaces.nb101 import build_nb101, parse_nb101_arch
 
-from .base import TableBenchmark
+from ..base import TableBenchmark
 
 FILES = {"nb101-cifar10": "naslib-suite-zero/nb101_zc_proxies_500_cifar10.csv",
          "nb301-cifar10": "naslib-suite-zero/nb301_zc_proxies_725_cifar10.csv"}

@@ -19,8 +19,8 @@ import torch
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
-from .checkpoints import load_reference
-from .tables import append_row, read_table, resume_table
+from ..checkpoints import load_reference
+from ..tables import append_row, read_table, resume_table
 
 PathLike = Union[str, os.PathLike]
 COLUMNS = ("id", "config", "size_mb", "bops_g", "top1")

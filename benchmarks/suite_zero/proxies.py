@@ -19,7 +19,7 @@ from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.fitness import spearman
 
-from .suite_zero_release import PROXIES
+from .release import PROXIES
 
 SUITE_ZERO = "nb201/nb201_zc_proxies_725x3_naslib.csv"
 DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120",
@@ -73,7 +73,7 @@ def reference_spearman(dataset: str = "cifar10", data_dir: Optional[Union[str, P
     rows = load_suite_zero(dataset, data_dir)
     acc = np.array([r.val_accuracy for r in rows])
     if against != "val_accuracy":
-        from .nb201 import load_nb201
+        from ..nb201.table import load_nb201
         bench = load_nb201("imagenet16" if dataset == "ImageNet16-120" else dataset, data_dir,
                            metric=against)
         acc = np.array([bench.accuracy(bench.index_of(r.arch_str)) for r in rows])

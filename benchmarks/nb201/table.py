@@ -20,7 +20,7 @@ from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.nb201 import arch_str
 
-from .base import TableBenchmark
+from ..base import TableBenchmark
 
 if TYPE_CHECKING:
     from torch import nn
@@ -76,7 +76,7 @@ def read_compact_table(path: str) -> NB201Table:
 
 
 class NB201Benchmark(TableBenchmark):
-    """One NB201 dataset and accuracy metric; implements :class:`evoproxy.scoring.benchmark.Benchmark`."""
+    """One NB201 dataset and accuracy metric; implements :class:`evoproxy.benchmarks.base.Benchmark`."""
 
     def __init__(self, name: str, num_classes: int, arch_strs: Sequence[str],
                  op_indices: Sequence[str], acc: np.ndarray, label: str, split_seed: int = 0):

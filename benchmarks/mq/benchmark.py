@@ -2,7 +2,7 @@
 
 An "architecture" is a per-layer weight bit configuration of one trained network; its accuracy is
 the CIFAR-10 test top-1 of that network after post-training quantization, measured by
-:func:`evoproxy.benchmarks.mq_build.build_mq_table` with the recipe recorded in the table's
+:func:`evoproxy.benchmarks.mq.build.build_mq_table` with the recipe recorded in the table's
 sidecar. The table and the trained checkpoint ship in ``benchmarks/data``. ``build(id)`` returns
 exactly the quantized network that was measured (same checkpoint, calibration images and method),
 so it needs the CIFAR-10 training pack in the data directory.
@@ -21,12 +21,11 @@ from torch import nn
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
-from .base import TableBenchmark
-from .checkpoints import SHIPPED_RESNET20, load_reference
-from .mq_build import MQMethod, read_rows
+from ..base import TableBenchmark
+from ..checkpoints import DATA, SHIPPED_RESNET20, load_reference
+from .build import MQMethod, read_rows
 
 PathLike = Union[str, os.PathLike]
-DATA = Path(__file__).parent / "data"
 CHECKPOINT = SHIPPED_RESNET20
 PROBE_IMAGES, PROBE_SEED = 64, 0
 
@@ -40,7 +39,7 @@ def _calibration(data_dir: Optional[str], n: int, seed: int) -> torch.Tensor:
 
 
 class MQBenchmark(TableBenchmark):
-    """Bit configurations of one trained network; implements :class:`evoproxy.scoring.benchmark.Benchmark`."""
+    """Bit configurations of one trained network; implements :class:`evoproxy.benchmarks.base.Benchmark`."""
 
     num_classes = 10
     proxy_line = "mq"

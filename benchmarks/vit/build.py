@@ -16,8 +16,8 @@ import torch
 
 from evoproxy.training.distill import KDRecipe
 
-from .checkpoints import load_teacher
-from .tables import append_row, read_table, resume_table
+from ..checkpoints import load_teacher
+from ..tables import append_row, read_table, resume_table
 
 PathLike = Union[str, os.PathLike]
 COLUMNS = ("id", "arch", "params", "macs_m", "top1")

@@ -25,12 +25,11 @@ from torch import nn
 from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
 
-from .base import TableBenchmark
-from .checkpoints import SHIPPED_RESNET20, load_teacher
-from .vit_build import SPACE, read_rows
+from ..base import TableBenchmark
+from ..checkpoints import DATA, SHIPPED_RESNET20, load_teacher
+from .build import SPACE, read_rows
 
 PathLike = Union[str, os.PathLike]
-DATA = Path(__file__).parent / "data"
 DEFAULT_TEACHER = SHIPPED_RESNET20
 PROBE_IMAGES, PROBE_SEED = 64, 0
 TABLES = {"autoformer": ("gt_autoformer.csv", "gt_autoformer_2.csv"), "pit": ("gt_pit.csv",)}
@@ -39,7 +38,7 @@ METRICS = ("kd", "base")
 
 
 class ViTBenchmark(TableBenchmark):
-    """ViT students with distillation accuracies; implements :class:`evoproxy.scoring.benchmark.Benchmark`."""
+    """ViT students with distillation accuracies; implements :class:`evoproxy.benchmarks.base.Benchmark`."""
 
     num_classes = 10  # the teacher's classes: students are probed with a head over them
     proxy_line = "vit"
