@@ -55,10 +55,10 @@ def test_draw_table_of_draws_equal_to_suite_zero(tmp_path, capsys):
 
 def test_every_shipped_config_loads_with_registered_names_and_its_warm_start_fits():
     """A config in experiments/ names only registered stats and ops, and its init_from programs fit them."""
-    from evoproxy.lang.ops import OPS
-    from evoproxy.lang.stats import STATS
     from evoproxy.evolve.config import load_config
     from evoproxy.evolve.seeds import seed_programs
+    from evoproxy.lang.ops import OPS
+    from evoproxy.lang.stats import STATS
 
     configs = sorted(EXPERIMENTS.glob("*.toml"))
     assert len(configs) >= 5
@@ -138,14 +138,14 @@ def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
     floor = load_script("perf/op_floor")
     from evoproxy.backends.serial import SerialBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.scoring.worker import EvalSetup
-    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark)
+    from evoproxy.scoring.setup import EvalSetup, ScoringConfig
+    setup = EvalSetup(scoring=ScoringConfig(batch_size=4), pack_networks=2, reuse_mb=64, pack_threads=1)
+    backend = SerialBackend(setup, get_benchmark)
     keys = [("synthetic", a) for a in get_benchmark("synthetic").sample(4, "search")]
     calls = [["layer_sum(l1(relu(act)))"], ["layer_sum(l1(relu(act)))", "layer_sum(l2(relu(act)))"]]
     plain = [backend.score(texts, keys)[0] for texts in calls]
     clock = floor.OpClock()
-    backend = SerialBackend(EvalSetup(batch_size=4, pack_networks=2, reuse_mb=64, pack_threads=1), get_benchmark,
-                            observer=clock)
+    backend = SerialBackend(setup, get_benchmark, observer=clock)
     total, read_bytes, _, _ = floor.score_stream(backend, calls, keys, clock)
     timed = [backend.score(texts, keys)[0] for texts in calls]
     for a, b in zip(plain, timed):

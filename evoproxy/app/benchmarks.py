@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from evoproxy.benchmarks import BENCHMARKS, get_benchmark
+from evoproxy.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from evoproxy.benchmarks.checkpoints import load_teacher
 from evoproxy.errors import EvoproxyError
 
@@ -26,6 +27,23 @@ def resolve_teacher(path: Optional[str], benchmarks: Sequence[str]) -> Optional[
     path = str(Path(path).resolve())
     load_teacher(path)
     return path
+
+
+@dataclass(frozen=True)
+class BenchmarkOpener:
+    """Opens a run's benchmarks by name with its settings, written out once: what the app opens
+    them with and what every worker is handed (plain data, so a Ray worker opens its own copies)."""
+
+    data_dir: Optional[str] = None
+    split_seed: int = 0
+    metric: str = "test_200ep"
+    teacher: Optional[str] = None  # resolved (:func:`resolve_teacher`); for the searched benchmarks
+    transfer: tuple[str, ...] = ()  # opened with their own metric and teacher: reported, never searched
+
+    def __call__(self, name: str) -> Benchmark:
+        if name in self.transfer:
+            return get_benchmark(name, self.data_dir, self.split_seed)
+        return get_benchmark(name, self.data_dir, self.split_seed, self.metric, self.teacher)
 
 
 def open_benchmark(name: str, data_dir: Optional[str] = None, split_seed: int = 0,

@@ -7,6 +7,7 @@ the CSV with any CSV reader (the hall of fame's formulas, figures and the baseli
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Callable, Optional
 
 from evoproxy.app.runs import finished_report
@@ -62,11 +63,12 @@ def export_run(run_dir: str, fmt: str, top: int = 1, ensemble: bool = False, max
     store, report = finished_report(run_dir)
     try:
         with damaged_store(store.path, structural=True):
-            entries = select_entries(SearchResult.from_report(report, run_dir), top, ensemble, max_size)
+            result = SearchResult.from_report(report, run_dir)
+            entries = select_entries(result, top, ensemble, max_size)
             if fmt == "json":
-                return json.dumps(_json(run_dir, store, report, entries), indent=2)
+                return json.dumps(_json(result, store, entries), indent=2)
             if fmt == "csv":
-                return _csv(report)
+                return _csv(result)
             if fmt == "python":
                 return python_module(entries, run_dir, holdout_text)
             return "\n".join(_line(e, fmt, holdout_text) for e in entries)
@@ -74,11 +76,11 @@ def export_run(run_dir: str, fmt: str, top: int = 1, ensemble: bool = False, max
         store.close()
 
 
-def _json(run_dir: str, store: RunStore, report: dict, entries: list[HallOfFameEntry]) -> dict:
+def _json(result: SearchResult, store: RunStore, entries: list[HallOfFameEntry]) -> dict:
     docs = [proxy_document(ProxySpec(f"evolved-{e.hash}", parse(e.formula)),
                            search_fitness=e.search_fitness, holdout=e.holdout, lineage=e.lineage)
             for e in entries]
-    meta = {"run": str(run_dir), "seed": report["seed"], "baselines": report["baselines"],
+    meta = {"run": str(result.run_dir), "seed": result.seed, "baselines": [asdict(b) for b in result.baselines],
             "config": store.load_config(), "data": store.get_meta("data")}
     return {**docs[0], **meta, "others": docs[1:]}
 
@@ -92,8 +94,8 @@ def _line(e: HallOfFameEntry, fmt: str, holdout_text: Callable[[dict], str]) -> 
     return f"{e.search_fitness:.4f}  {holdout_text(e.holdout)}  {p.text}"
 
 
-def _csv(report: dict) -> str:
-    rows = hall_of_fame_rows(report)
+def _csv(result: SearchResult) -> str:
+    rows = hall_of_fame_rows(result)
     return csv_text(hall_of_fame_columns(rows), rows).rstrip("\n")
 
 

@@ -14,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from evoproxy.app import figures, report_page
-from evoproxy.app.runs import read_run
+from evoproxy.app.runs import StoredRun, read_run
+from evoproxy.evolve.results import BaselineEntry
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.fitness import kendall, spearman
@@ -30,8 +31,8 @@ def build_report(target: str, out: Optional[str] = None) -> Path:
     if path.is_dir():
         run = read_run(path)
         kind, tables = "search", search_tables(run)
-        meta = {"title": f"evoproxy search: {path}", "config": run["config"], "report": run["report"],
-                "status": run["status"] or "not finished"}
+        meta = {"title": f"evoproxy search: {path}", "config": run.config, "result": run.result,
+                "status": run.status or "not finished"}
         default_out = path / "report"
     elif path.suffix == ".csv" and path.is_file():
         kind, tables, meta = "eval", eval_tables(path), {"title": f"evoproxy eval: {path.name}"}
@@ -52,27 +53,26 @@ def build_report(target: str, out: Optional[str] = None) -> Path:
 
 # ---- a search run --------------------------------------------------------------------------------
 
-def search_tables(run: dict) -> dict[str, Table]:
+def search_tables(run: StoredRun) -> dict[str, Table]:
     """The tables of a run read by :func:`evoproxy.app.runs.read_run`."""
-    summaries, report = run["summaries"], run["report"]
-    gens = [rundir.generation_row(s, run["config"].get("combine", "mean")) for s in summaries]
+    summaries, result = run.summaries, run.result
+    gens = [rundir.generation_row(s, run.config.get("combine", "mean")) for s in summaries]
     tables: dict[str, Table] = {
         "generations": (list(rundir.GENERATION_COLUMNS), gens),
         "rejections": (["generation", "reason", "count"],
                        [{"generation": s["generation"], "reason": r, "count": n}
                         for s in summaries for r, n in sorted((s.get("rejections") or {}).items())])}
-    if report is None:
+    if result is None:
         return tables  # a running or stopped run: what the generations show
-    rows = rundir.hall_of_fame_rows(report)
+    rows = rundir.hall_of_fame_rows(result)
     tables["hall_of_fame"] = (rundir.hall_of_fame_columns(rows), rows)
     tables["baselines"] = (["proxy", "search", "selection", "holdout_kendall", "holdout_spearman"],
-                           [_baseline_row(b) for b in report["baselines"]])
-    tables["pareto"] = (["size", "search_fitness", "formula"], report["pareto"])
-    if report.get("holdout_scores"):
-        tables["holdout_scores"] = holdout_table(report["holdout_scores"])
-    if report["hall_of_fame"]:
-        best = parse(report["hall_of_fame"][0]["formula"])
-        tables["formula"] = (["id", "label", "parent", "depth", "x"], tree_nodes(best))
+                           [_baseline_row(b) for b in result.baselines])
+    tables["pareto"] = (["size", "search_fitness", "formula"], result.pareto)
+    if result.holdout_scores:
+        tables["holdout_scores"] = holdout_table(result.holdout_scores)
+    if result.best:
+        tables["formula"] = (["id", "label", "parent", "depth", "x"], tree_nodes(parse(result.best.formula)))
     return tables
 
 
@@ -82,10 +82,9 @@ def _mean(figures_: Optional[dict], metric: str) -> Optional[float]:
     return float(np.mean(values)) if values else None
 
 
-def _baseline_row(b: dict) -> dict:
-    return {"proxy": b["proxy"], "search": _mean(b.get("search"), "kendall"),
-            "selection": _mean(b.get("selection"), "kendall"),
-            "holdout_kendall": _mean(b.get("holdout"), "kendall"), "holdout_spearman": _mean(b.get("holdout"), "spearman")}
+def _baseline_row(b: BaselineEntry) -> dict:
+    return {"proxy": b.proxy, "search": _mean(b.search, "kendall"), "selection": _mean(b.selection, "kendall"),
+            "holdout_kendall": _mean(b.holdout, "kendall"), "holdout_spearman": _mean(b.holdout, "spearman")}
 
 
 def holdout_table(scores: dict) -> Table:
@@ -151,7 +150,7 @@ def draw(kind: str, tables: dict[str, Table], meta: dict, out: Path) -> list[tup
     if gens:
         pngs.append((figures.diversity(gens, out / "diversity.png"), "generations"))
     if "formula" in tables:
-        title = meta["report"]["hall_of_fame"][0]["formula"]
+        title = meta["result"].best.formula
         pngs.append((figures.formula_graph(tables["formula"][1], title, out / "formula.png"), "formula"))
     return pngs
 

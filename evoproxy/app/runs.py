@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from evoproxy.errors import EvoproxyError
+from evoproxy.evolve.results import SearchResult
 from evoproxy.evolve.store.rundir import generation_row
 from evoproxy.evolve.store.lock import held_by
 from evoproxy.evolve.store import RunStore, damaged_store
@@ -27,17 +29,33 @@ def find_runs(root: str | Path) -> list[Path]:
     return found
 
 
-def read_run(run_dir: str | Path) -> dict:
-    """What a run store holds for looking at it: config, status, report, summaries, commit times."""
+@dataclass(frozen=True)
+class StoredRun:
+    """What a run store holds for looking at it (read-only)."""
+
+    run_dir: Path
+    config: dict
+    """The stored config, flat (every key)."""
+    status: Optional[str]
+    result: Optional[SearchResult]
+    """The finished search's results; None while it runs or when it stopped."""
+    summaries: list[dict]
+    """One summary per committed generation."""
+    commit_times: list
+
+
+def read_run(run_dir: str | Path) -> StoredRun:
+    """Config, status, results, per-generation summaries and commit times of a run store."""
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
         raise EvoproxyError(f"{run_dir} holds no run (no run.sqlite); `evoproxy runs` lists the runs in a folder")
     with damaged_store(run_dir / "run.sqlite", structural=True):
         store = RunStore(run_dir, create=False)
         try:
-            return {"config": store.load_config() or {}, "status": store.get_meta("status"),
-                    "report": store.get_meta("report"), "summaries": store.summaries(),
-                    "commit_times": store.commit_times()}
+            report, summaries = store.get_meta("report"), store.summaries()
+            result = SearchResult.from_report(report, run_dir, summaries) if report else None
+            return StoredRun(run_dir, store.load_config() or {}, store.get_meta("status"), result, summaries,
+                             store.commit_times())
         finally:
             store.close()
 
@@ -46,8 +64,8 @@ def run_status(run_dir: str | Path) -> dict:
     """State (running, finished, stopped or empty), generation, best so far, elapsed time."""
     run = read_run(run_dir)
     run_dir = Path(run_dir)
-    config, rows, summaries = run["config"], run["commit_times"], run["summaries"]
-    finished = run["status"] == "finished"
+    config, rows, summaries = run.config, run.commit_times, run.summaries
+    finished = run.status == "finished"
     holder = held_by(run_dir)
     state = "running" if holder else "finished" if finished else "stopped" if rows else "empty"
     last = generation_row(summaries[-1], config.get("combine", "mean")) if summaries else {}

@@ -10,19 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from evoproxy.app.benchmarks import check_device, resolve_teacher
+from evoproxy.app.benchmarks import BenchmarkOpener, check_device, resolve_teacher
 from evoproxy.backends import make_backend
-from evoproxy.benchmarks import get_benchmark
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.lang.proxyfile import resolve
-from evoproxy.scoring.worker import EvalSetup
+from evoproxy.scoring.setup import EvalSetup
 from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.store.lock import RunLock
 from evoproxy.evolve.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
 from evoproxy.evolve.loop import Search
-from evoproxy.evolve.results import SearchResult  # noqa: F401  (the CLI prints a run through it)
+from evoproxy.evolve.results import SearchResult
 from evoproxy.evolve.report import final_report
 from evoproxy.evolve.seeds import seed_programs
 from evoproxy.evolve.store import rundir
@@ -57,7 +56,8 @@ def resolve_config(given: dict[str, Any], sets: Sequence[str] = (), config_path:
 class OpenedBenchmarks:
     """A run's benchmarks, opened once (the teacher resolved once) and handed on whole."""
 
-    teacher: Optional[str]
+    opener: BenchmarkOpener
+    """Opens them by name (the run's data directory, split seed, metric and teacher): the workers get it."""
     searched: dict
     """name -> benchmark, the ones fitness is measured on."""
     transfer: dict
@@ -68,11 +68,12 @@ class OpenedBenchmarks:
 
 def open_benchmarks(config: RunConfig) -> OpenedBenchmarks:
     """The run's benchmarks; a bad name, teacher or missing probe image set fails here in one line."""
-    task, data_dir = config.task, config.execution.data_dir
-    teacher = resolve_teacher(task.teacher, task.benchmarks)
-    searched = {n: get_benchmark(n, data_dir, task.split_seed, task.metric, teacher) for n in task.benchmarks}
-    transfer = {n: get_benchmark(n, data_dir, task.split_seed) for n in task.transfer}
-    return OpenedBenchmarks(teacher, searched, transfer, data_sources(config, searched))
+    task = config.task
+    opener = BenchmarkOpener(config.execution.data_dir, task.split_seed, task.metric,
+                             resolve_teacher(task.teacher, task.benchmarks), task.transfer)
+    searched = {n: opener(n) for n in task.benchmarks}
+    transfer = {n: opener(n) for n in task.transfer}
+    return OpenedBenchmarks(opener, searched, transfer, data_sources(config, searched))
 
 
 @dataclass
@@ -206,13 +207,11 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
     return out
 
 
-def eval_setup(config: RunConfig, teacher: Optional[str]) -> EvalSetup:
-    """What every worker needs, made from the config's sections in this one place."""
-    scoring, run = config.scoring, config.execution
-    return EvalSetup(data_dir=run.data_dir, split_seed=config.task.split_seed, metric=config.task.metric,
-                     probe=scoring.probe, batch_size=scoring.batch_size, seed=config.evolution.seed,
-                     memory_mb=run.memory_mb, threads=scoring.threads, timeout_s=run.timeout_s, device=run.device,
-                     teacher=teacher, plugins=load_plugins(config.language.plugins), store_dtype=scoring.store_dtype)
+def eval_setup(config: RunConfig) -> EvalSetup:
+    """What every worker needs: the scoring section whole, the run's seed and plugins, its limits."""
+    run = config.execution
+    return EvalSetup(scoring=config.scoring, seed=config.evolution.seed, data_dir=run.data_dir, device=run.device,
+                     memory_mb=run.memory_mb, timeout_s=run.timeout_s, plugins=load_plugins(config.language.plugins))
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
@@ -223,7 +222,7 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     opened = benchmarks or open_benchmarks(config)
     store.set_meta("data", opened.sources)
     run = config.execution
-    backend = make_backend(run.backend, eval_setup(config, opened.teacher), get_benchmark, run.workers, run.ray_address)
+    backend = make_backend(run.backend, eval_setup(config), opened.opener, run.workers, run.ray_address)
     try:
         with damaged_store(store.path):
             search = Search(config, backend, opened.searched, store, _readable(store, config, on_generation),
@@ -235,5 +234,5 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     store.save_hall_of_fame(report["hall_of_fame"])
     store.set_meta("report", report)
     store.set_meta("status", "finished")
-    rundir.write_hall_of_fame(store.run_dir, report)
+    rundir.write_hall_of_fame(store.run_dir, SearchResult.from_report(report, store.run_dir))
     return report

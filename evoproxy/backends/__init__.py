@@ -4,7 +4,7 @@ A backend has one job, ``score(texts, keys) -> (scores, failed)``; the search lo
 knows where it runs. Both build the same :class:`~evoproxy.scoring.worker.Worker` with the same
 setup, so the same seed gives the same run on either. Backends are :class:`BackendInfo` records in
 :data:`BACKENDS`; add one with ``register_backend(BackendInfo("mine", make))``, where
-``make(setup, make_benchmark, workers, address)`` returns a :class:`Backend` (``score``, ``warm``, ``close``).
+``make(setup, open_benchmark, workers, address)`` returns a :class:`Backend` (``score``, ``warm``, ``close``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Callable, Optional, Protocol, Sequence
 import numpy as np
 
 from evoproxy.registry import Registry
-from evoproxy.scoring.worker import EvalSetup, Key
+from evoproxy.scoring.setup import EvalSetup, OpenBenchmark
+from evoproxy.scoring.worker import Key
 
 
 class Backend(Protocol):
@@ -33,14 +34,14 @@ class Backend(Protocol):
         ...
 
 
-BackendFactory = Callable[[EvalSetup, Callable[..., object], int, Optional[str]], Backend]
+BackendFactory = Callable[[EvalSetup, OpenBenchmark, int, Optional[str]], Backend]
 
 
 @dataclass(frozen=True)
 class BackendInfo:
     name: str
     make: BackendFactory
-    """``make(setup, make_benchmark, workers, address) -> Backend``."""
+    """``make(setup, open_benchmark, workers, address) -> Backend``."""
 
 
 BACKENDS: Registry[BackendInfo] = Registry("backend")
@@ -50,22 +51,22 @@ def register_backend(info: BackendInfo) -> BackendInfo:
     return BACKENDS.add(info.name, info)
 
 
-def _serial(setup, make_benchmark, workers, address):
+def _serial(setup, open_benchmark, workers, address):
     """In this process, scoring ``workers`` packs of networks at once on threads (never more than
     the free cores, :func:`~evoproxy.scoring.cores.free_cores`, counted again at every call)."""
     from evoproxy.backends.serial import SerialBackend
-    return SerialBackend(replace(setup, pack_threads=workers), make_benchmark)
+    return SerialBackend(replace(setup, pack_threads=workers), open_benchmark)
 
 
-def _ray(setup, make_benchmark, workers, address):
+def _ray(setup, open_benchmark, workers, address):
     from evoproxy.backends.ray import RayBackend  # ray is imported only when asked for
-    return RayBackend(setup, make_benchmark, workers, address)
+    return RayBackend(setup, open_benchmark, workers, address)
 
 
 register_backend(BackendInfo("serial", _serial))  # in this process (the default)
 register_backend(BackendInfo("ray", _ray))  # Ray actors: embedded locally, or a cluster (--ray-address)
 
 
-def make_backend(kind: str, setup: EvalSetup, make_benchmark: Callable[..., object],
+def make_backend(kind: str, setup: EvalSetup, open_benchmark: OpenBenchmark,
                  workers: int = 2, address: Optional[str] = None) -> Backend:
-    return BACKENDS.get(kind).make(setup, make_benchmark, workers, address)
+    return BACKENDS.get(kind).make(setup, open_benchmark, workers, address)

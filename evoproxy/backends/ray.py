@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import ray
-from ray.exceptions import AuthenticationError, GetTimeoutError, OutOfMemoryError, RayActorError, RayTaskError
+from ray.exceptions import (
+    AuthenticationError,
+    GetTimeoutError,
+    OutOfMemoryError,
+    RayActorError,
+    RayTaskError,
+)
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.scoring.worker import EvalSetup, Key, Worker
+from evoproxy.scoring.setup import EvalSetup, OpenBenchmark
+from evoproxy.scoring.worker import Key, Worker
 
 FAILURES = (RayActorError, GetTimeoutError, RayTaskError, OutOfMemoryError)  # OOM: Ray killed the worker
 MAX_FAILURES_IN_ROW = 5
@@ -29,20 +36,20 @@ PASSED_ENV = ("EVOPROXY_DATA",)
 class RayBackend:
     name = "ray"
 
-    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object], workers: int = 2,
+    def __init__(self, setup: EvalSetup, open_benchmark: OpenBenchmark, workers: int = 2,
                  address: Optional[str] = None, call_timeout_s: float = 3600.0) -> None:
         address = address or os.environ.get("RAY_ADDRESS")
         self.owns_ray = not ray.is_initialized()
         if self.owns_ray:
             kwargs = {"address": address} if address else {  # "local": a private instance, never a
-                "address": "local", "num_cpus": workers * setup.threads,  # discovered cluster
+                "address": "local", "num_cpus": workers * setup.scoring.threads,  # discovered cluster
                 "include_dashboard": False}
             passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
             if passed:
                 kwargs["runtime_env"] = {"env_vars": passed}
             _init(address, kwargs)
-        self.setup, self.make_benchmark = setup, make_benchmark
-        self.remote_worker = ray.remote(num_cpus=setup.threads)(Worker)
+        self.setup, self.open_benchmark = setup, open_benchmark
+        self.remote_worker = ray.remote(num_cpus=setup.scoring.threads)(Worker)
         self.actors = [self._start() for _ in range(workers)]
         self.owner: dict[Key, int] = {}
         self.call_timeout_s = call_timeout_s
@@ -50,7 +57,7 @@ class RayBackend:
         self.failures_in_row = [0] * workers
 
     def _start(self):
-        return self.remote_worker.remote(self.setup, self.make_benchmark)
+        return self.remote_worker.remote(self.setup, self.open_benchmark)
 
     def _restart(self, w: int, err: Exception) -> None:
         self.failures_in_row[w] += 1
@@ -152,7 +159,8 @@ def _use_cluster_token() -> None:
     joining it does not look for one; send the token when there is one (RAY_AUTH_MODE, if set, wins)."""
     try:
         from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available)
+            maybe_enable_token_auth_if_token_available,
+        )
     except ImportError:  # Ray < 2.52: no token authentication
         return
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)

@@ -21,7 +21,7 @@ from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
 from evoproxy.evolve.selection import SELECTIONS
-from evoproxy.scoring.worker import BATCH_SIZE
+from evoproxy.scoring.setup import ScoringConfig
 
 
 def _count(low: int, high: int):
@@ -108,15 +108,6 @@ class EvolutionConfig(Section):
         return _one_of(value, SELECTIONS)   # plugins may add strategies
 
 
-class ScoringConfig(Section):
-    """How each network is probed (the worker's part of the run's identity)."""
-
-    probe: Annotated[str, Field(strict=True, min_length=1)] = "auto"  # auto: the benchmark's own images
-    batch_size: _count(1, 4096) = BATCH_SIZE
-    threads: _count(1, 256) = 1
-    store_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # resident statistics
-
-
 class ExecutionConfig(Section):
     """Where and within what limits the run executes; these may change on resume."""
 
@@ -133,14 +124,6 @@ class ExecutionConfig(Section):
     @classmethod
     def _registered(cls, value: str) -> str:
         return _one_of(value, BACKENDS)   # plugins may add backends
-
-
-SECTION_TYPES = {"task": TaskConfig, "language": LanguageConfig, "evolution": EvolutionConfig,
-                 "scoring": ScoringConfig, "execution": ExecutionConfig}
-SECTIONS = {name: tuple(t.model_fields) for name, t in SECTION_TYPES.items()}
-"""Where each key belongs: TOML section headings, attribute paths (``config.evolution.population``)."""
-EXECUTION_KEYS = SECTIONS["execution"]
-_SECTION_OF = {key: name for name, keys in SECTIONS.items() for key in keys}
 
 
 class RunConfig(BaseModel):
@@ -188,6 +171,12 @@ class RunConfig(BaseModel):
 
     def replace(self, **changes: Any) -> "RunConfig":
         return from_dict({**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
+
+
+SECTIONS = {name: tuple(f.annotation.model_fields) for name, f in RunConfig.model_fields.items()}
+"""Where each key belongs: TOML section headings, attribute paths (``config.evolution.population``)."""
+EXECUTION_KEYS = SECTIONS["execution"]
+_SECTION_OF = {key: name for name, keys in SECTIONS.items() for key in keys}
 
 
 def config_keys() -> list[str]:

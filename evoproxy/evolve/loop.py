@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from evoproxy.backends import Backend
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.evolve.config import RunConfig
@@ -28,7 +29,7 @@ from evoproxy.lang.program import Program, parse
 from evoproxy.evolve.seeds import seed_programs
 from evoproxy.evolve.screening import Judge, Verdict, count_rejections
 from evoproxy.evolve.selection import SELECTIONS, SelectionParams
-from evoproxy.evolve.splits import Splits, flat
+from evoproxy.evolve.splits import Benches, Splits, flat
 from evoproxy.evolve.store import CandidateRow, RunStore, damaged_store
 from evoproxy.evolve.store.codec import rng_state_from_json, rng_state_to_json
 from evoproxy.evolve.variation import Limits
@@ -45,8 +46,8 @@ class Candidate:
 
 
 class Search:
-    def __init__(self, config: RunConfig, backend, benches: dict, store: RunStore,
-                 on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[dict] = None,
+    def __init__(self, config: RunConfig, backend: Backend, benches: Benches, store: RunStore,
+                 on_generation: Optional[Callable[[dict], None]] = None, transfer: Optional[Benches] = None,
                  on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> None:
         c = self.config = config
         self.store, self.on_generation = store, on_generation

@@ -66,7 +66,9 @@ class SearchResult:
     fitness: str
     seed: int
     stopped_at: Optional[int]
-    report: dict[str, Any] = field(repr=False, compare=False)
+    holdout_scores: dict = field(default_factory=dict, repr=False)
+    """benchmark -> {arch_ids, accuracy, scores: {proxy: per-network score}} on the final holdout."""
+    report: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def best(self) -> Optional[HallOfFameEntry]:
@@ -80,7 +82,8 @@ class SearchResult:
                    EnsembleEntry(**_known(EnsembleEntry, ens)) if ens else None,
                    [BaselineEntry(**_known(BaselineEntry, b)) for b in report["baselines"]],
                    list(report.get("pareto", [])), dict(report.get("rejections", {})), list(generations or []),
-                   report.get("fitness", "kendall"), report.get("seed", 0), report.get("stopped_at"), report)
+                   report.get("fitness", "kendall"), report.get("seed", 0), report.get("stopped_at"),
+                   dict(report.get("holdout_scores") or {}), report)
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         """The report document (as stored in the run) with the run folder and per-generation summaries."""

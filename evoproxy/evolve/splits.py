@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -24,8 +24,28 @@ from evoproxy.scoring.summary import rankable
 from evoproxy.evolve.config import RunConfig
 
 
+class LabelledArchs(Protocol):
+    """What the loop uses of a benchmark: its ids, seeded samples and accuracies (the full
+    ``Benchmark`` protocol, :mod:`evoproxy.benchmarks.base`, has these)."""
+
+    name: str
+
+    def arch_ids(self, split: str = "all") -> list[int]:
+        ...
+
+    def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
+        ...
+
+    def accuracy(self, arch_id: int) -> float:
+        ...
+
+
+Benches = dict[str, LabelledArchs]
+
+
 class Splits:
-    def __init__(self, config: RunConfig, evaluator: Evaluator, benches: dict, transfer: Optional[dict] = None) -> None:
+    def __init__(self, config: RunConfig, evaluator: Evaluator, benches: Benches,
+                 transfer: Optional[Benches] = None) -> None:
         c = self.config = config
         self.evaluator = evaluator
         self.search_keys = {n: [(n, a) for a in b.sample(c.task.search_archs, "search", c.evolution.seed)]
@@ -110,7 +130,7 @@ class Splits:
         return combined([f[metric] for f in figures.values()], self.config.evolution.combine)
 
 
-def selection_ids(bench, c: RunConfig, search_keys: list) -> list[int]:
+def selection_ids(bench: LabelledArchs, c: RunConfig, search_keys: list) -> list[int]:
     """``selection_archs`` ids of the search split, disjoint from the search networks."""
     taken = {a for _, a in search_keys}
     rest = [a for a in bench.arch_ids("search") if a not in taken]

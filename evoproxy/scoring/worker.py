@@ -1,7 +1,7 @@
 """A statistics-major evaluator: owns networks' statistics and scores batches of programs.
 
-A worker is rebuilt from a JSON-able :class:`EvalSetup` and a benchmark factory, so the Ray
-backend ships only program texts, ``(benchmark, arch id)`` keys and seeds. Statistics stay
+A worker is rebuilt from an :class:`~evoproxy.scoring.setup.EvalSetup` and a benchmark opener, so the
+Ray backend ships only program texts, ``(benchmark, arch id)`` keys and seeds. Statistics stay
 resident within a memory budget (least recently used networks are evicted and recomputed on
 demand); programs scored on one network share common subexpressions.
 """
@@ -12,8 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -22,36 +21,15 @@ from evoproxy.data.images import load_probe_batch
 from evoproxy.lang.interpret import eval_node
 from evoproxy.lang.packed import OpObserver
 from evoproxy.lang.program import Program, parse
-from evoproxy.plugins import PluginRef, import_refs
+from evoproxy.plugins import import_refs
 from evoproxy.probe.base import collect
 from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
+from evoproxy.scoring.setup import EvalSetup, NetworkSource, OpenBenchmark
 
 Key = tuple[str, int]  # (benchmark name, architecture id)
-BATCH_SIZE = 16
-"""Probe images per network, the run config's default too (one number, not two)."""
-
-
-@dataclass(frozen=True)
-class EvalSetup:
-    data_dir: Optional[str] = None
-    split_seed: int = 0
-    metric: str = "test_200ep"
-    probe: str = "auto"
-    batch_size: int = BATCH_SIZE
-    seed: int = 0
-    memory_mb: int = 4096
-    threads: int = 1  # fixed per worker: float results depend on the thread count
-    timeout_s: float = 60.0  # per candidate and call; a candidate past it scores NaN
-    device: str = "cpu"
-    teacher: Optional[str] = None  # distillation benchmarks: the teacher checkpoint (None: their default)
-    plugins: tuple[PluginRef, ...] = ()  # the user's modules, imported by every worker before anything else
-    pack_networks: int = 4  # networks evaluated together, same-shape layers as one op call (0: one by one)
-    reuse_mb: int = 256  # layer and scalar values of program nodes kept across calls (0: none)
-    pack_threads: int = 1  # packs scored at once, each on one thread (the same bits for any number)
-    store_dtype: str = "float32"  # resident float32 statistics kept as float16 / bfloat16 (half the memory)
 
 
 def _nbytes(value) -> int:
@@ -64,14 +42,14 @@ class Worker:
     """Scores programs on architectures, keeping their statistics within ``memory_mb``; ``observer``
     (instrumentation, off by default) sees every op its packs apply (:class:`OpObserver`)."""
 
-    def __init__(self, setup: EvalSetup, make_benchmark: Callable[..., object], *,
+    def __init__(self, setup: EvalSetup, open_benchmark: OpenBenchmark, *,
                  observer: Optional[OpObserver] = None) -> None:
         map_large_blocks()
         import_refs(setup.plugins)
-        torch.set_num_threads(setup.threads)
+        torch.set_num_threads(setup.scoring.threads)
         self.setup = setup
-        self.make_benchmark = make_benchmark
-        self.benches: dict[str, object] = {}
+        self.open_benchmark = open_benchmark
+        self.benches: dict[str, NetworkSource] = {}
         self.batches: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.cache: OrderedDict[Key, dict] = OrderedDict()
         self.cached_bytes = 0
@@ -80,11 +58,9 @@ class Worker:
         self.reuse = ReuseStore(setup.reuse_mb)
         self.observer = observer
 
-    def bench(self, name: str):
+    def bench(self, name: str) -> NetworkSource:
         if name not in self.benches:
-            s = self.setup
-            self.benches[name] = self.make_benchmark(name, data_dir=s.data_dir, split_seed=s.split_seed,
-                                                     metric=s.metric, teacher=s.teacher)
+            self.benches[name] = self.open_benchmark(name)
         return self.benches[name]
 
     def batch(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +70,7 @@ class Worker:
             bench = self.bench(name)
             pb = bench.probe_batch()
             if pb is None:
-                pb = load_probe_batch(s.probe, s.batch_size, s.seed, s.data_dir, bench.image_set)
+                pb = load_probe_batch(s.scoring.probe, s.scoring.batch_size, s.seed, s.data_dir, bench.image_set)
             self.batches[name] = (pb.x.to(s.device), pb.y.to(s.device))
         return self.batches[name]
 
@@ -116,7 +92,7 @@ class Worker:
                 model = None
             if model is not None:
                 x, y = self.batch(key[0])
-                have = {**have, **_stored(collect(model, x, y, missing, seed=seed), self.setup.store_dtype)}
+                have = {**have, **_stored(collect(model, x, y, missing, seed=seed), self.setup.scoring.store_dtype)}
             self.probes += 1
         self.cache[key] = have
         self.cached_bytes += sum(_nbytes(v) for v in have.values())
@@ -163,7 +139,7 @@ class Worker:
 
     def _score_pack(self, programs: Sequence[Program], later: list[frozenset[str]], stats: list[dict],
                     pack: tuple, clock: "_Clock") -> tuple[np.ndarray, dict[int, str]]:
-        if self.setup.store_dtype != "float32":
+        if self.setup.scoring.store_dtype != "float32":
             stats = [_computed(s) for s in stats]
         out = np.full((len(programs), len(stats)), math.nan)
         failed: dict[int, str] = {}

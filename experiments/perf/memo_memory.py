@@ -58,14 +58,14 @@ def run_arm(args) -> None:
     from evoproxy.app.runs import scored_programs
     from evoproxy.backends.serial import SerialBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.scoring.worker import EvalSetup
+    from evoproxy.scoring.setup import EvalSetup, ScoringConfig
 
     if args.arm == 0:
         worker_mod.keep_only = lambda memo, texts: None
     first, stop = args.generations
     calls = scored_programs(args.from_run, range(first, stop))
     keys = [("nb201-cifar10", a) for a in get_benchmark("nb201-cifar10").sample(args.archs, "search")]
-    backend = SerialBackend(EvalSetup(batch_size=16, memory_mb=64000), get_benchmark)
+    backend = SerialBackend(EvalSetup(scoring=ScoringConfig(batch_size=16), memory_mb=64000), get_benchmark)
     backend.score(["add(layer_sum(l1(add(act, act_grad))), layer_sum(l1(add(virtual_grad, add(weight, grad)))))"],
                   keys)
     probed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

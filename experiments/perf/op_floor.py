@@ -27,17 +27,15 @@ import time
 from collections import defaultdict
 
 import torch
+from evoproxy.benchmarks import get_benchmark
+from search_throughput import PROBE_ALL, STATS, add_stream_options, search_keys, stream  # noqa: E402  (this script's folder is on the path)
 
 import evoproxy.lang.packed as packed
 import evoproxy.scoring.memory as memory
 from evoproxy.backends.serial import SerialBackend
-from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least
 from evoproxy.lang.ops import OPS
-from evoproxy.scoring.worker import EvalSetup
-
-from search_throughput import (  # noqa: E402  (this script's folder is on the path)
-    PROBE_ALL, STATS, add_stream_options, search_keys, stream)
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
 
 
 class OpClock:
@@ -156,7 +154,8 @@ def main() -> None:
     args = ap.parse_args()
     keys = search_keys(ap, args)
     calls = stream(args.population, args.generations, args.offspring, seed=0)
-    setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=4, reuse_mb=256, pack_threads=1)
+    setup = EvalSetup(scoring=ScoringConfig(batch_size=args.batch_size), memory_mb=64000, pack_networks=4,
+                      reuse_mb=256, pack_threads=1)
     clock = OpClock()
     backend = SerialBackend(setup, get_benchmark, observer=clock)
     if args.mmap_mib:

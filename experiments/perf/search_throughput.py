@@ -31,9 +31,9 @@ from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
 from evoproxy.cli.registry import at_least, run_dir
 from evoproxy.errors import EvoproxyError
-from evoproxy.scoring.worker import EvalSetup
 from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.variation import Limits, crossover, mutate
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
 
 STATS = ["weight", "grad", "act", "act_grad", "virtual_grad"]
 EVALUATORS = (  # name, pack_networks, reuse_mb, pack_threads
@@ -77,8 +77,8 @@ def serial_rows(args, calls, keys, cache) -> list[tuple]:
     best: dict[str, list] = {}
     for rep in range(args.repeats):
         for name, pack, reuse, threads in EVALUATORS[::1 if rep % 2 == 0 else -1]:
-            setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000, pack_networks=pack, reuse_mb=reuse,
-                              pack_threads=threads)
+            setup = EvalSetup(scoring=ScoringConfig(batch_size=args.batch_size), memory_mb=64000,
+                              pack_networks=pack, reuse_mb=reuse, pack_threads=threads)
             backend = SerialBackend(setup, get_benchmark)
             backend.worker.cache = cache  # the same resident statistics
             first, later, scores = run(backend, calls, keys)
@@ -131,7 +131,7 @@ def main() -> None:
     print(f"{args.benchmark}: {args.archs} networks, batch {args.batch_size}, statistics {', '.join(STATS)}; "
           f"{n} programs ({len(calls[0])} in generation 0, then {len(calls) - 1} generations"
           f"{' of ' + args.from_run if args.from_run else ''}); 1 torch thread per worker")
-    setup = EvalSetup(batch_size=args.batch_size, memory_mb=64000)
+    setup = EvalSetup(scoring=ScoringConfig(batch_size=args.batch_size), memory_mb=64000)
     ray_row = None
     if not args.no_ray:  # first: its workers' memory is gone when it closes
         from evoproxy.backends.ray import RayBackend

@@ -14,10 +14,11 @@ import random
 import numpy as np
 
 from evoproxy.benchmarks import get_benchmark
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.scoring.fitness import kendall
-from evoproxy.scoring.worker import EvalSetup, Worker
-from evoproxy.evolve.generate import Generator
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
+from evoproxy.scoring.worker import Worker
 
 CLASSIC = ["grad_norm", "snip", "fisher", "plain", "l2_norm", "synflow"]
 DTYPES = ("float32", "bfloat16", "float16")
@@ -36,7 +37,8 @@ def main() -> None:
         [(f"random {i}", gen.program(rng).text) for i in range(20)]
     taus, memory = {}, {}
     for dtype in DTYPES:
-        w = Worker(EvalSetup(batch_size=args.batch_size, memory_mb=64000, store_dtype=dtype), get_benchmark)
+        setup = EvalSetup(scoring=ScoringConfig(batch_size=args.batch_size, store_dtype=dtype), memory_mb=64000)
+        w = Worker(setup, get_benchmark)
         scores, _ = w.score([t for _, t in named], [("nb201-cifar10", a) for a in ids])
         taus[dtype] = [kendall(s, acc) if np.isfinite(s).all() else np.nan for s in scores]
         memory[dtype] = w.cached_bytes / 2**30

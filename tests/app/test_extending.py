@@ -91,8 +91,8 @@ def _register_all() -> None:
     register_proxy(ClassicProxy("weight_l1", "layer_sum(l1(weight))", "sum of |W|", "my paper"))
     register_benchmark(BenchmarkInfo("tiny", lambda data_dir=None, split_seed=0, metric=None: Tiny(split_seed)))
     register_selection(Selection("generational", tournament_parents, replace_worst_always))
-    register_backend(BackendInfo("counting", lambda setup, make_benchmark, workers, address:
-                                 CountingBackend(setup, make_benchmark)))
+    register_backend(BackendInfo("counting", lambda setup, open_benchmark, workers, address:
+                                 CountingBackend(setup, open_benchmark)))
     register_commands(CommandGroup("hello", add_hello))
 
 

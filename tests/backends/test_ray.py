@@ -59,7 +59,7 @@ def test_search_recovers_the_known_formula_on_ray(tmp_path):
 def test_a_dying_worker_costs_only_its_candidate():
     from evoproxy.backends.ray import RayBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.scoring.worker import EvalSetup
+    from evoproxy.scoring.setup import EvalSetup
 
     backend = RayBackend(EvalSetup(), get_benchmark, workers=2)
     try:
@@ -187,7 +187,7 @@ def test_workers_get_the_data_dir_through_the_runtime_env(monkeypatch, tmp_path)
 
     from evoproxy.backends.ray import RayBackend
     from evoproxy.benchmarks import get_benchmark
-    from evoproxy.scoring.worker import EvalSetup
+    from evoproxy.scoring.setup import EvalSetup
 
     monkeypatch.setenv("EVOPROXY_DATA", str(tmp_path))
     backend = RayBackend(EvalSetup(), get_benchmark, workers=1)

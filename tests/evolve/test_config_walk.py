@@ -20,7 +20,10 @@ def walk_counts(out: str, patch) -> Counter:
         from evoproxy.evolve import config as config_module
     except ImportError:    # the layout before the search API (for the "before" figures)
         from evoproxy.search import config as config_module
-    from evoproxy.scoring import worker as worker_module
+    try:
+        from evoproxy.scoring import setup as setup_module
+    except ImportError:    # before the worker's setup had its own module
+        from evoproxy.scoring import worker as setup_module
 
     counts: Counter = Counter()
 
@@ -30,9 +33,10 @@ def walk_counts(out: str, patch) -> Counter:
             return fn(*args, **kwargs)
         return wrapper
 
-    for cls, label in ((config_module.RunConfig, "RunConfig built"), (worker_module.EvalSetup, "EvalSetup built")):
+    for cls, label in ((config_module.RunConfig, "RunConfig built"), (setup_module.EvalSetup, "EvalSetup built")):
         patch(cls, "__init__", counting(label, cls.__init__))
-    patch(app_search, "get_benchmark", counting("benchmark opened", app_search.get_benchmark))
+    where = app_search if hasattr(app_search, "get_benchmark") else app_benchmarks  # before / after the opener
+    patch(where, "get_benchmark", counting("benchmark opened", where.get_benchmark))
     patch(app_search, "resolve_teacher", counting("teacher resolved", app_search.resolve_teacher))
     patch(app_benchmarks, "resolve_teacher", counting("teacher resolved", app_benchmarks.resolve_teacher))
     assert main(["search", "--config", "experiments/synthetic.toml", "--out", out, "--quiet", *SETS]) == 0

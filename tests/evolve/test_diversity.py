@@ -72,7 +72,7 @@ def _search_object(store, transfer=False):
     from evoproxy.evolve.loop import Search
 
     cfg = from_dict(store.load_config())
-    backend = make_backend("serial", eval_setup(cfg, None), get_benchmark, 1, None)
+    backend = make_backend("serial", eval_setup(cfg), get_benchmark, 1, None)
     others = {n: get_benchmark(n) for n in cfg.task.transfer} if transfer else None
     s = Search(cfg, backend, open_benchmarks(cfg).searched, store, transfer=others)
     s.run()

@@ -3,13 +3,13 @@ full fitness, rejection counts and resume equivalence."""
 import numpy as np
 import pytest
 
-from evoproxy.scoring import fitness as fit
 from evoproxy.backends.serial import SerialBackend
 from evoproxy.benchmarks import get_benchmark
-from evoproxy.lang.program import Program, parse
 from evoproxy.evolve.evaluator import Evaluator
 from evoproxy.evolve.screening import REJECTIONS, Judge, Verdict, count_rejections
-from evoproxy.scoring.worker import EvalSetup
+from evoproxy.lang.program import Program, parse
+from evoproxy.scoring import fitness as fit
+from evoproxy.scoring.setup import EvalSetup
 
 TARGET = "layer_sum(l2(grad))"
 CONSTANT = "mul(0.0, layer_sum(l2(grad)))"

@@ -5,13 +5,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from evoproxy.benchmarks import get_benchmark
 
 import evoproxy.lang.packed as packed
 from evoproxy.backends.serial import SerialBackend
-from evoproxy.benchmarks import get_benchmark
 from evoproxy.lang.program import parse
 from evoproxy.scoring.packing import PackMemo, PackScorer, ReuseStore
-from evoproxy.scoring.worker import EvalSetup, Worker
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
+from evoproxy.scoring.worker import Worker
 
 # batched ops on tensors and layer values, an op without a batched form (eig_max, run network by
 # network inside a pack), a constant, and a subtree used twice (computed once: the memo)
@@ -40,7 +41,7 @@ def keys():
 
 
 def setup(**kw) -> EvalSetup:
-    return EvalSetup(batch_size=4, **{"pack_networks": 2, "pack_threads": 1, **kw})
+    return EvalSetup(scoring=ScoringConfig(batch_size=4), **{"pack_networks": 2, "pack_threads": 1, **kw})
 
 
 def test_scores_with_an_observer_are_bit_identical(keys):

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from evoproxy.benchmarks import get_benchmark
+from evoproxy.evolve.generate import Generator
 from evoproxy.lang.packed import GROUP_NUMEL, Groups, Layers, Nets, pack, unpack
 from evoproxy.probe.base import collect
 from evoproxy.scoring.packing import Blocks, ReuseStore
-from evoproxy.scoring.worker import EvalSetup, Worker
-from evoproxy.evolve.generate import Generator
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
+from evoproxy.scoring.worker import Worker
 
 # one program per batched path: elementwise and whole-layer unary ops on tensors and on layer
 # values, reshape, matmul, every reduction, both aggregations, tensor x layer / scalar / tensor
@@ -33,7 +34,7 @@ def keys():
 
 
 def scores(keys, texts, **setup):
-    return Worker(EvalSetup(batch_size=8, **setup), get_benchmark).score(texts, keys)
+    return Worker(EvalSetup(scoring=ScoringConfig(batch_size=8), **setup), get_benchmark).score(texts, keys)
 
 
 def test_every_batched_path_gives_the_network_by_network_scores(keys):
@@ -61,14 +62,14 @@ def test_threads_and_key_order_do_not_change_a_bit(keys):
     one, _ = scores(keys, texts, pack_threads=1)
     two, _ = scores(keys, texts, pack_threads=2)
     assert one.tobytes() == two.tobytes()
-    w = Worker(EvalSetup(batch_size=8), get_benchmark)
+    w = Worker(EvalSetup(scoring=ScoringConfig(batch_size=8)), get_benchmark)
     first, _ = w.score(texts, keys)
     backwards, _ = w.score(texts, keys[::-1])  # packs are fixed when a network is first seen
     assert first.tobytes() == np.ascontiguousarray(backwards[:, ::-1]).tobytes() == one.tobytes()
 
 
 def test_reduced_values_are_reused_across_calls_with_the_same_bits(keys):
-    w = Worker(EvalSetup(batch_size=8), get_benchmark)
+    w = Worker(EvalSetup(scoring=ScoringConfig(batch_size=8)), get_benchmark)
     first, _ = w.score(COVERAGE, keys)
     assert w.reuse.bytes > 0  # the layer and scalar values of the first call are kept
     hits = w.reuse.hits
@@ -120,8 +121,8 @@ def test_pack_and_unpack_round_trip(keys):
 
 
 def test_half_precision_storage_halves_the_memory_and_keeps_the_ranking(keys):
-    full = Worker(EvalSetup(batch_size=8), get_benchmark)
-    half = Worker(EvalSetup(batch_size=8, store_dtype="bfloat16"), get_benchmark)
+    full = Worker(EvalSetup(scoring=ScoringConfig(batch_size=8)), get_benchmark)
+    half = Worker(EvalSetup(scoring=ScoringConfig(batch_size=8, store_dtype="bfloat16")), get_benchmark)
     texts = ["layer_sum(l2(sqrt(abs(grad))))", "layer_sum(min(logsoftmax(act_grad)))", "layer_sum(l2(act))",
              "layer_sum(mean(minmax(weight)))"]
     a, _ = full.score(texts, keys)

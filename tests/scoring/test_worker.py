@@ -4,12 +4,13 @@ import random
 
 import numpy as np
 import pytest
+from evoproxy.benchmarks import get_benchmark
 
 import evoproxy.scoring.worker as worker_mod
-from evoproxy.benchmarks import get_benchmark
 from evoproxy.evolve.generate import Generator
 from evoproxy.lang.program import Program, parse
-from evoproxy.scoring.worker import EvalSetup, Worker
+from evoproxy.scoring.setup import EvalSetup
+from evoproxy.scoring.worker import Worker
 
 # act dominates the memory: 8 images x up to 16 channels x 32 x 32 floats per layer (~0.5 MB)
 PROGRAMS = ["layer_sum(l2(grad))", "layer_sum(l2(act))", "layer_mean(sum(mul(act, act_grad)))",
@@ -166,18 +167,19 @@ def test_a_failing_evaluation_scores_nan_and_names_the_error():
     assert math.isnan(value) and why == "error:KeyError"
 
 
-def test_the_setup_names_the_teacher_to_every_benchmark_it_opens():
-    """The teacher travels as data (in EvalSetup, to serial and Ray workers alike), not by environment."""
+def test_a_worker_opens_each_benchmark_once_through_the_opener_it_is_handed():
+    """The worker knows no benchmark settings: it calls the opener with a name, once per benchmark."""
     opened = []
 
-    def make_benchmark(name, **kwargs):
-        opened.append((name, kwargs))
+    def opener(name):
+        opened.append(name)
         return get_benchmark("synthetic")
 
-    worker = Worker(EvalSetup(teacher="/ckpt/teacher.pt"), make_benchmark)
+    worker = Worker(EvalSetup(), opener)
+    keys = [("vit-pit-c100", a) for a in get_benchmark("synthetic").sample(3, "search")]
+    worker.score(["layer_sum(l2(grad))"], keys)
     worker.bench("vit-pit-c100")
-    assert opened == [("vit-pit-c100", {"data_dir": None, "split_seed": 0, "metric": "test_200ep",
-                                        "teacher": "/ckpt/teacher.pt"})]
+    assert opened == ["vit-pit-c100"]
 
 
 def test_a_call_keeps_only_the_node_values_later_programs_need():

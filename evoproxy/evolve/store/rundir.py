@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from evoproxy.evolve.results import SearchResult
 from evoproxy.evolve.splits import combined
 
 GENERATION_COLUMNS = ("generation", "best_fitness", "median_fitness", "mean_fitness", "best_selection",
@@ -67,18 +68,17 @@ def _figures(prefix: str, figures: Optional[dict]) -> dict:
     return out
 
 
-def hall_of_fame_rows(report: dict) -> list[dict]:
+def hall_of_fame_rows(result: SearchResult) -> list[dict]:
     """One row per reported proxy: the evolved ones by rank, the ensemble, the baselines."""
-    rows = [{"kind": "evolved", "rank": e["rank"], "formula": e["formula"], "size": e["size"],
-             "search_fitness": e["search_fitness"], **_figures("selection", e.get("selection")),
-             **_figures("holdout", e.get("holdout"))} for e in report["hall_of_fame"]]
-    ens = report.get("ensemble")
+    rows = [{"kind": "evolved", "rank": e.rank, "formula": e.formula, "size": e.size,
+             "search_fitness": e.search_fitness, **_figures("selection", e.selection),
+             **_figures("holdout", e.holdout)} for e in result.hall_of_fame]
+    ens = result.ensemble
     if ens:
-        rows.append({"kind": "ensemble", "formula": ens["formula"], "search_fitness": None,
-                     **_figures("holdout", ens.get("holdout"))})
-    rows += [{"kind": "baseline", "name": b["proxy"], "formula": b["formula"],
-              **_figures("search", b.get("search")), **_figures("selection", b.get("selection")),
-              **_figures("holdout", b.get("holdout"))} for b in report["baselines"]]
+        rows.append({"kind": "ensemble", "formula": ens.formula, "search_fitness": None,
+                     **_figures("holdout", ens.holdout)})
+    rows += [{"kind": "baseline", "name": b.proxy, "formula": b.formula, **_figures("search", b.search),
+              **_figures("selection", b.selection), **_figures("holdout", b.holdout)} for b in result.baselines]
     return rows
 
 
@@ -87,8 +87,8 @@ def hall_of_fame_columns(rows: list[dict]) -> list[str]:
                               + [k for r in rows for k in r]))
 
 
-def write_hall_of_fame(run_dir: Path, report: dict) -> None:
-    rows = hall_of_fame_rows(report)
+def write_hall_of_fame(run_dir: Path, result: SearchResult) -> None:
+    rows = hall_of_fame_rows(result)
     write_csv(run_dir / "hall_of_fame.csv", hall_of_fame_columns(rows), rows)
 
 
