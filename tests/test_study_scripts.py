@@ -216,3 +216,16 @@ def test_no_study_script_runs_evoproxy_in_a_subprocess(tmp_path):
     assert [f.split(":")[0] for f in found] == ["bad.py"] * 3 + ["helper.py"] * 2 + ["perf/memo_memory.py"]
     assert any("python -m evoproxy" in f for f in found)
     assert found[-1] == "perf/memo_memory.py:3: a subprocess other than this script itself"
+
+
+def test_compare_runs_finds_two_runs_of_one_seed_the_same_and_another_seed_different(tmp_path, capsys):
+    import evoproxy
+    compare = load_script("compare_runs")
+    small = dict(generations=2, population=6, offspring=2, search_archs=8, selection_archs=6, holdout_archs=6,
+                 screen_archs=4, baselines=("params",), hall_of_fame=2, ensemble_size=0)
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        evoproxy.search("experiments/synthetic.toml", out=tmp_path / name, seed=seed, **small)
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "c")]) == 1
+    assert "DIFFERENT (first in:" in capsys.readouterr().out
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "nothing")]) == 2
