@@ -7,7 +7,7 @@ and ``"holdout"`` (report on these; disjoint from ``"search"``, fixed by the spl
 
 Optional capabilities are declared here, with their defaults, rather than guessed with
 ``hasattr``: ``proxy_line`` (which classic proxies ``--proxy all`` scores), ``image_set`` (which
-dataset's images the default probe uses), ``probe_seed`` and ``probe_batch()`` (a benchmark that
+dataset's images the default probe uses), ``arch_features()`` (for GRAF-style learned baselines), ``probe_seed`` and ``probe_batch()`` (a benchmark that
 dictates how its networks are probed, as the synthetic one does: its ground truth was computed
 with them).
 
@@ -67,6 +67,11 @@ class Benchmark(Protocol):
 
     def probe_batch(self) -> "Optional[ProbeBatch]":
         """The batch every network must be probed with, or None for the run's probe batch."""
+        ...
+
+    def arch_features(self, arch_id: int) -> Optional[dict[str, float]]:
+        """Features of the architecture itself (op counts, paths), for learned baselines that use
+        them (GRAF-style), or None where the space has none."""
         ...
 
 
@@ -134,4 +139,8 @@ class TableBenchmark:
 
     def probe_batch(self):
         """None: networks are probed with the run's batch (override to dictate one)."""
+        return None
+
+    def arch_features(self, arch_id: int) -> Optional[dict[str, float]]:
+        """None: no architecture features (override where the space has them)."""
         return None

@@ -239,3 +239,25 @@ def build_nb201(spec: ArchSpec, num_classes: int = 10, C: int = 16, N: int = 5) 
 def count_params(model: nn.Module) -> int:
     """Number of parameters (trainable or not; buffers excluded)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def graph_features(spec: ArchSpec) -> dict[str, float]:
+    """GRAF-style features of a cell (Kadlecova et al., ICML 2024): how many edges carry each op, how
+    many input->output paths carry information (no ``none``) and how many of those pass a convolution,
+    and the shortest and longest such path in convolutions."""
+    arch = parse_arch(spec)
+    out = {f"count_{op}": float(sum(op == o for node in arch for o in node)) for op in OPS}
+    paths: list[tuple[str, ...]] = []
+
+    def walk(node: int, ops: tuple[str, ...]) -> None:   # backwards from the output (node 3)
+        if node == 0:
+            paths.append(ops)
+            return
+        for src, op in enumerate(arch[node - 1]):
+            if op != "none":
+                walk(src, ops + (op,))
+    walk(3, ())
+    convs = [sum(op.startswith("nor_conv") for op in p) for p in paths]
+    out.update(paths=float(len(paths)), conv_paths=float(sum(c > 0 for c in convs)),
+               min_conv_depth=float(min(convs, default=0)), max_conv_depth=float(max(convs, default=0)))
+    return out

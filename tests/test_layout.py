@@ -3,7 +3,8 @@
 * each room imports only the rooms below it (the engine never sees spaces, benchmarks, app or cli);
 * no import cycle between modules, lazy imports included;
 * no module imports another module's ``_private`` names;
-* deap only in ``evolve/gp.py``, ray only in ``backends/ray.py``, torch hooks only in ``probe/``;
+* deap only in ``evolve/gp.py``, ray only in ``backends/ray.py``, sklearn (optional) only in
+  ``evolve/learned.py``, torch hooks only in ``probe/``;
 * no module over 300 lines, no function over 50 (measured exceptions below, each with its reason);
 * every extension point is a registry of frozen records.
 """
@@ -31,7 +32,7 @@ ALLOWED = {  # room -> rooms it may import (besides itself and BASE)
     "app": ENGINE | {"data", "training", "spaces", "benchmarks", "allocation", "facade"},
     "cli": {"app"},
 }
-ONLY_IN = {"deap": {"evoproxy.evolve.gp"}, "ray": {"evoproxy.backends.ray"}}
+ONLY_IN = {"deap": {"evoproxy.evolve.gp"}, "ray": {"evoproxy.backends.ray"}, "sklearn": {"evoproxy.evolve.learned"}}
 HOOKS = ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
          "register_backward_hook", "register_hook")
 HOOK_EXCEPTIONS = {"evoproxy.spaces.bitconfig": "traces the order quantizable layers run in, to number "

@@ -18,7 +18,7 @@ import numpy as np
 from evoproxy.data.embedded import nb201_table_path
 from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import EvoproxyError
-from evoproxy.spaces.nb201 import arch_str
+from evoproxy.spaces.nb201 import arch_str, graph_features
 
 from ..base import TableBenchmark
 
@@ -102,6 +102,9 @@ class NB201Benchmark(TableBenchmark):
             raise EvoproxyError(f"{self.name}: no architecture {spec!r}; give an arch string "
                                 "'|op~0|+|op~0|op~1|+|op~0|op~1|op~2|' or 6 NASLib op-index digits")
         return hit
+
+    def arch_features(self, arch_id: int) -> dict[str, float]:
+        return graph_features(self.arch_of(arch_id))
 
     def build(self, arch_id: int) -> "nn.Module":
         from evoproxy.spaces.nb201 import build_nb201

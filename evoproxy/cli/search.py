@@ -88,6 +88,11 @@ def _print_report(report: dict, run_dir: Path) -> None:
         print(f"evolved ensemble ({len(r.ensemble.members)} member(s) by forward selection on the selection "
               f"split; final holdout):\n  {fmt_holdout(r.ensemble.holdout)}\n     {r.ensemble.formula}")
         _print_transfer(r.ensemble.transfer)
+    if r.learned:
+        print("learned baselines (fitted on the search + selection networks' accuracies over the baselines' "
+              "values):\n  model          final holdout")
+        for m in r.learned:
+            print(f"  {m.name:14s} {fmt_holdout(m.holdout)}")
     print("baselines on the same holdout networks and batch:\n  proxy      final holdout")
     for b in r.baselines:
         print(f"  {b.proxy:10s} {fmt_holdout(b.holdout)}")

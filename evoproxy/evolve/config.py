@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evoproxy.backends import BACKENDS
 from evoproxy.errors import EvoproxyError
 from evoproxy.plugins import load_plugins
+from evoproxy.evolve.learned import LEARNED
 from evoproxy.evolve.selection import SELECTIONS
 from evoproxy.scoring.setup import ScoringConfig
 
@@ -64,6 +65,15 @@ class TaskConfig(Section):
     baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
                         "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
     control: Text = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
+    learned: Names = ("random_forest", "boosted", "graf")  # models fitted on the search + selection networks'
+    # accuracies over the baselines' values, reported beside them (needs scikit-learn: evoproxy[learned])
+
+    @field_validator("learned")
+    @classmethod
+    def _known_models(cls, value: tuple) -> tuple:
+        for name in value:
+            _one_of(name, LEARNED)
+        return value
 
     @model_validator(mode="after")
     def _screen_within_search(self) -> "TaskConfig":

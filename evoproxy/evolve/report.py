@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import numpy as np
+
 from evoproxy.lang.program import Program
 from evoproxy.lang.proxies import PROXIES
-from evoproxy.lang.ranks import all_network_parts
+from evoproxy.lang.ranks import all_network_parts, is_set_level
 from evoproxy.scoring.fitness import rank_measure
 from evoproxy.evolve.diversity import distinct
+from evoproxy.evolve.splits import per_benchmark
 from evoproxy.evolve.gp import Individual, pareto_front
 from evoproxy.evolve.ensemble import ensemble_program, forward_select
+from evoproxy.evolve import learned
 from evoproxy.evolve.store import RunStore
 
 LINEAGE_DEPTH = 12
@@ -56,7 +60,7 @@ def hall_of_fame(search) -> list[Individual]:
 
 def final_report(search, baselines: Sequence[str]) -> dict:
     """The report; ``search.progress`` follows its steps (each scores programs on one split)."""
-    step = _Steps(search, 5)
+    step = _Steps(search, 6)
     hof = hall_of_fame(search)
     base_programs = [PROXIES.get(n).program for n in baselines]
     step("the ensemble, chosen on the selection networks")
@@ -70,6 +74,9 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     transfer = search.splits.transfer_many([i.program for i in hof] + base_programs + extra)
     step("baselines on the search networks")
     search_split = search.splits.search_scores(base_programs) if base_programs else []
+    step("learned baselines, trained on the search and selection networks")
+    fitted, predictions = learned_baselines(search.splits, feature_programs(base_programs),
+                                             search.config.task.learned, search.config.evolution.seed)
     step("done")
     entries = [{"rank": r + 1, "formula": i.program.text, "hash": i.program.hash,
                 "canonical": i.program.canonical().text, "size": i.program.size, "direction": 1,
@@ -90,9 +97,12 @@ def final_report(search, baselines: Sequence[str]) -> dict:
             totals[reason] = totals.get(reason, 0) + n
     named = {**({"evolved #1": hof[0].program} if hof else {}), **dict(zip(baselines, base_programs)),
              **({"ensemble": extra[0]} if extra else {})}
-    return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "pareto": pareto,
+    holdout_scores = search.splits.holdout_table(named)
+    for bench, columns in predictions.items():
+        holdout_scores[bench]["scores"].update(columns)
+    return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "learned": fitted, "pareto": pareto,
             "rejections": totals, "fitness": search.config.evolution.fitness, "seed": search.config.evolution.seed,
-            "holdout_scores": search.splits.holdout_table(named)}
+            "holdout_scores": holdout_scores}
 
 
 class _Steps:
@@ -104,6 +114,12 @@ class _Steps:
     def __call__(self, what: str) -> None:
         self.search.progress("final report", self.done, self.total, what)
         self.done += 1
+
+
+def feature_programs(base_programs: Sequence[Program]) -> list[Program]:
+    """The per-network programs among the baselines and the parts of set-level ones: a learned model's features."""
+    own = [p for p in base_programs if not is_set_level(p)]
+    return list({p.text: p for p in own + all_network_parts(base_programs)}.values())
 
 
 def ensemble_pool(hof: Sequence, base_programs: Sequence[Program]) -> list[Program]:
@@ -125,3 +141,52 @@ def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> O
     members = [pool[i] for i in chosen.members]
     return {"program": ensemble_program(members), "members": [m.text for m in members],
             "selection_fitness": chosen.fitness, "trace": list(chosen.trace)}
+
+
+def learned_baselines(splits, features: list, names, seed: int) -> tuple[list[dict], dict[str, dict]]:
+    """Each model in ``names`` trained per benchmark on the search + selection networks (``features``:
+    per-network programs, the run's baselines) and its holdout figures; also its predictions
+    (``{bench: {"learned NAME": [...]}}``) for the report's holdout table."""
+    if not names or not features:
+        return [], {}
+    if not learned.available():
+        learned.skip_note(names)
+        return [], {}
+    train = np.hstack([splits.raw_rows(features, "search"), splits.raw_rows(features, "selection")])
+    test = splits.raw_rows(features, "holdout")
+    arch = {split: splits.arch_features(split) for split in ("search", "selection", "holdout")}
+    entries, predictions = [], {}
+    for name in names:
+        model = learned.LEARNED.get(name)
+        figures = {}
+        for bench in splits.holdout_keys:
+            x_train, x_test = _bench_columns(splits, train, test, bench)
+            if model.uses_arch:
+                a_train = learned.arch_matrix(arch["search"][bench] + arch["selection"][bench])
+                a_test = learned.arch_matrix(arch["holdout"][bench])
+                if a_train is None or a_test is None:
+                    continue   # no architecture features on this benchmark
+                x_train, x_test = np.hstack([x_train, a_train]), np.hstack([x_test, a_test])
+            y = np.concatenate([splits.accuracies[bench], splits.selection_acc[bench]])
+            pred = learned.fit_predict(model, seed, x_train, y, x_test)
+            figures.update(_figures(splits, pred, bench))
+            predictions.setdefault(bench, {})[f"learned {name}"] = pred.tolist()
+        if figures:
+            entries.append({"name": name, "features": [p.text for p in features], "uses_arch": model.uses_arch,
+                            "trained_on": {b: len(splits.search_keys[b]) + len(splits.selection_keys[b])
+                                           for b in figures}, "holdout": figures})
+    return entries, predictions
+
+
+def _bench_columns(splits, train: np.ndarray, test: np.ndarray, bench: str) -> tuple[np.ndarray, np.ndarray]:
+    """Networks x features of one benchmark: its search then selection networks; its holdout networks."""
+    def block(keys: dict, rows: np.ndarray, offset: int = 0) -> np.ndarray:
+        start = offset + sum(len(keys[n]) for n in list(keys)[:list(keys).index(bench)])
+        return rows[:, start:start + len(keys[bench])]
+    n_search = sum(len(k) for k in splits.search_keys.values())
+    x_train = np.hstack([block(splits.search_keys, train), block(splits.selection_keys, train, n_search)])
+    return x_train.T, block(splits.holdout_keys, test).T
+
+
+def _figures(splits, pred: np.ndarray, bench: str) -> dict:
+    return per_benchmark(pred, {bench: splits.holdout_keys[bench]}, {bench: splits.holdout_acc[bench]})

@@ -53,6 +53,17 @@ class BaselineEntry:
 
 
 @dataclass(frozen=True)
+class LearnedEntry:
+    """A model fitted on the run's labelled networks (search + selection) over the baselines' values."""
+
+    name: str
+    holdout: Figures
+    features: list[str] = field(default_factory=list)
+    trained_on: dict[str, int] = field(default_factory=dict)
+    uses_arch: bool = False
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """What a finished search found; ``report`` is the stored document these fields were read from."""
 
@@ -68,6 +79,8 @@ class SearchResult:
     stopped_at: Optional[int]
     holdout_scores: dict = field(default_factory=dict, repr=False)
     """benchmark -> {arch_ids, accuracy, scores: {proxy: per-network score}} on the final holdout."""
+    learned: list[LearnedEntry] = field(default_factory=list)
+    """Learned baselines (empty without scikit-learn or with ``learned = []``)."""
     report: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -83,7 +96,8 @@ class SearchResult:
                    [BaselineEntry(**_known(BaselineEntry, b)) for b in report["baselines"]],
                    list(report.get("pareto", [])), dict(report.get("rejections", {})), list(generations or []),
                    report.get("fitness", "kendall"), report.get("seed", 0), report.get("stopped_at"),
-                   dict(report.get("holdout_scores") or {}), report)
+                   dict(report.get("holdout_scores") or {}),
+                   [LearnedEntry(**_known(LearnedEntry, e)) for e in report.get("learned") or []], report)
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         """The report document (as stored in the run) with the run folder and per-generation summaries."""

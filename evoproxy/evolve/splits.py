@@ -39,6 +39,9 @@ class LabelledArchs(Protocol):
     def accuracy(self, arch_id: int) -> float:
         ...
 
+    def arch_features(self, arch_id: int) -> Optional[dict[str, float]]:
+        ...
+
 
 Benches = dict[str, LabelledArchs]
 
@@ -55,6 +58,7 @@ class Splits:
         self.holdout_keys = {n: [(n, a) for a in b.sample(c.task.holdout_archs, "holdout", c.evolution.seed)]
                              for n, b in benches.items()}
         transfer = transfer or {}
+        self.benches = benches
         self.transfer_keys = {n: [(n, a) for a in b.arch_ids("all")] for n, b in transfer.items()}
         every = {**benches, **transfer}
         acc = {name: {n: np.array([every[n].accuracy(a) for _, a in ks]) for n, ks in keys.items()}
@@ -94,6 +98,18 @@ class Splits:
         """The same figures on the search networks (for baselines beside evolved programs)."""
         scores = self.evaluator.score([p.text for p in programs], flat(self.search_keys))[0]
         return [per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
+
+    def raw_rows(self, programs: list[Program], split: str) -> np.ndarray:
+        """Raw scores (programs x networks of ``split``: search, selection or holdout), benchmarks in order."""
+        if split == "selection":
+            return self.selection_rows(programs)
+        keys = self.search_keys if split == "search" else self.holdout_keys
+        return self.evaluator.score([p.text for p in programs], flat(keys))[0]
+
+    def arch_features(self, split: str) -> dict[str, list]:
+        """Per benchmark: each network's architecture features on ``split`` (None where it has none)."""
+        keys = {"search": self.search_keys, "selection": self.selection_keys, "holdout": self.holdout_keys}[split]
+        return {n: [self.benches[n].arch_features(a) for _, a in ks] for n, ks in keys.items()}
 
     def transfer_many(self, programs: list[Program]) -> list[dict]:
         """The same figures on every network of the transfer benchmarks ({} when there are none)."""

@@ -3,7 +3,7 @@
 * ``config.toml``: the resolved config (``evoproxy search --config RUN/config.toml`` repeats the run);
 * ``generations.csv``: one row per committed generation (fitness, selection Kendall, diversity,
   rejections, time), rewritten from the store after every generation;
-* ``hall_of_fame.csv``: at the end, the hall of fame, the ensemble and the baselines with their
+* ``hall_of_fame.csv``: at the end, the hall of fame, the ensemble, the learned models and the baselines with their
   search fitness and selection and final-holdout figures.
 """
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _figures(prefix: str, figures: Optional[dict]) -> dict:
 
 
 def hall_of_fame_rows(result: SearchResult) -> list[dict]:
-    """One row per reported proxy: the evolved ones by rank, the ensemble, the baselines."""
+    """One row per reported proxy: the evolved ones by rank, the ensemble, the learned models, the baselines."""
     rows = [{"kind": "evolved", "rank": e.rank, "formula": e.formula, "size": e.size,
              "search_fitness": e.search_fitness, **_figures("selection", e.selection),
              **_figures("holdout", e.holdout)} for e in result.hall_of_fame]
@@ -77,6 +77,8 @@ def hall_of_fame_rows(result: SearchResult) -> list[dict]:
     if ens:
         rows.append({"kind": "ensemble", "formula": ens.formula, "search_fitness": None,
                      **_figures("holdout", ens.holdout)})
+    rows += [{"kind": "learned", "name": m.name, "formula": None, **_figures("holdout", m.holdout)}
+             for m in result.learned]
     rows += [{"kind": "baseline", "name": b.proxy, "formula": b.formula, **_figures("search", b.search),
               **_figures("selection", b.selection), **_figures("holdout", b.holdout)} for b in result.baselines]
     return rows
