@@ -111,6 +111,8 @@ class EvolutionConfig(Section):
     same_behaviour: _number(gt=0, le=1) = 0.98  # rank correlation at which two programs count as one
     hall_of_fame: _count(1, 100) = 5  # chosen on the selection networks among the best distinct search programs
     ensemble_size: _count(0, 64) = 4  # most members of the evolved ensemble (0: none)
+    ensemble_repeats: Annotated[bool, Field(strict=True)] = False  # a member may join again (integer weights);
+    # ensemble_size then counts joins
 
     @field_validator("selection")
     @classmethod

@@ -49,15 +49,17 @@ def ensemble_fitness(row: np.ndarray, accs: Sequence[np.ndarray], metric: str, c
 
 
 def forward_select(matrix: np.ndarray, accs: Sequence[np.ndarray], metric: str, combine: str,
-                   max_members: int) -> Ensemble:
-    """Greedy forward selection over the rows of ``matrix`` (candidates x selection networks)."""
+                   max_members: int, repeats: bool = False) -> Ensemble:
+    """Greedy forward selection over the rows of ``matrix`` (candidates x selection networks);
+    ``repeats``: a candidate may join again (selection with replacement, Caruana et al. 2004), which
+    weights the members by how often they joined."""
     logr = log_ranks(matrix, [len(a) for a in accs])
     members: list[int] = []
     total = np.zeros(matrix.shape[1])
     best, trace = -np.inf, []
     while len(members) < max_members:
         gains = [(ensemble_fitness(total + logr[i], accs, metric, combine), -i)
-                 for i in range(len(logr)) if i not in members]
+                 for i in range(len(logr)) if repeats or i not in members]
         if not gains:
             break
         value, neg_i = max(gains)
@@ -70,8 +72,12 @@ def forward_select(matrix: np.ndarray, accs: Sequence[np.ndarray], metric: str, 
 
 
 def ensemble_program(members: Sequence[Program]) -> Program:
-    """One formula: the member itself, or the sum of the members' log-ranks."""
-    if len(members) == 1:
+    """One formula: the member itself, or the sum of the members' log-ranks, a member that joined
+    ``w`` times weighted by ``w``."""
+    weights = {m.text: 0 for m in members}
+    for m in members:
+        weights[m.text] += 1
+    if len(weights) == 1:
         return members[0]
-    terms = [f"log(rank({m.text}))" for m in members]
+    terms = [f"log(rank({t}))" if w == 1 else f"mul({w}.0, log(rank({t})))" for t, w in weights.items()]
     return parse(reduce(lambda a, b: f"add({a}, {b})", terms))

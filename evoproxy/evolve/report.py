@@ -137,7 +137,8 @@ def build_ensemble(search, hof: Sequence, base_programs: Sequence[Program]) -> O
     matrix = search.splits.selection_rows(pool)
     accs = list(search.splits.selection_acc.values())
     metric = rank_measure(search.config.evolution.fitness)
-    chosen = forward_select(matrix, accs, metric, search.config.evolution.combine, size)
+    chosen = forward_select(matrix, accs, metric, search.config.evolution.combine, size,
+                            search.config.evolution.ensemble_repeats)
     members = [pool[i] for i in chosen.members]
     return {"program": ensemble_program(members), "members": [m.text for m in members],
             "selection_fitness": chosen.fitness, "trace": list(chosen.trace)}
