@@ -4,6 +4,8 @@ Every registry is restored afterwards, so the plugins added here do not change s
 """
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 from torch import nn
@@ -20,9 +22,10 @@ from evoproxy.lang.stats import STATS, Stat, register_stat
 from evoproxy.lang.types import LAYER_T
 from evoproxy.probe import PASSES, LayerRecorder, collect, register_pass
 from evoproxy.probe.base import fresh_copy
+from evoproxy.evolve.learned import LEARNED, LearnedModel, register_learned
 from evoproxy.evolve.selection import SELECTIONS, Selection, register_selection, tournament_parents
 
-REGISTRIES = (OPS, STATS, PASSES, PROXIES, BENCHMARKS, SELECTIONS, BACKENDS, COMMANDS)
+REGISTRIES = (OPS, STATS, PASSES, PROXIES, BENCHMARKS, SELECTIONS, BACKENDS, COMMANDS, LEARNED)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,6 +80,11 @@ def _buggy(x):
     return x
 
 
+def make_ridge(seed):
+    from sklearn.linear_model import Ridge
+    return Ridge(alpha=1.0)
+
+
 def add_hello(sub) -> None:
     p = sub.add_parser("hello", help="say hello")
     p.set_defaults(func=lambda args: print("hello") or 0)
@@ -94,6 +102,7 @@ def _register_all() -> None:
     register_backend(BackendInfo("counting", lambda setup, open_benchmark, workers, address:
                                  CountingBackend(setup, open_benchmark)))
     register_commands(CommandGroup("hello", add_hello))
+    register_learned(LearnedModel("ridge", make_ridge))
 
 
 def test_an_op_a_statistic_and_its_pass_from_user_code():
@@ -118,9 +127,11 @@ def test_a_proxy_a_benchmark_a_selection_and_a_backend_from_user_code(tmp_path):
                        generations=2, offspring=2, selection="generational", backend="counting",
                        probe="synthetic", batch_size=4, stats=("weight", "bias_norm"),
                        baselines=("weight_l1",))
-    report = run_search(config, RunStore(tmp_path / "run"))
+    report = run_search(config.replace(learned=("ridge",)), RunStore(tmp_path / "run"))
     assert CountingBackend.calls > 0
     assert report["baselines"][0]["proxy"] == "weight_l1" and report["hall_of_fame"]
+    if importlib.util.find_spec("sklearn"):
+        assert [m["name"] for m in report["learned"]] == ["ridge"]
 
 
 def test_a_command_from_user_code(capsys):
