@@ -229,3 +229,15 @@ def test_compare_runs_finds_two_runs_of_one_seed_the_same_and_another_seed_diffe
     assert compare.main([str(tmp_path / "a"), str(tmp_path / "c")]) == 1
     assert "DIFFERENT (first in:" in capsys.readouterr().out
     assert compare.main([str(tmp_path / "a"), str(tmp_path / "nothing")]) == 2
+
+
+def test_the_learned_study_weights_its_ensemble_by_selection_with_replacement():
+    study = load_script("learned_study")
+    rng = np.random.default_rng(0)
+    good, other = rng.normal(size=(2, 400))
+    acc = 2 * good + other + 0.3 * rng.normal(size=400)
+    x = np.column_stack([good, other])
+    row, members = study.weighted_ensemble(x[:128], acc[:128], x[128:], ["good", "other"])
+    assert members.count("good") >= 2 and "other" in members
+    rho = study.spearman(row, acc[128:])
+    assert rho > max(study.spearman(x[128:, j], acc[128:]) for j in range(2))
