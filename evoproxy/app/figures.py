@@ -2,6 +2,7 @@
 :mod:`evoproxy.app.run_report`. Each function draws one PNG and returns its path."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -13,17 +14,26 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
+from evoproxy.app.report_page import write_atomic  # noqa: E402
+
 DPI = 80
 
 
 def _save(fig, path: Path, dpi: int = DPI) -> Path:
-    for ax in fig.axes:
-        if ax.get_xlabel() == "generation":
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    """Draw into memory, then write under a temporary name and rename (no partial PNG on a full disk)."""
+    try:
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
+    write_atomic(path, buf.getvalue())
     return path
+
+
+def _integer_ticks(axis) -> None:
+    """Whole-number ticks on an axis of whole numbers (generations, sizes, counts)."""
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one whole number is enough
 
 
 def _col(rows: Sequence[dict], key: str) -> np.ndarray:
@@ -41,10 +51,9 @@ def convergence(rows: Sequence[dict], baselines: Sequence[dict], fitness: str, p
         ax.plot(g, median, label="median search fitness", lw=1)
     ax.plot(g, _col(rows, "best_selection"), label="best program: selection Kendall", lw=1, ls="--")
     for b, color in zip(baselines, plt.cm.tab10(np.linspace(0.3, 1, max(1, len(baselines))))):
-        ax.axhline(b["search"], color=color, lw=0.8, ls=":")
-        ax.annotate(b["proxy"], (g.max() if g.size else 0, b["search"]), fontsize=7, color=color,
-                    ha="right", va="bottom")
+        ax.axhline(b["search"], color=color, lw=0.8, ls=":", label=f"{b['proxy']} {b['search']:.3f}")
     ax.set_xlabel("generation")
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel("rank correlation")
     ax.set_title("Convergence (dotted: baselines on the search networks, Kendall)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
@@ -76,6 +85,7 @@ def pareto(rows: Sequence[dict], path: Path) -> Path:
     ax.scatter(_col(rows, "size"), _col(rows, "search_fitness"), s=20, zorder=3)
     ax.set_xlabel("program size (nodes)")
     ax.set_ylabel("search fitness")
+    _integer_ticks(ax.xaxis)
     ax.set_title("Pareto front: fitness against size")
     return _save(fig, path)
 
@@ -91,7 +101,9 @@ def rejections(rows: Sequence[dict], path: Path) -> Path:
         ax.bar(gens, h, bottom=bottom, label=reason, width=0.9)
         bottom += h
     ax.set_xlabel("generation")
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel("candidates rejected")
+    _integer_ticks(ax.yaxis)
     ax.set_title("Rejections per generation, by reason")
     if reasons:
         ax.legend(fontsize=7, ncol=2)
@@ -105,6 +117,8 @@ def diversity(rows: Sequence[dict], path: Path) -> Path:
     ax.plot(g, _col(rows, "mean_rho"), label="mean pairwise rank correlation", ls="--")
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("generation")
+    _integer_ticks(ax.xaxis)
+    ax.set_ylabel("share / rank correlation")
     ax.set_title("Population diversity")
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -135,12 +149,15 @@ def eval_scatter(panels: Sequence[dict], path: Path) -> Path:
     """``evoproxy eval --save`` files: a grid of score rank against accuracy rank, one panel per proxy."""
     cols = min(5, len(panels))
     nrows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 2.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 3 * nrows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, p in zip(axes.flat, panels):
         ax.scatter(_ranks(p["accuracy"]), _ranks(p["scores"]), s=4, alpha=0.5)
-        ax.set_title(f"{p['name']}  tau {p['kendall']:.2f}", fontsize=8)
+        name = p["name"] if len(p["name"]) <= 40 else p["name"][:37] + "..."   # a formula as a column name
+        ax.set_title(f"{name}\ntau {p['kendall']:.2f}  rho {p['spearman']:.2f}", fontsize=8)
+        ax.set_xlabel("accuracy rank / n", fontsize=7)
+        ax.set_ylabel("score rank / n", fontsize=7)
         ax.tick_params(labelsize=6)
     return _save(fig, path, dpi=DPI if len(panels) <= 10 else 55)  # a big grid stays under ~200 KB
 

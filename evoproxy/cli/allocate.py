@@ -58,17 +58,21 @@ def cmd_allocate(args: argparse.Namespace) -> int:
 def add_allocate(sub) -> None:
     p = sub.add_parser("allocate", help="choose per-layer bit widths under a size budget with a proxy")
     p.add_argument("--proxy", required=True, help="a registered name, a formula, or a proxy .json file")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--budget-mb", type=positive_number, nargs="+", required=True, help="weight-size budget(s) in MiB")
+    p.add_argument("--model", default="resnet20", help="the network to quantize (default: resnet20)")
+    p.add_argument("--budget-mb", type=positive_number, nargs="+", required=True,
+                   help="weight-size budget(s) in MiB, one allocation each")
     p.add_argument("--baselines", default="uniform,hawq_v2",
-                   help="comma-separated: uniform (widest uniform config that fits) and/or proxies")
-    p.add_argument("--generations", type=at_least(1), default=10)
-    p.add_argument("--population", type=at_least(2), default=16)
-    p.add_argument("--seed", type=at_least(0), default=0)
+                   help="comma-separated: uniform (widest uniform config that fits) and/or proxies "
+                   "(default: uniform,hawq_v2)")
+    p.add_argument("--generations", type=at_least(1), default=10, help="generations of the bit-width search per "
+                   "budget (default: 10)")
+    p.add_argument("--population", type=at_least(2), default=16, help="bit configurations per generation "
+                   "(default: 16)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the search and the probe batch (default: 0)")
     p.add_argument("--no-measure", action="store_true", help="skip measuring test accuracy")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
     add_data_dir(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_allocate)
 
 

@@ -74,17 +74,20 @@ def add_bench(sub) -> None:
     p = bsub.add_parser("build", help="measure a ground-truth table: quantized bit configs (mq-*) or "
                         "distilled ViT students (vit-kd-cifar10)")
     p.add_argument("name", help=f"one of {', '.join(build.BUILDABLE)}")
-    p.add_argument("--configs", type=at_least(2), default=150, help="bit configurations / students, stratified over size")
-    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample")
+    p.add_argument("--configs", type=at_least(2), default=150,
+                   help="bit configurations / students, stratified over size (default: 150)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample (default: 0)")
     p.add_argument("--checkpoint", help="trained float network (default: the shipped resnet20 checkpoint)")
-    p.add_argument("--choices", type=at_least(1), nargs="+", default=[2, 3, 4, 8], help="weight bit widths")
-    p.add_argument("--calib-images", type=at_least(1), default=1024, help="training images for calibration")
+    p.add_argument("--choices", type=at_least(1), nargs="+", default=[2, 3, 4, 8],
+                   help="weight bit widths (default: 2 3 4 8)")
+    p.add_argument("--calib-images", type=at_least(1), default=1024,
+                   help="training images for calibration (default: 1024)")
     p.add_argument("--bn-reestimate", action="store_true", help="also re-estimate BN statistics")
     p.add_argument("--test-limit", type=at_least(1), help="measure on a seeded subset of the test set")
     p.add_argument("--out", help="table CSV (default NAME.csv); an existing one with the same "
                    "settings is continued")
     add_data_dir(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_build_options(p)
     p.set_defaults(func=cmd_bench_build)
     p = bsub.add_parser("convert", help="read EMQ's MQ-Bench-101 file (pickle read safely, CSV or JSON) into CSV")
@@ -96,14 +99,19 @@ def add_bench(sub) -> None:
 def add_build_options(p: argparse.ArgumentParser) -> None:
     r = build.KDRecipe
     g = p.add_argument_group("vit-kd-cifar10")
-    g.add_argument("--train-images", type=at_least(1), default=r.train_images, help="CIFAR-10 training subset per student")
-    g.add_argument("--test-images", type=at_least(1), default=r.test_images, help="CIFAR-10 test subset for top-1")
+    g.add_argument("--train-images", type=at_least(1), default=r.train_images,
+                   help="CIFAR-10 training subset per student (default: %(default)s)")
+    g.add_argument("--test-images", type=at_least(1), default=r.test_images,
+                   help="CIFAR-10 test subset for top-1 (default: %(default)s)")
     g.add_argument("--views", type=at_least(1), default=r.views,
-                   help="augmented views per image (1 = none, 2 = + mirror, more = + padded crops)")
-    g.add_argument("--epochs", type=at_least(1), default=r.epochs)
-    g.add_argument("--lr", type=positive_number, default=r.lr)
-    g.add_argument("--batch-size", type=at_least(1), default=r.batch_size)
-    g.add_argument("--jobs", type=at_least(1), default=1, help="students trained at once, one process each")
+                   help="augmented views per image (1 = none, 2 = + mirror, more = + padded crops; default: %(default)s)")
+    g.add_argument("--epochs", type=at_least(1), default=r.epochs, help="distillation epochs per student "
+                   "(default: %(default)s)")
+    g.add_argument("--lr", type=positive_number, default=r.lr, help="peak learning rate (default: %(default)s)")
+    g.add_argument("--batch-size", type=at_least(1), default=r.batch_size, help="training batch size "
+                   "(default: %(default)s)")
+    g.add_argument("--jobs", type=at_least(1), default=1, help="students trained at once, one process each "
+                   "(default: 1)")
     g.add_argument("--teacher", help="teacher checkpoint from `evoproxy train` (default: the shipped ResNet-20)")
 
 

@@ -51,22 +51,27 @@ def add_commands(sub) -> None:
     p = sub.add_parser("eval", help="score proxies on a benchmark's architectures")
     p.add_argument("--proxy", required=True,
                    help="'all', a registered name, a formula, or a proxy .json file ('a;b' for several)")
-    p.add_argument("--benchmark", default="nb201-cifar10")
-    p.add_argument("--archs", default="100", help="how many to sample, or 'suite-zero' for the "
-                   "NAS-Bench-Suite-Zero architectures of this dataset")
-    p.add_argument("--split", default="all", choices=evaluate.SPLITS)
-    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample, the probe batch and init")
-    p.add_argument("--batch-size", type=at_least(1), default=64)
+    p.add_argument("--benchmark", default="nb201-cifar10", help="the benchmark whose networks are scored against "
+                   "their accuracy (docs/benchmarks.md lists them; default: nb201-cifar10)")
+    p.add_argument("--archs", default="100", help="how many networks to sample from --split, or 'suite-zero' for "
+                   "the NAS-Bench-Suite-Zero architectures of this dataset (default: 100)")
+    p.add_argument("--split", default="all", choices=evaluate.SPLITS, help="which networks to sample from: search "
+                   "(those a search may see), holdout (those it never sees) or all (default: all)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample, the probe batch and init "
+                   "(default: 0)")
+    p.add_argument("--batch-size", type=at_least(1), default=64, help="images in the probe batch (default: 64)")
     p.add_argument("--probe", help="auto (the benchmark's dataset's training images if the data directory "
                    "has them, else CIFAR-10's), cifar10, cifar10-test, cifar100, cifar100-test, imagenet16, "
                    "imagenet16-val, synthetic, or a CIFAR python-version / ImageNet16-120 folder or archive "
                    "(default: the benchmark's own probe if it has one, else auto)")
-    p.add_argument("--metric", default="test_200ep", choices=METRICS)
+    p.add_argument("--metric", default="test_200ep", choices=METRICS, help="which accuracy of the benchmark "
+                   "the scores are ranked against (default: test_200ep; top1, kd, base for quantization and ViT "
+                   "tables)")
     p.add_argument("--init", default="benchmark", choices=evaluate.INIT_NAMES,
                    help="re-draw every network's weights before probing: benchmark (its own init, default) or "
                         "kaiming (AZ-NAS's Kaiming-normal fan-in, BN 1/0), to score a proxy in its paper's setting "
                         "(use a separate --save file per init)")
-    p.add_argument("--device", default="cpu", help="torch device for the probe (cpu, cuda)")
+    p.add_argument("--device", default="cpu", help="torch device for the probe: cpu or cuda (default: cpu)")
     p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint from `evoproxy train` "
                    "(default: EVOPROXY_TEACHER, else the shipped ResNet-20)")
     p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")

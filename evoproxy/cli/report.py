@@ -60,7 +60,7 @@ def add_commands(sub) -> None:
     p.add_argument("folder", nargs="?", default="runs", help="the folder to look in, 3 levels deep (default: runs)")
     p.set_defaults(func=cmd_runs)
     p = sub.add_parser("status", help="where one run stands, and what to do next")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a search's run directory (its --out)")
     p.set_defaults(func=cmd_status)
 
 

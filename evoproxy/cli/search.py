@@ -27,7 +27,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         run.close()
         print(f"{run.store.run_dir} is finished ({run.config.evolution.generations} generations); nothing to continue "
               "(pass a larger --generations to go on); its report:", file=sys.stderr)
-        _print_report(run.finished, run.store.run_dir)
+        _print_report(run.finished, run.store.run_dir, run.config.evolution.combine)
         return 0
     for name, label in run.sources["benchmarks"].items():
         print(f"benchmark: {label}\nprobe: {run.sources['probe'][name]}", file=sys.stderr)
@@ -47,7 +47,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         run.close(failed)
-    _print_report(report, run.store.run_dir)
+    _print_report(report, run.store.run_dir, run.config.evolution.combine)
     return 0
 
 
@@ -77,12 +77,16 @@ def _progress(bar, s: dict) -> None:
     bar.update(1)
 
 
-def _print_report(report: dict, run_dir: Path) -> None:
+def _print_report(report: dict, run_dir: Path, combine: str = "mean") -> None:
     r = search.SearchResult.from_report(report, run_dir)
-    print(f"hall of fame (chosen on the selection split; fitness = search-split {r.fitness}; "
-          "figures on the final holdout):\n  rank  fitness  final holdout\n        formula")
+    metric = "spearman" if r.fitness == "spearman" else "kendall"   # the rank measure the fitness is built on
+    over = f", {combine} over benchmarks" if len(r.hall_of_fame[0].selection if r.hall_of_fame else {}) > 1 else ""
+    print(f"hall of fame, ordered by selection fitness (selection-split {metric}{over}; ties by search fitness); "
+          f"search = the search-split {r.fitness} evolved on; figures on the final holdout:\n"
+          "  rank  selection  search  final holdout\n        formula")
     for e in r.hall_of_fame:
-        print(f"  {e.rank}. fitness {e.search_fitness:.3f}  {fmt_holdout(e.holdout)}\n     {e.formula}")
+        print(f"  {e.rank}. selection {_selection(e.selection, metric, combine)}  search {e.search_fitness:.3f}  "
+              f"{fmt_holdout(e.holdout)}\n     {e.formula}")
         _print_transfer(e.transfer)
     if r.ensemble:
         print(f"evolved ensemble ({len(r.ensemble.members)} member(s) by forward selection on the selection "
@@ -109,6 +113,16 @@ def _print_report(report: dict, run_dir: Path) -> None:
           f"export with: evoproxy export {run_dir}")
 
 
+def _selection(figures: dict, metric: str, combine: str) -> str:
+    """The selection fitness the hall of fame is ordered by: per-benchmark figures combined (an
+    undefined one counts as -1, as the search counts it); '-' for a run that did not store them."""
+    values = [f.get(metric) for f in figures.values()]
+    if not values:
+        return "    -"
+    sure = [v if isinstance(v, (int, float)) and v == v and abs(v) != float("inf") else -1.0 for v in values]
+    return f"{(sum(sure) / len(sure) if combine == 'mean' else min(sure)):.3f}"
+
+
 def _print_transfer(transfer: dict) -> None:
     if transfer:
         print(f"     transfer (networks never searched on): {fmt_holdout(transfer)}")
@@ -123,38 +137,57 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
+    _add_search(sub)
+    _add_export(sub)
+
+
+def _add_search(sub) -> None:
+    d = search.RunConfig()   # the built-in defaults a config file or --set overrides
     p = sub.add_parser("search", help="evolve proxies on a benchmark (the main job)")
-    p.add_argument("--benchmark", help="benchmark name(s), comma-separated")
-    p.add_argument("--config", help="a TOML file, e.g. experiments/quick.toml")
-    p.add_argument("--generations", type=at_least(0))
-    p.add_argument("--population", type=at_least(2))
-    p.add_argument("--seed", type=at_least(0))
-    p.add_argument("--backend", choices=names("backends"))
-    p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (or set RAY_ADDRESS)")
+    p.add_argument("--benchmark", help="benchmark name(s) to search on, comma-separated (default: the config's "
+                   f"benchmarks, {','.join(d.task.benchmarks)} without one)")
+    p.add_argument("--config", help="a TOML file of config keys, e.g. experiments/quick.toml (default: the "
+                   "built-in defaults; see docs/configs.md)")
+    p.add_argument("--generations", type=at_least(0), metavar="N", help="generations to evolve after generation 0 "
+                   f"(default: the config's generations, {d.evolution.generations} without one; with --resume, a "
+                   "larger N goes on)")
+    p.add_argument("--population", type=at_least(2), metavar="N", help="programs in the population (default: the "
+                   f"config's population, {d.evolution.population} without one)")
+    p.add_argument("--seed", type=at_least(0), help="seeds the evolution and the choice of networks; the same seed "
+                   f"and config give the same run (default: the config's seed, {d.evolution.seed} without one)")
+    p.add_argument("--backend", choices=names("backends"), help="where candidates are scored: serial (this process) "
+                   f"or ray (worker processes or a cluster) (default: the config's, {d.execution.backend} without one)")
+    p.add_argument("--ray-address", dest="ray_address", help="join this Ray cluster (default: $RAY_ADDRESS, else "
+                   "an embedded Ray)")
     p.add_argument("--workers", type=at_least(1), help="Ray processes, or packs of networks scored at once on "
-                   "threads by the serial backend (never more than the free cores)")
+                   "threads by the serial backend, never more than the free cores (default: the config's, "
+                   f"{d.execution.workers} without one)")
     p.add_argument("--max-minutes", dest="max_minutes", type=positive_number, metavar="M",
                    help="a time budget: end cleanly, with the report, after the generation that passes M minutes "
-                   "(--resume continues it with a fresh budget)")
+                   "(--resume continues it with a fresh budget; default: none)")
     p.add_argument("--init-from", dest="init_from", metavar="RUN_DIR_OR_FILE",
                    help="warm start: generation 0 begins with a run's last population or a proxies file "
-                   "(an exported JSON, or one formula or proxy name per line)")
+                   "(an exported JSON, or one formula or proxy name per line; default: random programs)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last committed generation")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key (repeatable; "
+                   "see docs/configs.md)")
     p.add_argument("--teacher", help="vit-* benchmarks: teacher checkpoint (default: the shipped ResNet-20)")
     add_data_dir(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_search)
+
+
+def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a finished run's discovered proxies")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a finished search's run directory (its --out)")
     p.add_argument("--top", type=at_least(1), default=1, help="how many hall-of-fame entries (default 1)")
     p.add_argument("--ensemble", action="store_true",
                    help="export the evolved ensemble (one set-level formula; its fitness is on the selection split)")
     p.add_argument("--max-size", type=at_least(1), metavar="N",
                    help="export the best program of the Pareto front with at most N nodes (by search fitness)")
     p.add_argument("--format", default="json", choices=exports.FORMATS, help=(
-        "json: a proxy file for eval --proxy / load_proxy; text; latex; sympy (read back with "
+        "json (default): a proxy file for eval --proxy / load_proxy; text; latex; sympy (read back with "
         "evoproxy.lang.export.read_sympy); python: a module with proxy(model, batch) -> float; csv: the hall "
         "of fame, ensemble and baselines with their figures"))
     p.set_defaults(func=cmd_export)

@@ -1,3 +1,4 @@
+import argparse
 import json
 import subprocess
 import sys
@@ -121,3 +122,49 @@ def test_teacher_proxy_on_a_benchmark_without_teacher_is_one_line(capsys):
     code, out, err = run(capsys, "eval", "--proxy", "tvt", "--benchmark", "synthetic", "--archs", "3")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "needs teacher statistics" in err and "vit-" in err
+
+
+def _commands(parser, prefix=""):
+    """(name, parser) of every subcommand, nested ones (``bench build``) included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield f"{prefix}{name}", sub, helps.get(name)
+                yield from _commands(sub, f"{prefix}{name} ")
+
+
+def test_every_argument_of_every_command_says_what_it_does_and_its_default():
+    """`--help` documents each argument: a help text, naming its default where it has one."""
+    from evoproxy.cli import COMMANDS
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    for group in COMMANDS.values():
+        if group.add.__module__.startswith("evoproxy.cli."):   # not a plugin's command from another test
+            group.add(sub)
+    missing, seen = [], set()
+    for name, command, summary in _commands(parser):
+        seen.add(name)
+        if not summary:
+            missing.append(f"{name}: no summary")
+        for a in command._actions:
+            if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            arg = f"{name} {'/'.join(a.option_strings) or a.dest}"
+            if not a.help or a.help == argparse.SUPPRESS:
+                missing.append(f"{arg}: no help")
+            elif a.default not in (None, False) and "default" not in a.help:
+                missing.append(f"{arg}: help does not give the default {a.default!r}")
+    assert {"search", "eval", "list", "report", "bench build", "data import"} <= seen
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("command", ["search", "eval", "list"])
+def test_help_texts_name_what_a_newcomer_asked_about(capsys, command):
+    assert main([command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    wanted = {"search": ["--generations N generations to evolve", "--population N programs", "--seed SEED seeds"],
+              "eval": ["--benchmark BENCHMARK the benchmark", "--archs ARCHS how many", "--split {search,holdout,all}"
+                       " which networks"],
+              "list": ["ops (with their type signatures)"]}[command]
+    assert all(w in out for w in wanted), out

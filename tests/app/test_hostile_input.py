@@ -1,6 +1,9 @@
 """Hostile input gets one line and exit code 2; `eval --save` never loses earlier scores."""
 import csv
+import errno
 import json
+import os
+import pathlib
 
 import pytest
 
@@ -131,3 +134,65 @@ def test_the_fuzz_script_counts_no_failure():
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "300 formulas" in done.stdout and "59 faults of issue 13" in done.stdout
     assert done.stdout.strip().endswith("tracebacks 0, hangs 0, results lost 0")
+
+
+GOOD = b"arch_id,accuracy,a,b\n1,90.0,3.0,1.0\n2,80.0,2.0,2.0\n3,70.0,1.0,3.0\n"
+
+
+@pytest.mark.parametrize("content,says", [
+    (b"", "is empty"), (b"\n \n", "is empty"),
+    (b"arch_id,accuracy\n1,90.0\n2,80.0\n", "no proxy column"),
+    (b"arch_id,accuracy,a\n1,90.0,3.0,7,8\n2,80.0,2.0\n", "line 2 has 5 fields, its header 3"),
+    (b"arch_id,accuracy,a\n1,90.0,3.0\n2,high,2.0\n", "line 3: accuracy 'high' is not a number"),
+    (b"arch_id,accuracy,caf\xe9\n1,90.0,3.0\n2,80.0,2.0\n", "not UTF-8 text (byte 0xe9 on line 1)"),
+    (b"arch_id,accuracy,a\n1,90.0,3.0\x00\n2,80.0,2.0\n", "NUL byte (line 2)"),
+    (b"arch_id,accuracy,a,a\n1,90.0,3.0,1.0\n", "names a column twice"),
+    (b"x,y\n1,2\n", "not an `evoproxy eval --save` file"),
+    (b"arch_id,accuracy,a\n1,nan,3.0\n2,inf,2.0\n", "no row with a finite accuracy"),
+    (b"arch_id,accuracy,a\n1,90.0," + b"9" * 200_000 + b"\n", "not a readable CSV (line 2: field larger")])
+def test_a_bad_eval_file_for_report_is_one_line(tmp_path, capsys, content, says):
+    """Issue 39: text in a score or accuracy column, no proxy column, extra fields, latin-1, NUL, empty."""
+    path = tmp_path / "scores.csv"
+    path.write_bytes(content)
+    assert main(["report", str(path)]) == 2
+    line = _one_line(capsys)
+    assert says in line and str(path) in line
+    assert not (tmp_path / "scores-report").exists()
+
+
+def test_report_counts_text_scores_as_missing_and_keeps_the_last_row_of_a_network(tmp_path, capsys):
+    """A score cell that is not a number is a missing score, said in one note; a network probed again
+    (its earlier row empty or cut short) counts once, by its last row, as `eval --save` reads it."""
+    path = tmp_path / "scores.csv"
+    path.write_bytes(GOOD + b"4,60.0,,\n5,50.0,oops,5.0\n4,60.0,0.5,4.0\n6,4")
+    assert main(["report", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "note:" in err and "1 score cell(s) are not numbers (first: line 6, a: 'oops')" in err
+    assert "1 incomplete row(s)" in err and "Traceback" not in err
+    rows = _rows(tmp_path / "scores-report" / "scores.csv")
+    assert rows[0] == ["arch_id", "accuracy", "a", "b"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+    assert rows[4] == ["4", "60.0", "0.5", "4.0"] and rows[5] == ["5", "50.0", "", "5.0"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES])
+@pytest.mark.parametrize("fails", [".png", ".html", ".csv"])
+def test_report_on_a_full_or_read_only_disk_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeypatch,
+                                                                                  code, fails):
+    """Issue 39: no chained tracebacks, no 0-byte PNG: each file is written to a temporary name and renamed."""
+    path = tmp_path / "scores.csv"
+    path.write_bytes(GOOD)
+    real = pathlib.Path.write_bytes
+
+    def short_write(self, data):
+        if self.name.endswith(fails + ".tmp"):
+            real(self, data[:len(data) // 2])   # part of it reached the disk, then the disk was full
+            raise OSError(code, os.strerror(code), str(self))
+        return real(self, data)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", short_write)
+    assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 2
+    line = _one_line(capsys)
+    assert f"cannot write the report into {tmp_path / 'out'}: {os.strerror(code)}" in line
+    assert ("free some space" if code in (errno.ENOSPC, errno.EDQUOT) else "a folder you can write") in line
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not [n for n in left if n.endswith((fails, ".tmp"))], left

@@ -121,3 +121,74 @@ def test_scored_programs_replays_what_each_generation_fully_scored(run):
     assert calls == [texts for texts in expected if texts] and len(calls) >= 2
     assert sum(map(len, calls)) < len(everything)  # some were rejected or reused
     assert scored_programs(run, range(1, 2)) == [expected[1]]
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the next drawing calls made, kept open instead of written."""
+    from evoproxy.app import figures
+    kept = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path, dpi=80: kept.append(fig) or path)
+    yield kept
+    import matplotlib.pyplot as plt
+    for fig in kept:
+        plt.close(fig)
+
+
+def _whole(ticks) -> bool:
+    return len(ticks) > 0 and all(float(t).is_integer() for t in ticks)
+
+
+def test_figures_of_whole_numbers_have_whole_ticks_and_every_axis_a_label(drawn, tmp_path):
+    from evoproxy.app import figures
+    figures.pareto([{"size": 3, "search_fitness": 0.5}, {"size": 4, "search_fitness": 0.6},
+                    {"size": 5, "search_fitness": 0.7}], tmp_path / "p.png")
+    figures.pareto([{"size": 3, "search_fitness": 0.5}], tmp_path / "p1.png")   # one point: still whole numbers
+    figures.rejections([{"generation": 0, "reason": "constant", "count": 1},
+                        {"generation": 1, "reason": "ties", "count": 2}], tmp_path / "r.png")
+    gens = [{"generation": g, "distinct": 4, "population": 8, "mean_rho": 0.3, "best_fitness": 0.5,
+             "median_fitness": 0.4, "best_selection": 0.45} for g in range(3)]
+    figures.diversity(gens, tmp_path / "d.png")
+    base = [{"proxy": "snip", "search": 0.41}, {"proxy": "synflow", "search": 0.42}]   # labels that would collide
+    figures.convergence(gens, base, "kendall", tmp_path / "c.png")
+    pareto, single, rejected, diversity, convergence = (fig.axes[0] for fig in drawn)
+    for ax in (pareto, single):
+        ax.figure.canvas.draw()
+        assert _whole(ax.get_xticks()), ax.get_xticks()
+    rejected.figure.canvas.draw()
+    assert _whole(rejected.get_xticks()) and _whole(rejected.get_yticks()), rejected.get_yticks()
+    assert diversity.get_ylabel() and diversity.get_xlabel() == "generation"
+    assert not convergence.texts   # baseline names in the legend, not text at the line ends
+    labels = [t.get_text() for t in convergence.get_legend().get_texts()]
+    assert "snip 0.410" in labels and "synflow 0.420" in labels
+
+
+def test_eval_file_panels_have_axis_labels_and_rho(drawn, tmp_path):
+    from evoproxy.app.run_report import draw, eval_tables
+    path = tmp_path / "scores.csv"
+    path.write_text("arch_id,accuracy,a,b\n1,90.0,3.0,1.0\n2,80.0,2.0,2.0\n3,70.0,1.0,3.0\n")
+    draw("eval", eval_tables(path), {}, tmp_path)
+    first, second = drawn[0].axes[:2]
+    assert first.get_xlabel() and first.get_ylabel()
+    assert "tau 1.00" in first.get_title() and "rho 1.00" in first.get_title()
+    assert "rho -1.00" in second.get_title()
+
+
+def test_the_html_tables_fit_the_page(run, tmp_path):
+    page = build_report(str(run), str(tmp_path / "rep")).read_text()
+    assert "td.formula{word-break:break-all" in page and ".table{max-width:100%;overflow-x:auto}" in page
+    assert '<div class="table"><table>' in page and '<td class="formula">' in page
+
+
+def test_search_prints_the_selection_fitness_the_hall_of_fame_is_ordered_by(run, capsys):
+    assert main(["search", "--resume", str(run)]) == 0   # a finished run: its report again
+    out = capsys.readouterr().out
+    assert "ordered by selection fitness (selection-split kendall" in out
+    with RunStore(run, create=False) as store:
+        hof = store.get_meta("report")["hall_of_fame"]
+    lines = [line for line in out.splitlines() if ". selection " in line]
+    assert len(lines) == len(hof)
+    shown = [float(line.split("selection ")[1].split()[0]) for line in lines]
+    assert shown == pytest.approx([e["selection"]["synthetic"]["kendall"] for e in hof], abs=5e-4)
+    assert shown == sorted(shown, reverse=True)
+    assert all(f"search {e['search_fitness']:.3f}" in line for e, line in zip(hof, lines))
