@@ -48,6 +48,17 @@ _AZ_INIT = "probed with the benchmark's init and the probe batch (the reference:
            "N(0, 1) images)"
 _AZ_FEATURES = "an all-zero block output has entropy 0 (the reference: -inf); " + _AZ_INIT
 _LR = "layer_sum(distinct_rows(neurons(layers_concat(neurons(step(relu_in))))))"
+_JACOV = f"negate(layer_sum(sum(add(log(add({_EIG}, 1e-05)), invert(add({_EIG}, 1e-05))))))"
+
+_VK_Q = "deciles(eigvals(fisher))"                    # VKDNW: the deciles of the Fisher spectrum,
+_VK_P = f"div({_VK_Q}, add(l1({_VK_Q}), 1e-10))"      # normalised to sum 1,
+_VK_H = f"layer_sum(negate(sum(mul({_VK_P}, log(add({_VK_P}, 1e-10))))))"   # their entropy
+_VK = f"add(mul(3.0, layer_sum(step(numel))), {_VK_H})"  # trainable layers first, the entropy breaks ties
+_VK_SETTING = "probed with the benchmark's init and the probe batch (the reference: Kaiming-normal re-init, " \
+              "B = 64 N(0, 1) images); the softmax smoothed with a = 0.05 (the reference: float16 0.05)"
+_VK_ALEPH = "the number of trainable layers counted as measured Conv/Linear layers (the reference counts " \
+            "parameter tensors, BN scales and shifts and biases included: on NB201 both grow by a fixed step " \
+            "per convolution of the cell, so they order networks alike); " + _VK_SETTING
 
 for _p in [
     ClassicProxy("grad_norm", "layer_sum(l2(grad))", "sum of per-layer gradient norms",
@@ -64,7 +75,7 @@ for _p in [
                  "synaptic flow on the |W| network with an all-ones input, as log(1 + S): the same ranking, "
                  "finite on 1,000+-layer networks", "Tanaka et al. 2020", ("nas", "mq"),
                  departures="log(1 + S) plus the rescaling factor instead of S (rank-preserving); BN in eval mode"),
-    ClassicProxy("jacov", f"negate(layer_sum(sum(add(log(add({_EIG}, 1e-05)), invert(add({_EIG}, 1e-05))))))",
+    ClassicProxy("jacov", _JACOV,
                  "-sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation matrix of the "
                  "per-image input Jacobians of sum(logits), k = 1e-5", "Mellor et al. 2021 (v1)",
                  departures="eigenvalues as singular values of the correlation matrix (equal: it is PSD); a "
@@ -134,6 +145,20 @@ for _p in [
                             "Jacobian is constant (no path from input to output) scores 0, the lowest (the "
                             "reference: NaN, ranked lowest); the <= 100-class rule on every dataset (as the "
                             "authors' script, which never passes the class count)"),
+    ClassicProxy("vkdnw_entropy", _VK_H, "entropy of the normalised 9 deciles of the eigenvalues of the "
+                 "Fisher information over one sampled weight per parameter tensor (first 128)",
+                 "Tybl & Neumann 2025 (VKDNW, CVPR)", departures=_VK_SETTING),
+    ClassicProxy("vkdnw", _VK, "VKDNW_single: the number of trainable layers, ties broken by the entropy of the "
+                 "Fisher spectrum's deciles (3 per layer + the entropy, which stays below log 9 < 3)",
+                 "Tybl & Neumann 2025 (VKDNW, CVPR)", departures=_VK_ALEPH),
+    ClassicProxy("vkdnw_agg", f"add(add(add(log(rank({_VK})), log(rank({_AZ_E}))), add(log(rank({_AZ_T})), "
+                 f"log(rank(flops)))), log(rank({_JACOV})))",
+                 "VKDNW_agg: sum of the log fractional ranks of VKDNW_single, AZ-NAS's expressivity and "
+                 "trainability, FLOPs and Jacov among the networks scored together (set-level)",
+                 "Tybl & Neumann 2025 (VKDNW, CVPR)",
+                 departures="ranks / n (the same order as the reference's rank sums); a network with a constant "
+                            "Jacobian ranks lowest on Jacov (the reference: its NaN set to the smallest Jacov); "
+                            "as vkdnw, aznas and jacov"),
     ClassicProxy("l2_norm", "layer_sum(l2(weight))", "sum of per-layer weight norms",
                  "NAS-Bench-Suite-Zero"),
     ClassicProxy("plain", "layer_sum(sum(mul(grad, weight)))", "sum of g * W",

@@ -15,6 +15,8 @@ from evoproxy.lang.types import LAYER_T, SCALAR_T, VType, tensor
 W, A = tensor("W"), tensor("A")
 SPLITS = 2
 """Parts of the probe batch ``grad_split`` differentiates separately (ZiCo's default)."""
+FISHER_PARAMS = 128
+"""Parameter tensors whose first entry ``fisher`` samples: the first this many (VKDNW's default)."""
 
 
 @dataclass(frozen=True)
@@ -113,5 +115,12 @@ for _s in [
          "one forward and backward per probe image; B copies of the weights"),
     Stat("same_class", tensor("corr(X)"), "labels", "1 where two probe images share a label (B x B, the "
          "shape of corr(input_grad); EPE-NAS's grouping by class)", r"\mathbb{1}_{y_i = y_j}"),
+    # the Fisher information of the predictive distribution over sampled weights (VKDNW); its own domain
+    # over the network axis (one P x P layer), which never meets the NTK's
+    Stat("fisher", tensor("fim(N)"), "fisher", "Fisher information matrix (P x P, one layer) of the smoothed "
+         f"softmax over the first entry of each of the first {FISHER_PARAMS} trainable parameter tensors, eval "
+         "mode: the mean over the probe images of (L J)^T (L J), J the logits' Jacobian, L L^T = diag(p) - p p^T "
+         "(VKDNW's F as its authors' code forms it)", r"F_{\theta}",
+         "one backward pass per class and probe image (vectorised)"),
 ]:
     register_stat(_s)

@@ -221,7 +221,9 @@ DIRECT = {
 def test_every_registered_proxy_has_a_direct_implementation():
     from tests.lang.test_sota_proxies import SOTA_DIRECT
     from tests.lang.test_sota_proxies_b import SOTA_DIRECT_B
-    assert set(PROXIES) == set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT) | set(SOTA_DIRECT_B)
+    from tests.lang.test_vkdnw import VKDNW_DIRECT
+    assert set(PROXIES) == (set(DIRECT) | set(MQ_DIRECT) | set(VIT_DIRECT) | set(SOTA_DIRECT) | set(SOTA_DIRECT_B)
+                            | set(VKDNW_DIRECT))
 
 
 @pytest.mark.parametrize("model_name", sorted(MODELS))

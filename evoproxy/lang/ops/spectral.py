@@ -1,5 +1,6 @@
 """Ops for the structure of the state-of-the-art proxies: activation patterns, correlation
-kernels, spectra, and reductions over a sample axis (ZiCo, MeCo, NASWOT, SWAP, TE-NAS, AZ-NAS).
+kernels, spectra and their deciles, and reductions over a sample axis (ZiCo, MeCo, NASWOT, SWAP,
+TE-NAS, AZ-NAS, VKDNW).
 
 Spectral reductions read a layer's tensor as the matrix ``rows(x)`` (dim 0 by the rest) and use
 its singular values, which are the eigenvalues when the matrix is symmetric positive
@@ -54,6 +55,20 @@ def _eff_rank(x: torch.Tensor) -> torch.Tensor:
 def _cond(x: torch.Tensor) -> torch.Tensor:
     s = _spectrum(x)
     return safe_div(s[0], s[-1]) if s.numel() else s.new_zeros(())
+
+
+DECILES = torch.arange(1, 10, dtype=torch.float64) / 10
+
+
+def _deciles(x: torch.Tensor) -> torch.Tensor:
+    """The 9 deciles (10%, ..., 90%) of all values of a layer, float64, linearly interpolated between
+    order statistics (numpy's and torch.quantile's default); zeros for an empty layer."""
+    v = torch.sort(x.reshape(-1).double()).values
+    if not v.numel():
+        return v.new_zeros(len(DECILES))
+    pos = DECILES * (v.numel() - 1)
+    lo, hi = v[pos.floor().long()], v[pos.ceil().long()]
+    return torch.where(lo == hi, lo, lo + (hi - lo) * (pos - pos.floor()))
 
 
 def _corr(x: torch.Tensor) -> torch.Tensor:
@@ -157,6 +172,8 @@ for _op in [
        r"{0}_{{[1]}}", default=False),
     Op("eigvals", "reshape", _spectrum, "singular values of rows(x), largest first (a kernel's eigenvalues)",
        r"\lambda\left({0}\right)", default=False),
+    Op("deciles", "reshape", _deciles, "the 9 deciles (10%, ..., 90%) of a layer's values, linearly "
+       "interpolated (VKDNW's summary of a spectrum)", r"\operatorname{{dec}}\left({0}\right)", default=False),
     Op("eig_min", "reduce", _eig_min, "smallest singular value of rows(x) (smallest eigenvalue of a kernel)",
        r"\lambda_{{\min}}\left({0}\right)", default=False),
     Op("eig_max", "reduce", _eig_max, "largest singular value of rows(x) (largest eigenvalue of a kernel)",
