@@ -2,6 +2,7 @@
 script's search started, resumed or left as it is."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,14 +20,35 @@ MAX_DEPTH = 3  # runs/study/seed-0/run.sqlite
 
 
 def find_runs(root: str | Path) -> list[Path]:
-    """Run directories (holding ``run.sqlite``) at most :data:`MAX_DEPTH` levels below ``root``."""
+    """Run directories (holding ``run.sqlite``) at most :data:`MAX_DEPTH` levels below ``root``, each
+    once: a run reached again through a symbolic link (a link loop, a second name) is listed by its
+    first path only."""
     root = Path(root)
     if not root.is_dir():
         raise EvoproxyError(f"{root} is not a directory; give the folder your runs are in (default: runs)")
-    found = [root] if (root / "run.sqlite").exists() else []
+    found = [root / "run.sqlite"] if (root / "run.sqlite").exists() else []
     for depth in range(1, MAX_DEPTH + 1):
-        found += [p.parent for p in sorted(root.glob("/".join(["*"] * depth) + "/run.sqlite"))]
-    return found
+        found += sorted(root.glob("/".join(["*"] * depth) + "/run.sqlite"))
+    seen: set[str] = set()
+    runs = []
+    for store in found:
+        real = os.path.realpath(store)
+        if real not in seen:
+            seen.add(real)
+            runs.append(store.parent)
+    return runs
+
+
+def list_runs(root: str | Path) -> list[dict]:
+    """:func:`run_status` of every run under ``root``; a run that cannot be read is listed with its
+    problem (``state`` "unreadable", ``problem`` the one line) instead of ending the listing."""
+    out = []
+    for path in find_runs(root):
+        try:
+            out.append(run_status(path))
+        except EvoproxyError as err:
+            out.append({"run": str(path), "state": "unreadable", "problem": str(err)})
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,7 +72,7 @@ def read_run(run_dir: str | Path) -> StoredRun:
     if not (run_dir / "run.sqlite").exists():
         raise EvoproxyError(f"{run_dir} holds no run (no run.sqlite); `evoproxy runs` lists the runs in a folder")
     with damaged_store(run_dir / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
+        store = RunStore.reader(run_dir)
         try:
             report, summaries = store.get_meta("report"), store.summaries()
             result = SearchResult.from_report(report, run_dir, summaries) if report else None
@@ -64,9 +86,13 @@ def run_status(run_dir: str | Path) -> dict:
     """State (running, finished, stopped or empty), generation, best so far, elapsed time."""
     run = read_run(run_dir)
     run_dir = Path(run_dir)
+    with damaged_store(run_dir / "run.sqlite", structural=True):
+        return _status(run, run_dir, held_by(run_dir))
+
+
+def _status(run: StoredRun, run_dir: Path, holder: str) -> dict:
     config, rows, summaries = run.config, run.commit_times, run.summaries
     finished = run.status == "finished"
-    holder = held_by(run_dir)
     state = "running" if holder else "finished" if finished else "stopped" if rows else "empty"
     last = generation_row(summaries[-1], config.get("combine", "mean")) if summaries else {}
     return {"run": str(run_dir), "state": state, "pid": holder or None,
@@ -85,6 +111,19 @@ def _elapsed(rows: list, summaries: list[dict]) -> Optional[float]:
     return (last - first).total_seconds() + float(summaries[0].get("seconds") or 0.0)
 
 
+def check_report_out(target: str | Path, out: Optional[str]) -> None:
+    """A report is never written through a symbolic link: the default folder (``RUN/report``, or
+    ``FILE-report`` beside a file) that is a link is refused in one line (``--out`` names a folder
+    on purpose and is used as given)."""
+    if out is not None:
+        return
+    path = Path(target)
+    default = path / "report" if path.is_dir() else path.with_name(path.stem + "-report")
+    if default.is_symlink():
+        raise EvoproxyError(f"{default} is a symbolic link (to {os.readlink(default)}); evoproxy does not write a "
+                            "report through a link: remove the link, or give --out DIR")
+
+
 def next_step(status: dict) -> str:
     return {"running": f"running (pid {status['pid']})",
             "stopped": f"continue: evoproxy search --resume {status['run']}",
@@ -94,7 +133,7 @@ def next_step(status: dict) -> str:
 def scored_programs(run_dir: str | Path, generations: range) -> list[list[str]]:
     """Per generation in ``generations`` (those the run holds), the programs it fully scored (not rejected,
     not reused): a real stream of programs to replay."""
-    with RunStore(run_dir, create=False) as store:
+    with RunStore.reader(run_dir) as store:
         calls = [[c.text for c in store.candidates(g) if c.rejection is None and c.reused_from is None]
                  for g in generations]
     return [texts for texts in calls if texts]
@@ -102,10 +141,14 @@ def scored_programs(run_dir: str | Path, generations: range) -> list[list[str]]:
 
 def finished_report(run_dir: str) -> tuple[RunStore, dict]:
     with damaged_store(Path(run_dir) / "run.sqlite", structural=True):
-        store = RunStore(run_dir, create=False)
-        report = store.get_meta("report")
-        if report is not None and not isinstance(report.get("hall_of_fame"), list):
-            raise ValueError("the stored report has no hall of fame")
+        store = RunStore.reader(run_dir)
+        try:
+            report = store.get_meta("report")
+            if report is not None and not isinstance(report.get("hall_of_fame"), list):
+                raise ValueError("the stored report has no hall of fame")
+        except BaseException:
+            store.close()
+            raise
     if report is None:
         raise EvoproxyError(f"{run_dir} has no finished search; finish it with evoproxy search --resume {run_dir}")
     return store, report

@@ -1,10 +1,10 @@
 """The search use case: resolve a run's config, open its store, run it, export its winners."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,23 +87,28 @@ class PreparedRun:
     lock: RunLock
     finished: Optional[dict] = None
     """The stored report when the run is already finished and there is nothing to continue."""
+    created_dirs: tuple = ()
+    """The folders a new run created, deepest first (removed again when it fails before generation 0)."""
+    existing: frozenset = frozenset()
+    """The names already in a new run's folder before it started (never removed)."""
 
     @property
     def sources(self) -> dict:
         return self.benchmarks.sources
 
     def close(self, failed: bool = False) -> None:
-        """Close the store and release the lock; a new run that committed nothing is removed."""
-        empty = failed and not self.resuming and self.store.last_generation() is None
+        """Close the store and release the lock; a new run that committed nothing (a failure, Ctrl-C
+        before generation 0) leaves nothing behind: what it wrote is removed, and its folder when it made it."""
+        try:
+            empty = failed and not self.resuming and self.store.last_generation() is None
+        except sqlite3.Error:  # a store that cannot be read is kept for the user to look at
+            empty = False
         self.store.close()
         if empty:
-            for f in self.store.run_dir.glob("run.sqlite*"):
-                f.unlink()
+            rundir.remove_unstarted(self.store.run_dir, self.created_dirs, self.existing, keep_lock=True)
         self.lock.release()
         if empty:
-            (self.store.run_dir / ".lock").unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                self.store.run_dir.rmdir()
+            rundir.remove_unstarted(self.store.run_dir, self.created_dirs, self.existing)
 
 
 def validate(config: RunConfig) -> OpenedBenchmarks:
@@ -122,7 +127,35 @@ def validate(config: RunConfig) -> OpenedBenchmarks:
     check_device(config.execution.device)
     if config.execution.backend == "ray" and config.execution.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
-    return open_benchmarks(config)
+    opened = open_benchmarks(config)
+    for name, bench in opened.searched.items():
+        check_sizes(config, name, bench)
+    return opened
+
+
+def check_sizes(config: RunConfig, name: str, bench) -> None:
+    """``search_archs`` and ``holdout_archs`` fit the benchmark's splits; else one line with sizes that do."""
+    task = config.task
+    bench.sample(0, "all", 0)  # a table that cannot rank (one network, one accuracy for all) refuses here
+    n_search, n_holdout = len(bench.arch_ids("search")), len(bench.arch_ids("holdout"))
+    want = [(k, n, split, have) for k, n, split, have in (("search_archs", task.search_archs, "search", n_search),
+                                                         ("holdout_archs", task.holdout_archs, "holdout", n_holdout))
+            if n > have]
+    if not want:
+        return
+    key, n, split, have = want[0]
+    where = (f"{name}: cannot sample {key}={n} of the {have} '{split}' archs (the benchmark has "
+             f"{n_search + n_holdout} networks, {n_search} in its search split and {n_holdout} in its holdout split)")
+    if min(n_search, n_holdout) < 2:
+        raise EvoproxyError(f"{where}; a search needs at least 2 networks in each split (4 in all): use a larger "
+                            "benchmark")
+    search = task.search_archs if task.search_archs <= n_search else max(2, n_search // 2)
+    selection = task.selection_archs if search == task.search_archs else min(task.selection_archs,
+                                                                            max(2, n_search - search))
+    fit = {"search_archs": search, "selection_archs": selection,
+           "holdout_archs": min(task.holdout_archs, n_holdout), "screen_archs": min(task.screen_archs, search)}
+    sets = " ".join(f"--set {k}={v}" for k, v in fit.items() if v != getattr(task, k))
+    raise EvoproxyError(f"{where}; sizes that fit: {sets} (nothing was written)")
 
 
 def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any], sets: Sequence[str] = (),
@@ -131,23 +164,7 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
     if resume:
         if config_path:
             raise EvoproxyError("--resume continues the stored config; drop --config")
-        with damaged_store(Path(resume) / "run.sqlite"):
-            store = RunStore(resume, create=False)
-        lock = _lock(store)
-        try:
-            with damaged_store(store.path, structural=True):
-                if store.load_config() is None:
-                    raise EvoproxyError(f"{resume} holds no started run (no stored config); delete it and start again")
-                config = resolve_config(given, sets, None, store)
-                last, report = store.last_generation(), store.get_meta("report")
-            run = PreparedRun(store, config, validate(config), True, lock)
-            if report is not None and last is not None and config.evolution.generations <= last:
-                run.finished = report
-            return run
-        except BaseException:
-            store.close()
-            lock.release()
-            raise
+        return _prepare_resume(resume, given, sets)
     path = Path(out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     if not path.is_absolute() and in_ray_job_copy():
         raise EvoproxyError(f"this `ray job submit` runs in Ray's temporary copy of --working-dir, where --out {path} "
@@ -157,10 +174,45 @@ def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any]
     if path.exists() and not path.is_dir():
         raise EvoproxyError(f"--out {path} is a file; give a directory")
     config = resolve_config(given, sets, config_path)
-    sources = validate(config)
-    store = RunStore(path)
-    run = PreparedRun(store, config, sources, False, _lock(store))
-    store.save_config(config.identity())
+    return _prepare_new(path, config, validate(config))
+
+
+def _prepare_resume(resume: str, given: dict[str, Any], sets: Sequence[str]) -> PreparedRun:
+    with damaged_store(Path(resume) / "run.sqlite"):
+        store = RunStore(resume, create=False)
+    lock = _lock(store)
+    try:
+        with damaged_store(store.path, structural=True):
+            if store.load_config() is None:
+                raise EvoproxyError(f"{resume} holds no started run (no stored config); delete it and start again")
+            config = resolve_config(given, sets, None, store)
+            last, report = store.last_generation(), store.get_meta("report")
+        run = PreparedRun(store, config, validate(config), True, lock)
+        if report is not None and last is not None and config.evolution.generations <= last:
+            run.finished = report
+        return run
+    except BaseException:
+        store.close()
+        lock.release()
+        raise
+
+
+def _prepare_new(path: Path, config: RunConfig, opened: OpenedBenchmarks) -> PreparedRun:
+    """Create, lock and start the store of a new run; a failure on the way leaves nothing behind."""
+    created = tuple(p for p in (path, *path.absolute().parents) if not p.exists())
+    existing = frozenset(os.listdir(path)) if not created else frozenset()
+    try:
+        store = RunStore(path)
+    except BaseException:
+        rundir.remove_unstarted(path, created, existing)
+        raise
+    lock = _lock(store)  # refused: another search holds the folder, and what is in it is its own
+    run = PreparedRun(store, config, opened, False, lock, created_dirs=created, existing=existing)
+    try:
+        store.save_config(config.identity())
+    except BaseException:
+        run.close(failed=True)
+        raise
     return run
 
 

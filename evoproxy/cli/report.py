@@ -7,9 +7,11 @@ import webbrowser
 from evoproxy.app import runs
 from evoproxy.app.run_report import build_report
 from evoproxy.cli.registry import CommandGroup, register_commands
+from evoproxy.errors import EvoproxyError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    runs.check_report_out(args.target, args.out)
     page = build_report(args.target, args.out)
     print(f"report: {page} (figures as PNG, each figure's data as CSV, beside it)")
     if args.open:
@@ -26,16 +28,22 @@ def _elapsed(seconds) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    found = runs.find_runs(args.folder)
-    if not found:
+    listed = runs.list_runs(args.folder)
+    if not listed:
         print(f"no runs under {args.folder} (a run is a directory holding run.sqlite)")
         return 0
     print(f"{'run':40s} {'state':9s} {'generation':>10s} {'best':>7s} {'selection':>9s} {'elapsed':>14s}")
-    for path in found:
-        s = runs.run_status(path)
+    for s in listed:
+        if "problem" in s:
+            print(f"{s['run']:40s} {s['state']:9s} {s['problem']}")
+            continue
         gen = "-" if s["generation"] is None else f"{s['generation']}/{s['generations']}"
         print(f"{s['run']:40s} {s['state']:9s} {gen:>10s} {_fmt(s['best_fitness']):>7s} "
               f"{_fmt(s['best_selection']):>9s} {_elapsed(s['elapsed_s']):>14s}")
+    bad = sum("problem" in s for s in listed)
+    if bad:
+        raise EvoproxyError(f"{bad} of the {len(listed)} runs under {args.folder} could not be read; their rows "
+                            "above say why and what to do")
     return 0
 
 

@@ -49,7 +49,10 @@ def held_by(run_dir: Path) -> str:
     path = Path(run_dir) / ".lock"
     if fcntl is None or not path.exists():
         return ""
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # a lock file this user may not read: no holder it can see
+        return ""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         fcntl.flock(fd, fcntl.LOCK_UN)

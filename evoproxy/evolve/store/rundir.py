@@ -1,6 +1,7 @@
 """Readable files beside ``run.sqlite``, kept current as a run goes (nobody needs SQL to look):
 
-* ``config.toml``: the resolved config (``evoproxy search --config RUN/config.toml`` repeats the run);
+* ``config.toml``: the resolved config (``evoproxy search --config RUN/config.toml`` repeats the run;
+  an edited one is left as it is, see :mod:`.configfile`);
 * ``generations.csv``: one row per committed generation (fitness, selection Kendall, diversity,
   rejections, time), rewritten from the store after every generation;
 * ``hall_of_fame.csv``: at the end, the hall of fame, the ensemble, the learned models and the baselines with their
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from evoproxy.evolve.results import SearchResult
+from evoproxy.evolve.store.configfile import toml_value, write_config  # noqa: F401  (this module's API)
 from evoproxy.evolve.splits import combined
 
 GENERATION_COLUMNS = ("generation", "best_fitness", "median_fitness", "mean_fitness", "best_selection",
@@ -24,23 +26,28 @@ GENERATION_COLUMNS = ("generation", "best_fitness", "median_fitness", "mean_fitn
                       "seconds", "evals_per_s", "best")
 
 
-def toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))  # a TOML basic string: JSON's escapes are TOML's
+UNSTARTED_FILES = ("run.sqlite", "run.sqlite-wal", "run.sqlite-shm", "run.sqlite-journal", ".lock",
+                   *(f"{name}{tmp}" for name in ("config.toml", "config.stored.toml", "generations.csv")
+                     for tmp in ("", ".tmp")))
+"""What a new run writes into its folder before its generation 0 is committed."""
 
 
-def write_config(run_dir: Path, config: dict) -> None:
-    """The resolved config as TOML (keys whose value is None, i.e. unset, are left out)."""
-    lines = ["# the resolved config of this run (evoproxy writes this file; the run store keeps the original)"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in config.items() if v is not None]
-    _write_text(run_dir / "config.toml", "\n".join(lines) + "\n")
+def remove_unstarted(run_dir: Path, created_dirs: tuple = (), existing: frozenset = frozenset(),
+                     keep_lock: bool = False) -> None:
+    """Remove what a new run that failed before generation 0 wrote (:data:`UNSTARTED_FILES` that were
+    not in ``existing``), then the folders it created (deepest first) that are empty; ``keep_lock``:
+    all but the lock file (still held), and no folder."""
+    for name in UNSTARTED_FILES:
+        if name not in existing and not (keep_lock and name == ".lock"):
+            try:
+                (run_dir / name).unlink()
+            except OSError:
+                pass
+    for folder in () if keep_lock else created_dirs:
+        try:
+            Path(folder).rmdir()
+        except OSError:
+            return
 
 
 def generation_row(s: dict, combine: str = "mean") -> dict:

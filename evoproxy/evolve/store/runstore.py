@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.evolve.store.codec import dumps, to_real
+from evoproxy.evolve.store.connect import open_readonly, open_readwrite
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
@@ -75,58 +76,53 @@ def damaged_store(path: Path, structural: bool = False) -> Iterator[None]:
 
 
 class RunStore:
-    """The run store in ``run_dir``; a context manager that closes the connection."""
+    """The run store in ``run_dir``; a context manager that closes the connection.
 
-    def __init__(self, run_dir: str | Path, create: bool = True) -> None:
+    ``readonly``: for commands that only look (``status``, ``runs``, ``export``, ``report``): the
+    store is opened read-only (:func:`.connect.open_readonly`), so a run folder nobody may write
+    can be read; nothing is created, and a write raises.
+    """
+
+    def __init__(self, run_dir: str | Path, create: bool = True, readonly: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
-        self._conn = self._connect(create)
+        self.readonly = readonly
+        self._conn = open_readonly(self.path) if readonly else open_readwrite(self.path, create)
         try:
-            self._check_schema(create)
+            self._check_schema(create and not readonly)
         except BaseException:
             self._conn.close()
             raise
 
-    def _connect(self, create: bool) -> sqlite3.Connection:
-        missing = f"no run store at {self.path}; start a run with --out"
-        if not create and not self.path.is_file():
-            raise EvoproxyError(missing)
-        try:
-            if create:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-            uri = self.path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
-        except (OSError, sqlite3.Error) as exc:
-            raise EvoproxyError(f"cannot open run store at {self.path} ({exc}); "
-                                "check the --out directory") from None
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise EvoproxyError(f"{self.path} is not a usable run store ({exc}); "
-                                "use another --out directory") from None
-        return conn
+    @classmethod
+    def reader(cls, run_dir: str | Path) -> "RunStore":
+        """The store of an existing run, opened read-only."""
+        return cls(run_dir, create=False, readonly=True)
 
     def _tables(self) -> set[str]:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         return {r[0] for r in rows}
 
     def _check_schema(self, create: bool) -> None:
+        if self.readonly:
+            self._check_version(self._tables(), create)
+            return
         with self._transaction():
-            tables = self._tables()
-            if "meta" not in tables and (tables or not create):
-                raise EvoproxyError(f"no run store at {self.path}; start a run with --out")
-            if "meta" in tables:
-                found = self._meta_raw("schema_version")
-                if found != SCHEMA_VERSION:
-                    raise EvoproxyError(
-                        f"run store {self.path} has schema version {found}, this evoproxy "
-                        f"reads {SCHEMA_VERSION}; use a matching evoproxy or a new --out")
+            self._check_version(self._tables(), create)
             for stmt in _SCHEMA.split(";"):
                 self._conn.execute(stmt)
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                (dumps(SCHEMA_VERSION),))
+
+    def _check_version(self, tables: set[str], create: bool) -> None:
+        if "meta" not in tables and (tables or not create):
+            raise EvoproxyError(f"no run store at {self.path}; start a run with --out")
+        if "meta" in tables:
+            found = self._meta_raw("schema_version")
+            if found != SCHEMA_VERSION:
+                raise EvoproxyError(
+                    f"run store {self.path} has schema version {found}, this evoproxy "
+                    f"reads {SCHEMA_VERSION}; use a matching evoproxy or a new --out")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
