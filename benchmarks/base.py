@@ -91,6 +91,47 @@ def sample_ids(name: str, ids: Sequence[int], n: int, split: str, seed: int) -> 
     return [ids[i] for i in picks]
 
 
+def parse_accuracies(texts: Sequence[str], where: str, column: str) -> np.ndarray:
+    """A table's accuracy cells as floats; a cell that is not a number is one line naming it."""
+    out = np.empty(len(texts))
+    for i, text in enumerate(texts):
+        try:
+            out[i] = float(text)
+        except (TypeError, ValueError, OverflowError):
+            raise EvoproxyError(f"{where}: column {column}, data row {i + 1}: {str(text)[:40]!r} is not a number; "
+                                "fix or re-copy the table") from None
+    return check_accuracies(out, where, column)
+
+
+def check_accuracies(values: Sequence[float], where: str, column: str) -> np.ndarray:
+    """The accuracies (percent) of a table, refused in one line naming the file, the column and the
+    counts when any cannot be ground truth: NaN, infinite, negative or above 100 (a damaged or
+    mis-converted file: no use of it is right)."""
+    acc = np.asarray(values, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(acc)
+    bad = {"NaN": np.isnan(acc), "infinite": np.isinf(acc), "negative": finite & (acc < 0),
+           "above 100": finite & (acc > 100)}
+    counts = [f"{int(m.sum())} {kind}" for kind, m in bad.items() if m.any()]
+    if counts:
+        first = int(np.flatnonzero(np.logical_or.reduce(list(bad.values())))[0])
+        raise EvoproxyError(f"{where}: column {column} has {', '.join(counts)} of its {len(acc)} accuracies (first: "
+                            f"data row {first + 1}, {float(acc[first])!r}); accuracies are finite percentages from 0 to "
+                            "100: fix or re-copy the table")
+    return acc
+
+
+def ranking_problem(acc: np.ndarray, where: str, column: str) -> Optional[str]:
+    """Why a table's (checked) accuracies cannot rank networks, or None: fewer than 2 networks, or one
+    accuracy for all. Such a table still loads (its networks can be looked at); ranking is refused."""
+    if len(acc) < 2:
+        return (f"{where}: column {column} has {len(acc)} network(s), and ranking needs at least 2: give a table "
+                "with more networks")
+    if np.all(acc == acc[0]):
+        return (f"{where}: column {column} holds one accuracy ({float(acc[0])!r}) for all its {len(acc)} networks, which "
+                "ranks nothing; check that it is the column you meant, or re-copy the table")
+    return None
+
+
 class TableBenchmark:
     """Architectures with integer ids, split in half by ``split_seed`` (positions, then ids)."""
 
@@ -100,6 +141,9 @@ class TableBenchmark:
     proxy_line: str = "nas"
     probe_seed: Optional[int] = None
     image_set: str = "cifar10"
+    unrankable: Optional[str] = None
+    """Why the table cannot rank networks (:func:`ranking_problem`, set by a loader that checked its
+    accuracies), or None; :meth:`sample`, which every ranking use goes through, refuses with it."""
 
     def __init__(self, ids: Sequence[int], split_seed: int = 0) -> None:
         self._ids = [int(i) for i in ids]
@@ -135,6 +179,9 @@ class TableBenchmark:
         return np.array([self.accuracy(i) for i in arch_ids])
 
     def sample(self, n: int, split: str = "all", seed: int = 0) -> list[int]:
+        """``n`` seeded ids of ``split``; refused for a table that cannot rank (:attr:`unrankable`)."""
+        if self.unrankable:
+            raise EvoproxyError(self.unrankable)
         return sample_ids(self.name, self.arch_ids(split), n, split, seed)
 
     def probe_batch(self):

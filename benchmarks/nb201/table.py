@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.nb201 import arch_str, graph_features
 
-from ..base import TableBenchmark
+from ..base import TableBenchmark, check_accuracies, ranking_problem
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,6 +30,9 @@ TABLE = "nb201/nb201_all_15625.csv"
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
 METRIC_COLUMNS = {"test_200ep": "{}_test_200ep", "valid_200ep": "{}_valid_200ep_naslib",
                   "test_12ep": "{}_test_12ep", "valid_12ep": "{}_valid_12ep"}
+_OPS = re.compile(r"[0-4]{6}")
+
+
 @dataclass(frozen=True)
 class NB201Table:
     """The whole table: arch strings, op-index strings and every accuracy column."""
@@ -55,21 +59,42 @@ def _columns(path: str, rows: list[dict], required: Sequence[str] = REQUIRED) ->
         raise EvoproxyError(f"{path} is not a valid NB201 table ({err}; truncated?); re-copy it") from None
 
 
+def _rows(path: str, opener=open) -> list[dict]:
+    """The table's rows; one line for a file that is not UTF-8 CSV text (latin-1, binary, a NUL byte)."""
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error, OSError) as err:
+        raise EvoproxyError(f"{path} is not an NB201 table in UTF-8 CSV ({type(err).__name__}: {str(err)[:80]}); "
+                            "re-copy it (or re-import the release with `evoproxy data import`)") from None
+
+
+def _archs(path: str, rows: list[dict]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Arch strings and op-index digits, refused in one line (with a count) where a row's two disagree
+    or the digits are not six NB201 op indices (0-4)."""
+    digits = tuple((r["naslib_op_indices"] or "").zfill(6) for r in rows)
+    strs = tuple(r["arch_str"] or "" for r in rows)
+    bad = [i for i, (d, a) in enumerate(zip(digits, strs)) if not _OPS.fullmatch(d) or arch_str(d) != a]
+    if bad:
+        i = bad[0]
+        raise EvoproxyError(f"{path}: {len(bad)} of its {len(rows)} rows have an arch_str that is not their "
+                            f"naslib_op_indices (first: data row {i + 1}, {strs[i][:60]!r} / {digits[i]!r}); "
+                            "re-copy the table")
+    return strs, digits
+
+
 @lru_cache(maxsize=2)
 def read_table(path: str) -> NB201Table:
     """Parse ``nb201_all_15625.csv`` once per process."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _rows(path)
     columns = _columns(path, rows, ("arch_str", *REQUIRED))
-    return NB201Table(tuple(r["arch_str"] for r in rows),
-                      tuple(r["naslib_op_indices"].zfill(6) for r in rows), columns)
+    return NB201Table(*_archs(path, rows), columns)
 
 
 @lru_cache(maxsize=1)
 def read_compact_table(path: str) -> NB201Table:
     """Parse the embedded table (op-index digits and accuracies; arch strings derived from the digits)."""
-    with gzip.open(path, "rt", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _rows(path, gzip.open)
     columns = _columns(path, rows)
     digits = tuple(r["naslib_op_indices"].zfill(6) for r in rows)
     return NB201Table(tuple(arch_str(d) for d in digits), digits, columns)
@@ -125,9 +150,13 @@ def load_nb201(dataset: str = "cifar10", data_dir: Optional[Union[str, Path]] = 
     root = resolve_data_dir(data_dir)  # a missing --data-dir / EVOPROXY_DATA folder raises
     path = root / TABLE if root is not None else None
     if path is not None and path.is_file():
-        table, source = read_table(str(path)), f"data directory: {path}"
+        table, source, where = read_table(str(path)), f"data directory: {path}", str(path)
     else:
         table, source = read_compact_table(str(nb201_table_path())), "EMBEDDED default table"
-    acc = table.columns[METRIC_COLUMNS[metric].format(dataset)]
-    return NB201Benchmark(f"nb201-{dataset}", NUM_CLASSES[dataset], table.arch_strs, table.op_indices, acc,
-                          f"NAS-Bench-201 {dataset} {metric} ({source})", split_seed)
+        where = f"the embedded table {nb201_table_path()}"
+    column = METRIC_COLUMNS[metric].format(dataset)
+    acc = check_accuracies(table.columns[column], where, column)
+    bench = NB201Benchmark(f"nb201-{dataset}", NUM_CLASSES[dataset], table.arch_strs, table.op_indices, acc,
+                           f"NAS-Bench-201 {dataset} {metric} ({source})", split_seed)
+    bench.unrankable = ranking_problem(acc, where, column)
+    return bench

@@ -19,6 +19,7 @@ from evoproxy.data.paths import data_file
 from evoproxy.errors import EvoproxyError
 from evoproxy.scoring.fitness import spearman
 
+from ..base import check_accuracies, ranking_problem
 from .release import PROXIES
 
 SUITE_ZERO = "nb201/nb201_zc_proxies_725x3_naslib.csv"
@@ -45,20 +46,45 @@ def _float(text: str) -> float:
 
 @lru_cache(maxsize=2)
 def _read(path: str) -> tuple[tuple[str, SuiteZeroRow], ...]:
-    with open(path, newline="") as f:
-        return tuple(
-            (r["dataset"], SuiteZeroRow(r["arch_str"], r["naslib_op_indices"].zfill(6),
-                                        float(r["val_accuracy"]), {p: _float(r[p]) for p in PROXIES}))
-            for r in csv.DictReader(f))
+    rows = read_csv(path, ("dataset", "arch_str", "naslib_op_indices", "val_accuracy", *PROXIES),
+                    "a NAS-Bench-Suite-Zero NB201 table")
+    try:
+        return tuple((r["dataset"], SuiteZeroRow(r["arch_str"], r["naslib_op_indices"].zfill(6),
+                                                 float(r["val_accuracy"]), {p: _float(r[p]) for p in PROXIES}))
+                     for r in rows)
+    except (AttributeError, TypeError, ValueError, OverflowError) as err:  # a cut row, a word for a number
+        raise EvoproxyError(f"{path} is not a valid NAS-Bench-Suite-Zero table ({type(err).__name__}: "
+                            f"{str(err)[:80]}); re-import it with `evoproxy data import zc_nasbench201.json`") from None
+
+
+def read_csv(path: str, columns: tuple[str, ...], what: str) -> list[dict]:
+    """The rows of a UTF-8 CSV that has ``columns``; one line naming the file otherwise."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise EvoproxyError(f"{path} is not {what} in UTF-8 CSV ({type(err).__name__}: {str(err)[:80]}); "
+                            "re-copy or re-import it") from None
+    missing = [c for c in columns if not rows or c not in rows[0]]
+    if missing:
+        raise EvoproxyError(f"{path} is not {what} (no rows, or no column {', '.join(missing[:3])}); re-copy or "
+                            "re-import it")
+    return rows
 
 
 def load_suite_zero(dataset: str = "cifar10",
                     data_dir: Optional[Union[str, Path]] = None) -> list[SuiteZeroRow]:
-    """The rows for ``dataset`` (cifar10, cifar100 or imagenet16), in file order."""
+    """The rows for ``dataset`` (cifar10, cifar100 or imagenet16), in file order; their accuracies are
+    checked (:func:`evoproxy.benchmarks.base.check_accuracies`, and able to rank: they are ranked whole)."""
     if dataset not in DATASETS:
         raise EvoproxyError(f"unknown Suite-Zero dataset {dataset!r}; choose cifar10, cifar100 or imagenet16")
-    rows = _read(str(data_file(SUITE_ZERO, data_dir)))
-    return [row for ds, row in rows if ds == DATASETS[dataset]]
+    path = str(data_file(SUITE_ZERO, data_dir))
+    rows = [row for ds, row in _read(path) if ds == DATASETS[dataset]]
+    column = f"val_accuracy ({DATASETS[dataset]} rows)"
+    problem = ranking_problem(check_accuracies([r.val_accuracy for r in rows], path, column), path, column)
+    if problem:
+        raise EvoproxyError(problem)
+    return rows
 
 
 def reference_spearman(dataset: str = "cifar10", data_dir: Optional[Union[str, Path]] = None,

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from evoproxy.errors import EvoproxyError
+from ..base import check_accuracies
 from evoproxy.spaces.darts import parse_nb301_arch
 from evoproxy.spaces.nb101 import parse_nb101_arch, prune
 from evoproxy.spaces.nb201 import arch_str
@@ -37,7 +38,7 @@ def read_json(path: Path) -> dict:
     """The parsed file, checked to hold at least one of NASLib's datasets."""
     try:
         obj = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: JSON, huge integers
         raise EvoproxyError(f"{path} is not readable JSON ({str(err)[:100]}); re-download it") from None
     if not isinstance(obj, dict) or not any(isinstance(obj.get(d), dict) and obj[d] for d in DATASETS):
         raise EvoproxyError(f"{path} is not a NAS-Bench-Suite-Zero file of NASLib (zc_nasbench201/101/301.json: "
@@ -60,30 +61,48 @@ def space_of(obj: dict, path: Path) -> str:
                         "give NASLib's zc_nasbench201/101/301.json")
 
 
+def _entries(obj: dict, dataset: str, path: Path) -> dict:
+    """The architectures of ``dataset`` (a mapping); one line when the file holds something else there."""
+    entries = obj.get(dataset, {})
+    if not isinstance(entries, dict):
+        raise EvoproxyError(f"{path}: {dataset} holds a {type(entries).__name__}, not NASLib's mapping of "
+                            "architectures; re-download it")
+    return entries
+
+
+def _checked(rows: list[dict], path: Path) -> list[dict]:
+    """The rows, after their accuracies (per dataset) pass the benchmark check: a release with a NaN,
+    infinite or out-of-range accuracy is refused before anything is written."""
+    for dataset in dict.fromkeys(r.get("dataset", r.get("task")) for r in rows):
+        acc = [float(r["val_accuracy"]) for r in rows if r.get("dataset", r.get("task")) == dataset]
+        check_accuracies(acc, str(path), f"val_accuracy ({dataset})")
+    return rows
+
+
 def space_rows(obj: dict, space: str, path: Path) -> tuple[list[dict], list[str]]:
     """The CIFAR-10 rows of an NB101 or NB301 file, and their columns (the proxies the file holds)."""
     parse = (lambda key: prune(*parse_nb101_arch(key))) if space == "nb101" else parse_nb301_arch
     rows, found = [], set()
-    for key, entry in obj.get("cifar10", {}).items():
+    for key, entry in _entries(obj, "cifar10", path).items():
         try:
             parse(key)
             scores = {p: _score(entry, p) for p in PROXIES if p in entry}
             rows.append({"search_space": f"nasbench{space[2:]}", "task": "cifar10", "arch": key,
                          "val_accuracy": repr(float(entry["val_accuracy"])), **scores})
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
             raise EvoproxyError(f"{path}: cifar10 entry {key[:60]!r} is not in NASLib's layout "
                                 f"({type(err).__name__}: {err}); re-download it") from None
         found.update(scores)
     if not rows:
         raise EvoproxyError(f"{path} has no cifar10 architectures; give NASLib's zc_nasbench{space[2:]}.json")
-    return rows, ["search_space", "task", "arch", "val_accuracy", *(p for p in PROXIES if p in found)]
+    return _checked(rows, path), ["search_space", "task", "arch", "val_accuracy", *(p for p in PROXIES if p in found)]
 
 
 def suite_zero_rows(obj: dict, path: Path) -> list[dict]:
     """The table rows of ``zc_nasbench201.json`` (datasets in NASLib's order, archs as in the file)."""
     rows = []
     for dataset in (d for d in DATASETS if d in obj):
-        for key, entry in obj[dataset].items():
+        for key, entry in _entries(obj, dataset, path).items():
             m = _KEY.fullmatch(key.strip())
             try:
                 if m is None or not isinstance(entry, dict):
@@ -92,10 +111,10 @@ def suite_zero_rows(obj: dict, path: Path) -> list[dict]:
                 rows.append({"dataset": dataset, "arch_str": arch_str(digits),
                              "naslib_op_indices": digits, "val_accuracy": repr(float(entry["val_accuracy"])),
                              **{p: _score(entry, p) for p in PROXIES}})
-            except (KeyError, TypeError, ValueError, AttributeError) as err:
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
                 raise EvoproxyError(f"{path}: {dataset} entry {key[:40]!r} is not in NASLib's layout "
-                                    f"({type(err).__name__}: {err}); re-download it") from None
-    return rows
+                                    f"({type(err).__name__}: {str(err)[:80]}); re-download it") from None
+    return _checked(rows, path)
 
 
 def write_rows(rows: list[dict], out: Path, columns=COLUMNS) -> int:

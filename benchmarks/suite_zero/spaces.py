@@ -10,12 +10,10 @@ sizes (every row's parameter count equals the table's ``params`` column).
 """
 from __future__ import annotations
 
-import csv
 import math
 from functools import lru_cache
 from typing import Callable, Optional
 
-import numpy as np
 from torch import nn
 
 from evoproxy.data.paths import data_file
@@ -23,7 +21,8 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.darts import build_darts, parse_nb301_arch
 from evoproxy.spaces.nb101 import build_nb101, parse_nb101_arch
 
-from ..base import TableBenchmark
+from ..base import TableBenchmark, parse_accuracies, ranking_problem
+from .proxies import read_csv
 
 FILES = {"nb101-cifar10": "naslib-suite-zero/nb101_zc_proxies_500_cifar10.csv",
          "nb301-cifar10": "naslib-suite-zero/nb301_zc_proxies_725_cifar10.csv"}
@@ -46,21 +45,21 @@ BUILDERS: dict[str, Callable[[str], nn.Module]] = {"nb101-cifar10": _build_nb101
 
 @lru_cache(maxsize=4)
 def read_rows(path: str) -> tuple[dict, ...]:
-    with open(path, newline="") as f:
-        rows = tuple(csv.DictReader(f))
-    if not rows or not {"arch", "val_accuracy"} <= set(rows[0]):
-        raise EvoproxyError(f"{path} is not a NAS-Bench-Suite-Zero table (it needs arch and val_accuracy columns)")
-    return rows
+    return tuple(read_csv(path, ("arch", "val_accuracy"), "a NAS-Bench-Suite-Zero table (it needs arch and "
+                          "val_accuracy columns)"))
 
 
 class SuiteZeroSpace(TableBenchmark):
-    """One Suite-Zero table of a search space other than NB201."""
+    """One Suite-Zero table of a search space other than NB201; its accuracies are checked on load
+    (:func:`evoproxy.benchmarks.base.check_accuracies`, ``where`` names the file)."""
 
-    def __init__(self, name: str, rows: tuple[dict, ...], split_seed: int = 0) -> None:
+    def __init__(self, name: str, rows: tuple[dict, ...], split_seed: int = 0, where: str = "") -> None:
         self.name, self.label = name, LABELS[name]
         super().__init__(range(len(rows)), split_seed)
         self._rows = rows
-        self._acc = np.array([float(r["val_accuracy"]) for r in rows])
+        where = where or f"the {name} table"
+        self._acc = parse_accuracies([r["val_accuracy"] for r in rows], where, "val_accuracy")
+        self.unrankable = ranking_problem(self._acc, where, "val_accuracy")
 
     def arch_of(self, arch_id: int) -> str:
         return self._rows[self._check(arch_id)]["arch"]
@@ -78,4 +77,5 @@ def load_suite_zero_space(name: str, data_dir: Optional[object] = None, split_se
                           metric: str = "val_accuracy") -> SuiteZeroSpace:
     if metric not in ("val_accuracy", "test_200ep"):  # test_200ep: a search config's default metric
         raise EvoproxyError(f"{name} has one metric, the table's validation accuracy (val_accuracy); got {metric!r}")
-    return SuiteZeroSpace(name, read_rows(str(data_file(FILES[name], data_dir))), split_seed)
+    path = str(data_file(FILES[name], data_dir))
+    return SuiteZeroSpace(name, read_rows(path), split_seed, path)
