@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -22,7 +23,7 @@ from evoproxy.benchmarks.suite_zero.spaces import FILES as SPACE_FILES
 from evoproxy.data import image_release
 from evoproxy.data.download import SOURCES, download, file_digest
 from evoproxy.data.paths import ENV_VAR, resolve_data_dir, user_data_dir
-from evoproxy.errors import EvoproxyError
+from evoproxy.errors import EvoproxyError, EvoproxyNote
 
 Progress = Optional[Callable[[int, Optional[int]], None]]
 RECORD = "imports.json"
@@ -106,16 +107,43 @@ def file_digest_dir(path: Path) -> str:
     return h.hexdigest()
 
 
-def _record(root: Path, source: Path, importer: Importer, sums: dict, written: dict[str, int]) -> None:
+def read_record(root: Path) -> tuple[dict, Optional[str]]:
+    """The import records in ``root`` and, when the file is damaged, why (it is then kept, see
+    :func:`record_import`); a record that cannot be read at all is one line, before any work."""
     path = root / RECORD
+    if not path.exists():
+        return {}, None
     try:
-        record = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        record = {}
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise EvoproxyError(f"cannot read the import records {path} ({err.strerror or err}); make it readable, "
+                            "or move it away to start a new record") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        return {}, f"{type(err).__name__}: {str(err)[:80]}"
+    if not isinstance(record, dict) or not all(isinstance(v, dict) for v in record.values()):
+        return {}, "not a JSON object of file records"
+    return record, None
+
+
+def record_import(root: Path, source: Path, importer: Importer, sums: dict,
+                  written: dict[str, int]) -> None:
+    """Add this import to ``imports.json``; a damaged one is first kept as ``imports.json.corrupt-<time>``
+    (never reset silently) and a note names it."""
+    path = root / RECORD
+    record, damage = read_record(root)
+    if damage is not None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        names = (path.with_name(f"{RECORD}.corrupt-{stamp}{f'-{n}' if n else ''}") for n in range(1000))
+        kept = next(k for k in names if not k.exists())
+        os.replace(path, kept)
+        warnings.warn(f"{path} was damaged ({damage}); it is kept as {kept.name} and a new record starts with "
+                      "this import (the imported files themselves are unaffected)", EvoproxyNote, stacklevel=2)
     for out, n in written.items():
         record[str(Path(out).relative_to(root))] = {"source": str(source), "format": importer.name,
                                                     "rows": n, **sums, "imported": time.strftime("%Y-%m-%d %H:%M:%S")}
-    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    tmp = path.with_name(RECORD + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def import_path(path: str, data_dir: Optional[str] = None,
@@ -130,9 +158,10 @@ def import_path(path: str, data_dir: Optional[str] = None,
                             + "; ".join(i.what for i in IMPORTERS))
     sums = _checksums(src)
     root = import_target(data_dir)
+    read_record(root)  # a record that cannot be read is refused before the (long) conversion
     root.mkdir(parents=True, exist_ok=True)
     written = importer.convert(src, root, progress)
-    _record(root, src, importer, sums, written)
+    record_import(root, src, importer, sums, written)
     return importer, root, written
 
 
