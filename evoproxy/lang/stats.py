@@ -121,6 +121,6 @@ for _s in [
          f"softmax over the first entry of each of the first {FISHER_PARAMS} trainable parameter tensors, eval "
          "mode: the mean over the probe images of (L J)^T (L J), J the logits' Jacobian, L L^T = diag(p) - p p^T "
          "(VKDNW's F as its authors' code forms it)", r"F_{\theta}",
-         "one backward pass per class and probe image (vectorised)"),
+         "one backward pass per class (per class and probe image where its taps do not apply)"),
 ]:
     register_stat(_s)
