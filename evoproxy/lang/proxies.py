@@ -206,6 +206,29 @@ for _p in [
     register_proxy(_p)
 
 
+EVOLVED = "evoproxy search (this project)"
+"""The source of the shipped evolved proxies; their provenance files are in ``experiments/proxies/``
+and they are not part of ``--proxy all`` (``lines=()``)."""
+
+for _p in [
+    ClassicProxy("evo_nb201", "layer_sum(eig_min(softmax(abslog(grad))))",
+                 "the evolved NB201 formula: the smallest singular value of each layer's gradient after a "
+                 "row softmax of log|g|, summed (the learned-baselines study's best single formula by "
+                 "selection-split fitness)", EVOLVED, ()),
+    ClassicProxy("evo_nb201_ensemble",
+                 "add(add(add(log(rank(layer_sum(mul(eig_min(corr(sqrt(channels(act_single)))), "
+                 "mean(corr(grad)))))), log(rank(layer_sum(eig_min(corr(channels(softmax(act_single)))))))), "
+                 "log(rank(layer_sum(mul(eig_min(corr(relu(channels(act_single)))), sum(corr(grad))))))), "
+                 "log(rank(add(add(log(rank(layer_sum(log(eff_rank(cov(channels(block_out))))))), "
+                 "log(rank(layer_min(layer_diff(log(eff_rank(cov(channels(block_out))))))))), "
+                 "add(log(rank(layer_mean(sub(2.0, add(eig_max(block_jac), invert(add(eig_max(block_jac), "
+                 "1e-06))))))), log(rank(flops)))))))",
+                 "the evolved NB201 ensemble (set-level): three evolved MeCo-like terms and AZ-NAS, summed "
+                 "log-ranks (the study's best ensemble by selection-split fitness)", EVOLVED, ()),
+]:
+    register_proxy(_p)
+
+
 def proxies_for(line: str) -> list[str]:
     """Names of the classic proxies that ``--proxy all`` scores on a benchmark of ``line``."""
     return [p.name for p in PROXIES.values() if line in p.lines]
