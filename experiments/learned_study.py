@@ -152,9 +152,17 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
         path = runs / f"holdout{HOLDOUT}-baseline-{name}.csv"
         if name in published:
             out[name] = [published[name]]
-        elif path.exists():
+        elif path.exists() and covers(path, name, holdout, data_dir):
             out[name] = [scores(name, path, holdout, data_dir)[name]]
+        elif path.exists():
+            print(f"{name}: {path} does not cover these {len(holdout)} networks yet; left out", flush=True)
     return out
+
+
+def covers(path: Path, name: str, ids: list[int], data_dir) -> bool:
+    bench = open_benchmark("nb201-cifar10", data_dir, studylib.SEED, "test_200ep", None)
+    header = ["arch_id", "accuracy", *(s.name for s in evaluate.network_specs(evaluate.proxy_specs(name, bench)))]
+    return len(evaluate.read_scores(str(path), header, set(ids))) == len(ids)
 
 
 def mean_spread(values: list[float]) -> str:
