@@ -52,6 +52,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except EvoproxyError as e:
         print(f"evoproxy: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:       # Ctrl-C while a plugin imports
+        print("evoproxy: interrupted", file=sys.stderr)
+        return 130
     args.plugin = specs
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -39,11 +39,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         report = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
                                    benchmarks=run.benchmarks, on_progress=StepBars(args.quiet))
         failed = False
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # one line and exit 130, as for any interrupted command
         if run.store.last_generation() is None and not run.resuming:
-            raise EvoproxyError("interrupted before generation 0 was committed; nothing was kept") from None
-        raise EvoproxyError("interrupted; nothing committed is lost: "
-                            f"evoproxy search --resume {run.store.run_dir}") from None
+            print("evoproxy: interrupted before generation 0 was committed; nothing was kept", file=sys.stderr)
+        else:
+            print(f"evoproxy: interrupted; nothing committed is lost: evoproxy search --resume {run.store.run_dir}",
+                  file=sys.stderr)
+        return 130
     finally:
         bar.close()
         run.close(failed)

@@ -150,14 +150,14 @@ def test_ctrl_c_before_generation_0_leaves_no_folder(tmp_path, capsys, monkeypat
         raise KeyboardInterrupt
     monkeypatch.setattr(search.Search, "run", interrupted)
     out = tmp_path / "new" / "R"                           # neither folder exists yet
-    assert main(["search", "--config", CONFIG, "--quiet", "--out", str(out)]) == 2
+    assert main(["search", "--config", CONFIG, "--quiet", "--out", str(out)]) == 130
     assert "before generation 0" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
     mine = tmp_path / "mine"                              # a folder of the user's: kept, with their files
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
     (mine / "config.toml").write_text("population = 4\n")
-    assert main(["search", "--config", CONFIG, "--quiet", "--out", str(mine)]) == 2
+    assert main(["search", "--config", CONFIG, "--quiet", "--out", str(mine)]) == 130
     assert sorted(p.name for p in mine.iterdir()) == ["config.toml", "notes.txt"]
     assert (mine / "config.toml").read_text() == "population = 4\n"
 
@@ -175,3 +175,11 @@ def test_an_edited_config_toml_is_kept_on_resume_and_said_so(finished, tmp_path,
     assert "population = 20" in (run / "config.stored.toml").read_text()
     with RunStore.reader(run) as store:
         assert store.last_generation() == 3 and store.load_config()["population"] == 20
+
+
+def test_ctrl_c_while_a_plugin_imports_is_one_line_and_exit_130(tmp_path, capsys):
+    plugin = tmp_path / "slow_plugin_ctrl_c.py"
+    plugin.write_text("raise KeyboardInterrupt\n")
+    assert main(["--plugin", str(plugin), "list", "ops"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "evoproxy: interrupted" and "Traceback" not in err
