@@ -12,6 +12,7 @@ from typing import Optional
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.evolve.results import SearchResult
+from evoproxy.evolve.splits import combined
 from evoproxy.evolve.store.rundir import generation_row
 from evoproxy.evolve.store.lock import held_by
 from evoproxy.evolve.store import RunStore, damaged_store
@@ -95,10 +96,16 @@ def _status(run: StoredRun, run_dir: Path, holder: str) -> dict:
     finished = run.status == "finished"
     state = "running" if holder else "finished" if finished else "stopped" if rows else "empty"
     last = generation_row(summaries[-1], config.get("combine", "mean")) if summaries else {}
+    best = run.result.best if run.result else None
+    if best is not None:   # finished: the hall of fame's #1, the formula `export` gives
+        selection = [f.get("kendall") for f in best.selection.values()]
+        last = {"best_fitness": best.search_fitness, "best": best.formula,
+                "best_selection": combined(selection, config.get("combine", "mean")) if selection else None}
     return {"run": str(run_dir), "state": state, "pid": holder or None,
             "generation": rows[-1][0] if rows else None, "generations": config.get("generations"),
             "best_fitness": last.get("best_fitness"), "best_selection": last.get("best_selection"),
-            "best": last.get("best"), "elapsed_s": _elapsed(rows, summaries),
+            "best": last.get("best"), "best_is": "hall of fame #1" if best is not None else "best so far",
+            "elapsed_s": _elapsed(rows, summaries),
             "updated": rows[-1][1] if rows else None,
             "benchmarks": ",".join(config.get("benchmarks", []))}
 

@@ -51,8 +51,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     s = runs.run_status(args.run_dir)
     gen = "-" if s["generation"] is None else f"{s['generation']} of {s['generations']}"
     print(f"run:        {s['run']} ({s['benchmarks']})\nstate:      {s['state']}\n"
-          f"generation: {gen}\nbest:       fitness {_fmt(s['best_fitness'])}, selection Kendall "
-          f"{_fmt(s['best_selection'])}\n            {s['best'] or '-'}\nelapsed:    {_elapsed(s['elapsed_s'])} "
+          f"generation: {gen}\nbest:       {s['best_is']}: search fitness {_fmt(s['best_fitness'])}, selection "
+          f"Kendall {_fmt(s['best_selection'])}\n            {s['best'] or '-'}\nelapsed:    {_elapsed(s['elapsed_s'])} "
           f"(last commit {s['updated'] or '-'})\nnext:       {runs.next_step(s)}")
     return 0
 

@@ -1,6 +1,7 @@
 """Run folders as users leave them (issue 39): read-only ones can be read, a failed new run leaves nothing,
 `runs` lists every run once and never stops at a bad one, an edited config.toml is kept on resume, and a
 report is never written through a symbolic link."""
+import json
 import os
 import shutil
 import sqlite3
@@ -183,3 +184,13 @@ def test_ctrl_c_while_a_plugin_imports_is_one_line_and_exit_130(tmp_path, capsys
     assert main(["--plugin", str(plugin), "list", "ops"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "evoproxy: interrupted" and "Traceback" not in err
+
+
+def test_status_and_runs_call_the_exported_first_formula_best_once_a_run_is_finished(finished, capsys):
+    from evoproxy.app.runs import run_status
+    from evoproxy.app.exports import export_run
+    s = run_status(finished)
+    exported = json.loads(export_run(str(finished), "json"))["formula"]
+    assert s["best_is"] == "hall of fame #1" and s["best"] == exported
+    assert main(["status", str(finished)]) == 0
+    assert "hall of fame #1" in capsys.readouterr().out
