@@ -11,8 +11,8 @@ proxies' values, probed as the holdout is: batch 32, init seed 0), and predicts 
 final-holdout networks no search saw. Every row is scored on those same networks:
 
 * rank correlation (Kendall / Spearman) with CIFAR-10, CIFAR-100 and ImageNet16-120 accuracy;
-* the decision: accuracy of the best network among a proxy's top 1 / top 10 of 500 candidates drawn
-  from the 1,000 (50 draws), its regret to the best of the 500, and nDCG@10 over the 1,000;
+* the decision: accuracy of the best network among a proxy's top 1 / top 10 of 1,000 candidates drawn
+  with replacement from the 1,000 (50 draws), its regret to the best of the draw, and nDCG@10 over the 1,000;
 * the label budget: the learned models trained on 32 ... 512 random networks of the 1,000 and tested
   on the rest (20 splits each), beside the evolved rows (128 labels).
 
@@ -29,14 +29,13 @@ import torch
 import studylib
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.app.runs import finished_report
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.evolve import learned
 from evoproxy.evolve.config import from_dict
 from evoproxy.evolve.ensemble import forward_select, log_ranks
-from evoproxy.app.runs import finished_report
 from evoproxy.evolve.splits import selection_ids
 from evoproxy.evolve.store import RunStore
-from evoproxy.lang.proxies import PROXIES
 from evoproxy.scoring.decision import ndcg_at_k, top_k_pick
 from evoproxy.scoring.fitness import kendall, spearman
 from evoproxy.scoring.summary import rankable
@@ -49,7 +48,10 @@ BASELINES = ("aznas", "meco", "vkdnw", "params")
 HOLDOUT_PROXIES = (*FEATURES, "aznas")
 MODELS = ("random_forest", "boosted", "graf")
 HOLDOUT, BUDGETS, SPLITS, DRAWS = 1000, (32, 64, 128, 256, 512), 20, 50
-ENSEMBLE_JOINS, CANDIDATES = 8, 500
+TRANSFER, TRANSFER_SPACES = 200, ("nb101-cifar10", "nb301-cifar10")
+TRANSFER_PROXIES = ";".join([*HOLDOUT_PROXIES, "evo_nb201", "evo_nb201_ensemble"])
+"""The shipped NB201-evolved formula and ensemble meet NB101 and NB301 here, beside the forest."""
+ENSEMBLE_JOINS, CANDIDATES = 32, 1000
 
 
 def train_ids(run: Path, data_dir) -> list[int]:
@@ -74,9 +76,9 @@ def score_ids(names: str, ids: list[int], save: Path, data_dir) -> None:
     plan.run()
 
 
-def scores(names: str, path: Path, ids: list[int], data_dir) -> dict[str, np.ndarray]:
+def scores(names: str, path: Path, ids: list[int], data_dir, benchmark: str = "nb201-cifar10") -> dict[str, np.ndarray]:
     """{proxy: its scores on ``ids``} from a saved file (set-level proxies ranked over ``ids``)."""
-    bench = open_benchmark("nb201-cifar10", data_dir, studylib.SEED, "test_200ep", None)
+    bench = open_benchmark(benchmark, data_dir, studylib.SEED, "test_200ep", None)
     specs = evaluate.proxy_specs(names, bench)
     done = studylib.saved_scores(path, specs, ids, "run this script (and search_study.py) with --run")
     run = evaluate.run_eval(bench, specs, ids, torch.empty(0), torch.empty(0), done=done)
@@ -98,6 +100,10 @@ def learned_scores(model: str, x_train, y_train, x_test, seed: int, arch_train=N
     if spec.uses_arch:
         x_train, x_test = np.hstack([x_train, arch_train]), np.hstack([x_test, arch_test])
     return learned.fit_predict(spec, seed, x_train, y_train, x_test)
+
+
+def transfer_file(runs: Path, space: str) -> Path:
+    return runs / f"transfer{TRANSFER}-{space}.csv"
 
 
 def holdout_file(runs: Path) -> Path:
@@ -123,7 +129,8 @@ def train_features(runs: Path, seed: int, ids: list[int], data_dir) -> np.ndarra
 
 def weighted_ensemble(x_train, y_train, x_test, names: list[str]) -> tuple[np.ndarray, str]:
     """Sum of log-ranks, each member weighted by how often forward selection with replacement chose it
-    on the labelled networks (Spearman), over the published proxies and the evolved formula."""
+    on the labelled networks (Spearman; it stops when no join raises that by MIN_GAIN, or at
+    ENSEMBLE_JOINS), over the columns (the published proxies and the evolved formula)."""
     chosen = forward_select(np.asarray(x_train, float).T, [y_train], "spearman", "mean", ENSEMBLE_JOINS,
                             repeats=True)
     test = log_ranks(np.asarray(x_test, float).T, [len(x_test)])
@@ -144,6 +151,8 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
             out.setdefault(model, []).append(learned_scores(model, train[:, :len(FEATURES)], y_train, x_test, seed,
                                                             graph(ids, data_dir), arch_test))
         pool_test = np.column_stack([x_test, out["evolved"][-1]])
+        out.setdefault("random_forest + evolved", []).append(learned_scores("random_forest", train, y_train,
+                                                                            pool_test, seed))
         row, members = weighted_ensemble(train, y_train, pool_test, [*FEATURES, "evolved"])
         out.setdefault("weighted ensemble", []).append(row)
         print(f"seed {seed}: weighted ensemble = {members}", flush=True)
@@ -179,14 +188,16 @@ def correlation_table(rows: dict, acc: dict) -> None:
 
 
 def decision_table(rows: dict, acc: dict) -> None:
-    n = min(CANDIDATES, len(acc["cifar10"]) // 2)
+    """Top-1 / top-10 of CANDIDATES networks drawn with replacement from the holdout (so 1,000 of 1,000
+    differ between draws), mean over DRAWS draws."""
+    n = CANDIDATES
     print("\n| proxy | " + " | ".join(f"{ds} top-1 / top-10 of {n} (regret)" for ds in studylib.DATASETS)
           + " | cifar10 nDCG@10 |")
     print("|---" * (2 + len(studylib.DATASETS)) + "|")
     for name, runs_ in rows.items():
         cells = []
         for ds in studylib.DATASETS:
-            picks = [[top_k_pick(r, acc[ds], k, n, DRAWS) for r in runs_] for k in (1, 10)]
+            picks = [[top_k_pick(r, acc[ds], k, n, DRAWS, replace=True) for r in runs_] for k in (1, 10)]
             cells.append(" / ".join(f"{np.mean([p.accuracy for p in ps]):.2f}" for ps in picks)
                          + f" ({np.mean([p.regret for p in picks[1]]):.2f})")
         cells.append(mean_spread([ndcg_at_k(r, acc["cifar10"], 10) for r in runs_]))
@@ -194,51 +205,97 @@ def decision_table(rows: dict, acc: dict) -> None:
 
 
 def budget_curve(runs: Path, holdout: list[int], rows: dict, acc: dict, data_dir) -> None:
-    """Learned models on ``n`` random networks of the holdout pool, tested on the rest (CIFAR-10 rho)."""
+    """Learned models, and the weighted ensemble of the nine proxies (one formula), on ``n`` random
+    networks of the holdout pool, tested on the rest (CIFAR-10 rho)."""
     x, arch, y = holdout_features(runs, holdout, data_dir), graph(holdout, data_dir), acc["cifar10"]
-    print("\n| labelled networks | " + " | ".join(MODELS) + " |\n|---" * 1 + "|---" * len(MODELS) + "|")
+    columns = [*MODELS, "weighted ensemble"]
+    print("\n| labelled networks | " + " | ".join(columns) + " |\n|---" + "|---" * len(columns) + "|")
     for n in [b for b in BUDGETS if b <= len(holdout) // 2]:
-        cells = []
-        for model in MODELS:
-            rhos = []
-            for split in range(SPLITS):
-                order = np.random.default_rng(split).permutation(len(holdout))
-                tr, te = order[:n], order[n:]
+        rhos: dict[str, list[float]] = {c: [] for c in columns}
+        for split in range(SPLITS):
+            order = np.random.default_rng(split).permutation(len(holdout))
+            tr, te = order[:n], order[n:]
+            for model in MODELS:
                 pred = learned_scores(model, x[tr], y[tr], x[te], split, arch[tr], arch[te])
-                rhos.append(spearman(pred, y[te]))
-            cells.append(f"{np.mean(rhos):.3f} ({np.std(rhos):.3f})")
-        print(f"| {n} | " + " | ".join(cells) + " |")
-    for name in ("evolved", "ensemble"):
+                rhos[model].append(spearman(pred, y[te]))
+            rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], y[tr], x[te], list(FEATURES))[0],
+                                                      y[te]))
+        print(f"| {n} | " + " | ".join(f"{np.mean(r):.3f} ({np.std(r):.3f})" for r in rhos.values()) + " |")
+    for name in ("evolved", "ensemble", "weighted ensemble"):
         if name in rows:
-            print(f"| {name} (128 labels, searched) | " + mean_spread([spearman(rankable(r), y)
-                                                                       for r in rows[name]]) + " |")
+            print(f"| {name} (128 labels, a search's) | " + mean_spread([spearman(rankable(r), y)
+                                                                         for r in rows[name]]) + " |")
 
 
-def run_all(runs: Path, config: str, seeds: range, data_dir) -> None:
-    """The searches, their winners on the holdout, the published proxies on the holdout and on each
-    search's labelled networks; everything resumable."""
-    def score_holdout(names: str, save: Path) -> None:
-        studylib.score(names, "nb201-cifar10", HOLDOUT, "holdout", save, seed=studylib.SEED,
+def transfer_table(runs: Path, seeds: range, data_dir) -> None:
+    """The NB201-trained models (each seed's labelled networks) applied unchanged to NB101 / NB301 holdout
+    networks, beside the shipped NB201-evolved formula and ensemble and the published proxies."""
+    print("\n| proxy | " + " | ".join(f"{sp} tau | {sp} rho" for sp in TRANSFER_SPACES) + " |")
+    print("|---" * (1 + 2 * len(TRANSFER_SPACES)) + "|")
+    rows: dict[str, list[list[str]]] = {}
+    for space in TRANSFER_SPACES:
+        bench = open_benchmark(space, data_dir, studylib.SEED, "test_200ep", None)
+        ids = bench.sample(TRANSFER, "holdout", studylib.SEED)
+        acc = np.array([bench.accuracy(a) for a in ids])
+        got = scores(TRANSFER_PROXIES, transfer_file(runs, space), ids, data_dir, space)
+        x_test = np.column_stack([got[n] for n in FEATURES])
+        per_row = {name: [got[name]] for name in ("evo_nb201", "evo_nb201_ensemble", *BASELINES) if name in got}
+        for seed in seeds:
+            ids201 = train_ids(runs / f"seed-{seed}", data_dir)
+            train = train_features(runs, seed, ids201, data_dir)[:, :len(FEATURES)]
+            y = accuracies(ids201, data_dir)["cifar10"]
+            for model in ("random_forest", "boosted"):
+                per_row.setdefault(f"{model} (NB201 labels)", []).append(learned_scores(model, train, y, x_test, seed))
+        for name, runs_ in per_row.items():
+            rows.setdefault(name, []).append([mean_spread([f(rankable(r), acc) for r in runs_])
+                                              for f in (kendall, spearman)])
+    for name, cells in rows.items():
+        print(f"| {name} | " + " | ".join(c for pair in cells for c in pair) + " |")
+
+
+def run_published(runs: Path, data_dir) -> None:
+    """The published proxies (and VKDNW) on the NB201 holdout, and on the transfer networks."""
+    score_holdout(";".join(HOLDOUT_PROXIES), holdout_file(runs), data_dir)
+    score_holdout("vkdnw", runs / f"holdout{HOLDOUT}-baseline-vkdnw.csv", data_dir)
+    for space in TRANSFER_SPACES:
+        studylib.score(TRANSFER_PROXIES, space, TRANSFER, "holdout", transfer_file(runs, space), seed=studylib.SEED,
                        batch_size=studylib.BATCH, data_dir=data_dir)
-    score_holdout(";".join(HOLDOUT_PROXIES), holdout_file(runs))
-    for seed in seeds:
-        studylib.search(runs / f"seed-{seed}", f"seed {seed}", config, {"seed": seed}, data_dir)
-        store, report = finished_report(str(runs / f"seed-{seed}"))
-        store.close()
-        files = [studylib.write_proxy(runs / f"{'evolved' if kind == 'best' else kind}-s{seed}.json",
-                                      f"{'evolved' if kind == 'best' else kind}-s{seed}", formula)
-                 for kind, formula in studylib.winners(report).items()]
-        score_holdout(";".join(map(str, files)), runs / f"holdout{HOLDOUT}-s{seed}.csv")
-        score_ids(train_names(runs, seed), train_ids(runs / f"seed-{seed}", data_dir), runs / f"train-s{seed}.csv",
-                  data_dir)
-    if "vkdnw" in PROXIES:
-        score_holdout("vkdnw", runs / f"holdout{HOLDOUT}-baseline-vkdnw.csv")
+
+
+def run_seed(runs: Path, config: str, seed: int, data_dir) -> None:
+    """One search, its winners on the holdout, the published proxies on its labelled networks."""
+    studylib.search(runs / f"seed-{seed}", f"seed {seed}", config, {"seed": seed}, data_dir)
+    store, report = finished_report(str(runs / f"seed-{seed}"))
+    store.close()
+    files = [studylib.write_proxy(runs / f"{'evolved' if kind == 'best' else kind}-s{seed}.json",
+                                  f"{'evolved' if kind == 'best' else kind}-s{seed}", formula)
+             for kind, formula in studylib.winners(report).items()]
+    score_holdout(";".join(map(str, files)), runs / f"holdout{HOLDOUT}-s{seed}.csv", data_dir)
+    score_ids(train_names(runs, seed), train_ids(runs / f"seed-{seed}", data_dir), runs / f"train-s{seed}.csv",
+              data_dir)
+
+
+def score_holdout(names: str, save: Path, data_dir) -> None:
+    studylib.score(names, "nb201-cifar10", HOLDOUT, "holdout", save, seed=studylib.SEED, batch_size=studylib.BATCH,
+                   data_dir=data_dir)
+
+
+def run_parts(what: str, runs: Path, config: str, seeds: range, data_dir) -> None:
+    """``all`` (everything, in order), ``published`` or one seed's number; each part resumable, so two
+    processes may run different parts side by side."""
+    if what in ("all", "published"):
+        run_published(runs, data_dir)
+    for seed in seeds if what == "all" else [int(what)] if what.isdigit() else []:
+        run_seed(runs, config, seed, data_dir)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=Path, default=Path("runs/meco"), help="where the runs and score files go")
-    ap.add_argument("--run", action="store_true", help="run (or continue) the searches and every scoring first")
+    ap.add_argument("--run", nargs="?", const="all", metavar="PART",
+                    help="run (or continue) the searches and every scoring first: all of it (no value), 'published' "
+                         "(the published proxies on the holdout and the transfer networks) or one seed's number (its "
+                         "search and scorings), so two processes can share the work")
     ap.add_argument("--config", default="experiments/nb201-meco.toml", help="the searches' config")
     ap.add_argument("--holdout-archs", type=int, default=HOLDOUT,
                     help=f"report on the first N of the {HOLDOUT} holdout networks (they are scored in that order, "
@@ -252,12 +309,18 @@ def main() -> None:
         ap.error(f"--holdout-archs takes 2 ... {HOLDOUT}")
     holdout = bench.sample(HOLDOUT, "holdout", studylib.SEED)[:args.holdout_archs]
     if args.run:
-        run_all(args.runs, args.config, seeds, args.data_dir)
+        if not (args.run in ("all", "published") or args.run.isdigit()):
+            ap.error(f"--run takes nothing, 'published' or a seed number, not {args.run!r}")
+        run_parts(args.run, args.runs, args.config, seeds, args.data_dir)
+        if args.run != "all":
+            return  # one part of several: the tables wait for the rest
     acc = accuracies(holdout, args.data_dir)
     rows = rows_by_proxy(args.runs, seeds, holdout, args.data_dir)
     correlation_table(rows, acc)
     decision_table(rows, acc)
     budget_curve(args.runs, holdout, rows, acc, args.data_dir)
+    if all(transfer_file(args.runs, space).exists() for space in TRANSFER_SPACES):
+        transfer_table(args.runs, seeds, args.data_dir)
 
 
 if __name__ == "__main__":
