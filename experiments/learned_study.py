@@ -52,6 +52,8 @@ TRANSFER, TRANSFER_SPACES = 200, ("nb101-cifar10", "nb301-cifar10")
 TRANSFER_PROXIES = ";".join([*HOLDOUT_PROXIES, "evo_nb201", "evo_nb201_ensemble"])
 """The shipped NB201-evolved formula and ensemble meet NB101 and NB301 here, beside the forest."""
 ENSEMBLE_JOINS, CANDIDATES = 32, 1000
+LABELS, LABEL_ARMS = 128, (32,)
+"""The main arm's labelled networks (the config's 64 + 64) and the other arms of the label-budget curve."""
 
 
 def train_ids(run: Path, data_dir) -> list[int]:
@@ -137,14 +139,27 @@ def weighted_ensemble(x_train, y_train, x_test, names: list[str]) -> tuple[np.nd
     return test[list(chosen.members)].sum(axis=0), " + ".join(names[i] for i in chosen.members)
 
 
+def evolved_rows(base: Path, seeds, holdout: list[int], data_dir) -> dict[str, list[np.ndarray]]:
+    """{"evolved": [...], "ensemble": [...]}: each seed's winners (in ``base``) on the holdout."""
+    out: dict[str, list[np.ndarray]] = {}
+    for seed in seeds:
+        winners = ";".join(str(base / f"{kind}-s{seed}.json") for kind in ("evolved", "ensemble"))
+        for name, row in scores(winners, base / f"holdout{HOLDOUT}-s{seed}.csv", holdout, data_dir).items():
+            out.setdefault(name.rsplit("-", 1)[0], []).append(row)
+    return out
+
+
+def label_arm(runs: Path, labels: int) -> Path:
+    """Where the searches with ``labels`` labelled networks go (the main arm, 128, is ``runs`` itself)."""
+    return runs if labels == LABELS else runs / f"labels-{labels}"
+
+
 def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dict[str, list[np.ndarray]]:
     """{row name: one score vector on the holdout per seed (one in all for a baseline)}."""
     out: dict[str, list[np.ndarray]] = {}
     x_test, arch_test = holdout_features(runs, holdout, data_dir), graph(holdout, data_dir)
+    out.update(evolved_rows(runs, seeds, holdout, data_dir))
     for seed in seeds:
-        winners = ";".join(str(runs / f"{kind}-s{seed}.json") for kind in ("evolved", "ensemble"))
-        for name, row in scores(winners, runs / f"holdout{HOLDOUT}-s{seed}.csv", holdout, data_dir).items():
-            out.setdefault(name.rsplit("-", 1)[0], []).append(row)
         ids = train_ids(runs / f"seed-{seed}", data_dir)
         train, y_train = train_features(runs, seed, ids, data_dir), accuracies(ids, data_dir)["cifar10"]
         for model in MODELS:
@@ -166,6 +181,14 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
         elif path.exists():
             print(f"{name}: {path} does not cover these {len(holdout)} networks yet; left out", flush=True)
     return out
+
+
+def covers_arm(runs: Path, labels: int, seed: int, ids: list[int], data_dir) -> bool:
+    """Whether the ``labels`` arm's seed has its winners scored on ``ids``."""
+    base = label_arm(runs, labels)
+    names = ";".join(str(base / f"{kind}-s{seed}.json") for kind in ("evolved", "ensemble"))
+    return (base / f"holdout{HOLDOUT}-s{seed}.csv").exists() and covers(base / f"holdout{HOLDOUT}-s{seed}.csv",
+                                                                          names, ids, data_dir)
 
 
 def covers(path: Path, name: str, ids: list[int], data_dir) -> bool:
@@ -221,10 +244,16 @@ def budget_curve(runs: Path, holdout: list[int], rows: dict, acc: dict, data_dir
             rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], y[tr], x[te], list(FEATURES))[0],
                                                       y[te]))
         print(f"| {n} | " + " | ".join(f"{np.mean(r):.3f} ({np.std(r):.3f})" for r in rhos.values()) + " |")
-    for name in ("evolved", "ensemble", "weighted ensemble"):
-        if name in rows:
-            print(f"| {name} (128 labels, a search's) | " + mean_spread([spearman(rankable(r), y)
-                                                                         for r in rows[name]]) + " |")
+    arms = {LABELS: rows}
+    for labels in LABEL_ARMS:
+        done = [s for s in range(len(rows.get("evolved", []))) if covers_arm(runs, labels, s, holdout, data_dir)]
+        if done:
+            arms[labels] = evolved_rows(label_arm(runs, labels), done, holdout, data_dir)
+    for labels, arm in sorted(arms.items()):
+        for name in ("evolved", "ensemble", "weighted ensemble"):
+            if name in arm:
+                print(f"| {name} ({labels} labels, {len(arm[name])} searches) | "
+                      + mean_spread([spearman(rankable(r), y) for r in arm[name]]) + " |")
 
 
 def transfer_table(runs: Path, seeds: range, data_dir) -> None:
@@ -262,17 +291,22 @@ def run_published(runs: Path, data_dir) -> None:
                        batch_size=studylib.BATCH, data_dir=data_dir)
 
 
-def run_seed(runs: Path, config: str, seed: int, data_dir) -> None:
-    """One search, its winners on the holdout, the published proxies on its labelled networks."""
-    studylib.search(runs / f"seed-{seed}", f"seed {seed}", config, {"seed": seed}, data_dir)
-    store, report = finished_report(str(runs / f"seed-{seed}"))
+def run_seed(runs: Path, config: str, seed: int, data_dir, labels: int = LABELS) -> None:
+    """One search with ``labels`` labelled networks (half search, half selection), its winners on the
+    holdout; in the main arm also the published proxies on its labelled networks."""
+    base = label_arm(runs, labels)
+    base.mkdir(parents=True, exist_ok=True)
+    studylib.search(base / f"seed-{seed}", f"seed {seed} ({labels} labels)", config,
+                    {"seed": seed, "search_archs": labels // 2, "selection_archs": labels // 2}, data_dir)
+    store, report = finished_report(str(base / f"seed-{seed}"))
     store.close()
-    files = [studylib.write_proxy(runs / f"{'evolved' if kind == 'best' else kind}-s{seed}.json",
+    files = [studylib.write_proxy(base / f"{'evolved' if kind == 'best' else kind}-s{seed}.json",
                                   f"{'evolved' if kind == 'best' else kind}-s{seed}", formula)
              for kind, formula in studylib.winners(report).items()]
-    score_holdout(";".join(map(str, files)), runs / f"holdout{HOLDOUT}-s{seed}.csv", data_dir)
-    score_ids(train_names(runs, seed), train_ids(runs / f"seed-{seed}", data_dir), runs / f"train-s{seed}.csv",
-              data_dir)
+    score_holdout(";".join(map(str, files)), base / f"holdout{HOLDOUT}-s{seed}.csv", data_dir)
+    if labels == LABELS:
+        score_ids(train_names(runs, seed), train_ids(runs / f"seed-{seed}", data_dir), runs / f"train-s{seed}.csv",
+                  data_dir)
 
 
 def score_holdout(names: str, save: Path, data_dir) -> None:
@@ -280,13 +314,17 @@ def score_holdout(names: str, save: Path, data_dir) -> None:
                    data_dir=data_dir)
 
 
-def run_parts(what: str, runs: Path, config: str, seeds: range, data_dir) -> None:
-    """``all`` (everything, in order), ``published`` or one seed's number; each part resumable, so two
-    processes may run different parts side by side."""
+def run_parts(what: str, runs: Path, config: str, seeds: range, data_dir, labels: int) -> None:
+    """``all`` (everything, in order), ``published`` or one seed's number (with ``labels`` labelled
+    networks); each part resumable, so two processes may run different parts side by side."""
     if what in ("all", "published"):
         run_published(runs, data_dir)
-    for seed in seeds if what == "all" else [int(what)] if what.isdigit() else []:
-        run_seed(runs, config, seed, data_dir)
+    if what == "all":
+        for arm in (LABELS, *LABEL_ARMS):
+            for seed in seeds:
+                run_seed(runs, config, seed, data_dir, arm)
+    elif what.isdigit():
+        run_seed(runs, config, int(what), data_dir, labels)
 
 
 def main() -> None:
@@ -300,6 +338,9 @@ def main() -> None:
     ap.add_argument("--holdout-archs", type=int, default=HOLDOUT,
                     help=f"report on the first N of the {HOLDOUT} holdout networks (they are scored in that order, "
                          f"so a study cut short can be read on what it has; default {HOLDOUT})")
+    ap.add_argument("--labels", type=int, default=LABELS, choices=(LABELS, *LABEL_ARMS),
+                    help=f"with --run SEED: that seed's search with this many labelled networks (default {LABELS}; "
+                         f"the other arms are the label-budget curve's)")
     studylib.add_seeds(ap)
     add_data_dir(ap)
     args = ap.parse_args()
@@ -311,7 +352,7 @@ def main() -> None:
     if args.run:
         if not (args.run in ("all", "published") or args.run.isdigit()):
             ap.error(f"--run takes nothing, 'published' or a seed number, not {args.run!r}")
-        run_parts(args.run, args.runs, args.config, seeds, args.data_dir)
+        run_parts(args.run, args.runs, args.config, seeds, args.data_dir, args.labels)
         if args.run != "all":
             return  # one part of several: the tables wait for the rest
     acc = accuracies(holdout, args.data_dir)
