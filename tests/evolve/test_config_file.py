@@ -56,6 +56,10 @@ def test_a_file_from_before_digests_counts_as_evoproxys_unless_a_run_key_differs
     (tmp_path / "config.toml").write_text(legacy.replace("population = 8", "population = 9"))
     with pytest.warns(EvoproxyNote, match="population"):
         write_config(tmp_path, _config(population=8))
+    older = "\n".join(line for line in legacy.split("\n") if not line.startswith("selection ="))
+    (tmp_path / "config.toml").write_text(older)               # a key added since that evoproxy: not an edit
+    _quiet_write(tmp_path, _config(population=8))
+    assert "# digest" in (tmp_path / "config.toml").read_text()
 
 
 def test_the_same_keys_with_comments_are_left_as_they_are_quietly(tmp_path):

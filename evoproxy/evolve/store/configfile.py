@@ -81,12 +81,13 @@ def edited(path: Path, config: dict) -> Optional[str]:
         if lines[1][len(DIGEST):].split(" ", 1)[0] == _digest(lines[2]):
             return None
     try:
-        keys = differing(tomllib.loads(text), config)
+        found = tomllib.loads(text)
+        keys = differing(found, config)
     except tomllib.TOMLDecodeError as err:
         return f"is no longer valid TOML ({err})"
     legacy = lines[0] == HEADER and not lines[1].startswith(DIGEST)
-    if legacy and not [k for k in keys if k not in FREE_KEYS]:
-        return None  # written by an evoproxy before digests; only keys a resume may change differ
+    if legacy and not [k for k in keys if k not in FREE_KEYS and k in found]:
+        return None  # written by an evoproxy before digests: only keys a resume may change, or keys it did not know
     shown = [k for k in keys if k not in FREE_KEYS] or keys  # keys a resume changes itself, only when alone
     return f"was edited (it differs from the run's config in: {', '.join(shown)})" if keys else ""
 
