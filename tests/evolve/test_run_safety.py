@@ -107,3 +107,23 @@ def test_a_damaged_run_store_is_one_line(finished, tmp_path, capsys, damage):
     assert "Traceback" not in err and 2 in codes
     assert all(line.startswith("evoproxy: error:") for line in err.strip().splitlines() if "error" in line)
     assert "damaged" in err
+
+
+def test_a_full_disk_mid_search_says_to_free_space_and_resume_not_that_the_store_is_damaged(tmp_path, capsys,
+                                                                                            monkeypatch):
+    from evoproxy.evolve.store.runstore import RunStore
+    commit = RunStore.commit_generation
+
+    def full_at_generation_2(self, g, *args):
+        if g == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return commit(self, g, *args)
+    monkeypatch.setattr(RunStore, "commit_generation", full_at_generation_2)
+    out = tmp_path / "R"
+    assert _run("--generations", "3", "--out", str(out)) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("evoproxy: error:") and "free some disk space" in err and f"--resume {out}" in err
+    assert "damaged" not in err
+    monkeypatch.setattr(RunStore, "commit_generation", commit)   # space freed: the run goes on from generation 2
+    assert main(["search", "--resume", str(out), "--quiet"]) == 0
+    assert len((out / "generations.csv").read_text().strip().splitlines()) == 1 + 4

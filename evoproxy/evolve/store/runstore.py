@@ -70,9 +70,18 @@ def damaged_store(path: Path, structural: bool = False) -> Iterator[None]:
         kinds += (KeyError, TypeError, ValueError, IndexError, AttributeError)
     try:
         yield
+    except sqlite3.OperationalError as err:
+        if "disk is full" in str(err) or "disk I/O error" in str(err):  # the store is fine: what is stored stays
+            raise EvoproxyError(f"cannot write to run store {path} ({err}): free some disk space, then continue "
+                                f"with --resume {Path(path).parent}; nothing it stored is lost") from None
+        raise EvoproxyError(_damaged(path, err)) from None
     except kinds as err:
-        raise EvoproxyError(f"run store {path} is damaged ({type(err).__name__}: {str(err)[:100]}); "
-                            "restore it from a copy, or start a new run with another --out") from None
+        raise EvoproxyError(_damaged(path, err)) from None
+
+
+def _damaged(path: Path, err: Exception) -> str:
+    return (f"run store {path} is damaged ({type(err).__name__}: {str(err)[:100]}); restore it from a copy, or start "
+            "a new run with another --out")
 
 
 class RunStore:
