@@ -1,10 +1,12 @@
 """The probe's core: the pass registry, ``collect``, and the layer recorder passes share.
 
 ``collect(model, x, y, names)`` computes exactly the statistics named (and nothing else) and
-returns them as evaluator values. Per-layer statistics follow the order in which measured layers
-(:mod:`.layers`: convolutions, Linear, Embedding, attention projections) first run in the forward
-pass, so every per-layer list is aligned by construction. Each pass works on a deep copy, so passes are independent of each other and of
-their order, and the caller's model (its weights, BN buffers and grads) is never touched.
+returns them as evaluator values. Per-layer statistics list one *layer occurrence* per call of a
+measured layer (:mod:`.layers`: convolutions, Linear, Embedding, attention projections), in forward
+order, so every per-layer list is aligned by construction: a module called k times (weight sharing)
+is k occurrences, each with its own activation and the module's one weight (see
+:class:`LayerRecorder`). Each pass works on a deep copy, so passes are independent of each other and
+of their order, and the caller's model (its weights, BN buffers and grads) is never touched.
 """
 from __future__ import annotations
 
@@ -68,19 +70,26 @@ def collect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: Iterable[
 
 
 class LayerRecorder:
-    """Forward hooks on the measured layers: first-call order, outputs and output grads.
+    """Forward hooks on the measured layers: one *occurrence* per call, in forward order.
 
-    ``layers`` holds one entry per weight matrix (an attention block gives two, see
-    :mod:`.layers`); :func:`~evoproxy.probe.layers.layer_weight` gives an entry's weight."""
+    ``layers`` holds the entry of each occurrence (an attention block gives two per call, see
+    :mod:`.layers`; :func:`~evoproxy.probe.layers.layer_weight` gives an entry's weight), so a module
+    called k times in one forward pass appears k times. ``acts``, ``act_grads`` and ``out_numel`` are
+    per occurrence: that call's own output. Module-level statistics (weights, grads) are computed once
+    per module and listed at each of its occurrences (:meth:`per_layer`). Each forward pass of the
+    network starts the record afresh."""
 
     def __init__(self, net: nn.Module, keep_act: bool = False, keep_act_grad: bool = False):
-        self.layers: list = []
-        self.acts: dict = {}
-        self.out_numel: dict = {}  # per input image, first call
-        self.out_calls: dict = {}  # per input image, summed over every call
-        self.act_grads: dict = {}
         self.keep_act, self.keep_act_grad = keep_act, keep_act_grad
-        self.handles = [m.register_forward_hook(self._hook, with_kwargs=True) for m in measured_modules(net)]
+        self._start(net, ())
+        self.handles = [net.register_forward_pre_hook(self._start)]
+        self.handles += [m.register_forward_hook(self._hook, with_kwargs=True) for m in measured_modules(net)]
+
+    def _start(self, net, args) -> None:
+        self.layers: list = []
+        self.acts: list[torch.Tensor] = []
+        self.out_numel: list[int] = []  # per input image
+        self.act_grads: list[torch.Tensor] = []
 
     def _hook(self, module: nn.Module, args, kwargs, output) -> None:
         if isinstance(module, nn.MultiheadAttention):
@@ -95,35 +104,44 @@ class LayerRecorder:
             self._record(entry, out)
 
     def _record(self, entry, output: torch.Tensor) -> None:
-        if entry in self.layers:
-            if self.keep_act or self.keep_act_grad:
-                raise ValueError(f"layer {type(entry).__name__} runs twice in one forward pass: "
-                                 "its activation statistics would be ambiguous")
-        else:
-            self.layers.append(entry)
-            self.out_numel[entry] = output[0].numel()
-        self.out_calls[entry] = self.out_calls.get(entry, 0) + output[0].numel()
+        self.layers.append(entry)
+        self.out_numel.append(output[0].numel())
         if self.keep_act:  # a copy: a following in-place op (ReLU(inplace=True)) would overwrite it
-            self.acts[entry] = output.detach().clone()
-        if self.keep_act_grad and output.requires_grad:
-            output.register_hook(lambda g, m=entry: self.act_grads.__setitem__(m, g.detach()))
+            self.acts.append(output.detach().clone())
+        if self.keep_act_grad:  # zero unless the loss reads this output
+            grads, i = self.act_grads, len(self.act_grads)
+            grads.append(output.detach().new_zeros(()).expand(output.shape))
+            if output.requires_grad:
+                output.register_hook(lambda g: grads.__setitem__(i, g.detach()))
 
     def remove(self) -> None:
         for h in self.handles:
             h.remove()
 
+    @property
+    def entries(self) -> list:
+        """Each measured module once, in the order it first runs."""
+        return list(dict.fromkeys(self.layers))
+
+    def per_layer(self, fn: Callable) -> tuple:
+        """``fn(entry)`` once per measured module, listed at each of its occurrences."""
+        once = {m: fn(m) for m in self.entries}
+        return tuple(once[m] for m in self.layers)
+
     def params(self) -> list[torch.Tensor]:
-        """The live weight parameters of the layers, in order."""
-        return [layer_weight(m) for m in self.layers]
+        """The live weight parameter of each measured module, once (what to differentiate)."""
+        return [layer_weight(m) for m in self.entries]
 
     def weights(self) -> tuple:
-        return tuple(w.detach() for w in self.params())
+        return self.per_layer(lambda m: layer_weight(m).detach())
 
     def grads(self) -> tuple:
-        return tuple(_grad_or_zeros(w) for w in self.params())
+        return self.per_layer(layer_grad)
 
 
-def _grad_or_zeros(w: torch.Tensor) -> torch.Tensor:
+def layer_grad(m) -> torch.Tensor:
+    """The gradient accumulated on an entry's weight (zeros where none reached it)."""
+    w = layer_weight(m)
     return w.grad.detach() if w.grad is not None else torch.zeros_like(w)
 
 

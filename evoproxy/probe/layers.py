@@ -1,12 +1,13 @@
 """Which modules the probe measures as layers, and the check that a network is probeable.
 
-Measured layers (one entry per weight matrix, in the order they first run): Conv1d/2d/3d,
-Linear, Embedding, and MultiheadAttention as two entries, its input projection (``in_proj_weight``,
-q, k and v packed) then its output projection. Normalisation layers (BatchNorm, LayerNorm,
-GroupNorm) are not measured, as in every reference implementation of the classic proxies (NASLib
-measures Conv2d and Linear); a network containing them probes normally. Recurrent layers are
-refused with one line: their weights run once per time step, so per-layer statistics would be
-ambiguous.
+Measured layers (one entry per weight matrix): Conv1d/2d/3d, Linear, Embedding, and
+MultiheadAttention as two entries, its input projection (``in_proj_weight``, q, k and v packed) then
+its output projection. Each call of one is a layer occurrence, in forward order (a shared module
+called twice is two occurrences with one weight: :class:`~evoproxy.probe.base.LayerRecorder`).
+Normalisation layers (BatchNorm, LayerNorm, GroupNorm) are not measured, as in every reference
+implementation of the classic proxies (NASLib measures Conv2d and Linear); a network containing
+them probes normally. Recurrent layers are refused with one line: their weights run once per time
+step, so per-layer statistics would be ambiguous.
 """
 from __future__ import annotations
 

@@ -46,21 +46,16 @@ class QuantizedNetwork(Protocol):
     def float_copy(self) -> nn.Module: ...
 
 
-def _forward_layers(net: nn.Module, x: torch.Tensor) -> list[nn.Module]:
+@register_pass("quant")
+def _quant_pass(model, x, y, names):
+    net = fresh_copy(model, train=False)
     rec = LayerRecorder(net)
     with torch.no_grad():
         net(x[:1])
     rec.remove()
-    return rec.layers
 
-
-@register_pass("quant")
-def _quant_pass(model, x, y, names):
-    net = fresh_copy(model, train=False)
-    layers = _forward_layers(net, x)
-
-    def per_layer(fn_q, fn_float) -> list:
-        return [fn_q(m) if isinstance(m, QuantizedLayer) else fn_float(m) for m in layers]
+    def per_layer(fn_q, fn_float) -> tuple:
+        return rec.per_layer(lambda m: fn_q(m) if isinstance(m, QuantizedLayer) else fn_float(m))
 
     def bits_of(attr: str) -> torch.Tensor:
         vals = per_layer(lambda m: float(getattr(m, attr)), lambda m: float(FLOAT_BITS))
@@ -71,12 +66,11 @@ def _quant_pass(model, x, y, names):
             return 1.0
         return _QE_STD.get(m.bits, _QE_STD[4]) * _QE_STD.get(m.act_bits, _QE_STD[4])
 
-    qweights = lambda: tuple(per_layer(lambda m: m.qweight().detach(), lambda m: layer_weight(m).detach()))
+    qweight = lambda m: m.qweight().detach() if isinstance(m, QuantizedLayer) else layer_weight(m).detach()
     table = {"bits": lambda: bits_of("bits"), "act_bits": lambda: bits_of("act_bits"),
-             "qweight": qweights,
-             "quant_std": lambda: torch.tensor([quant_std(m) for m in layers], dtype=torch.float64,
-                                               device=x.device),
-             "qerror": lambda: tuple(layer_weight(m).detach() - q for m, q in zip(layers, qweights()))}
+             "qweight": lambda: rec.per_layer(qweight),
+             "quant_std": lambda: torch.tensor(rec.per_layer(quant_std), dtype=torch.float64, device=x.device),
+             "qerror": lambda: rec.per_layer(lambda m: layer_weight(m).detach() - qweight(m))}
     return {n: table[n]() for n in names}
 
 
@@ -103,12 +97,18 @@ def _memoised(model, x, y, what: str, compute) -> torch.Tensor:
     return value
 
 
-def _loss_and_weights(model, x, y) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _loss_and_recorder(model, x, y) -> tuple[torch.Tensor, LayerRecorder]:
+    """The loss at the float weights, and the recorder of the forward pass that gave it."""
     net = _float_net(model)
     rec = LayerRecorder(net)
     loss = F.cross_entropy(logits_of(net(x)), y)
     rec.remove()
-    return loss, rec.params()
+    return loss, rec
+
+
+def _per_occurrence(rec: LayerRecorder, values: list[float]) -> torch.Tensor:
+    """One value per measured module (``rec.params()`` order), listed at each of its occurrences."""
+    return torch.tensor(rec.per_layer(dict(zip(rec.entries, values)).get), dtype=torch.float64)
 
 
 @register_pass("hessian")
@@ -116,7 +116,8 @@ def _hessian_pass(model, x, y, names):
     """Hutchinson estimate of each layer's Hessian trace, E[v^T H_ll v] over Rademacher v on that
     layer alone (a vector over all layers would add the cross-layer terms as noise)."""
     def compute() -> torch.Tensor:
-        loss, weights = _loss_and_weights(model, x, y)
+        loss, rec = _loss_and_recorder(model, x, y)
+        weights = rec.params()
         grads = torch.autograd.grad(loss, weights, create_graph=True)
         total = torch.zeros(len(weights), dtype=torch.float64)
         for _ in range(HUTCHINSON_SAMPLES):
@@ -124,7 +125,7 @@ def _hessian_pass(model, x, y, names):
                 v = torch.randint_like(w, 2) * 2 - 1
                 hv = torch.autograd.grad(grads[i], w, grad_outputs=v, retain_graph=True)[0]
                 total[i] += float((hv * v).sum())
-        return total / HUTCHINSON_SAMPLES
+        return _per_occurrence(rec, (total / HUTCHINSON_SAMPLES).tolist())
     return {"hess_trace": _memoised(model, x, y, "trace", compute).to(x.device)}
 
 
@@ -132,7 +133,8 @@ def _hessian_pass(model, x, y, names):
 def _hess_eig_pass(model, x, y, names):
     """Top eigenvalue of each layer's Hessian block by power iteration (HAWQ-v1)."""
     def compute() -> torch.Tensor:
-        loss, weights = _loss_and_weights(model, x, y)
+        loss, rec = _loss_and_recorder(model, x, y)
+        weights = rec.params()
         grads = torch.autograd.grad(loss, weights, create_graph=True)
         eigs = []
         for i, w in enumerate(weights):
@@ -147,7 +149,7 @@ def _hess_eig_pass(model, x, y, names):
                     break
                 v = hv / norm
             eigs.append(float(lam))
-        return torch.tensor(eigs, dtype=torch.float64)
+        return _per_occurrence(rec, eigs)
     return {"hess_eig": _memoised(model, x, y, "eig", compute).to(x.device)}
 
 
@@ -164,8 +166,8 @@ def _ompq_pass(model, x, y, names):
         n = x.shape[0]
         center = torch.eye(n, dtype=torch.float64) - 1.0 / n
         kernels = []
-        for m in rec.layers:
-            f = rec.acts[m].reshape(n, -1).double().cpu()
+        for a in rec.acts:
+            f = a.reshape(n, -1).double().cpu()
             k = center @ (f @ f.T) @ center
             kernels.append(k / k.norm().clamp_min(1e-300))
         flat = torch.stack([k.reshape(-1) for k in kernels])

@@ -116,10 +116,15 @@ class _Shared(nn.Module):
         return self.out(torch.tanh(self.shared(torch.tanh(self.shared(h)))))
 
 
-def test_activation_statistics_of_a_reused_layer_are_refused():
-    """A layer that runs twice has no single activation; the probe leaves act out (NaN score)."""
+def test_a_reused_layer_is_one_occurrence_per_call():
+    """Each call of a reused layer has its own activation; its one weight stands at each call."""
     torch.manual_seed(4)
     x, y = batch()
-    s = collect(_Shared(), x, y, ["act", "act_grad", "weight"])
-    assert "act" not in s and "act_grad" not in s
-    assert len(collect(_Shared(), x, y, ["weight"])["weight"]) == 3
+    net = _Shared()
+    s = collect(net, x, y, ["act", "act_grad", "weight"], strict=True)
+    assert len(s["act"]) == len(s["act_grad"]) == len(s["weight"]) == 4
+    assert s["weight"][1] is s["weight"][2]
+    torch.testing.assert_close(s["weight"][1], net.shared.weight)
+    first = net.shared(torch.tanh(net.inp(x.flatten(1))))
+    torch.testing.assert_close(s["act"][1], first)
+    torch.testing.assert_close(s["act"][2], net.shared(torch.tanh(first)))

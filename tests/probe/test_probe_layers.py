@@ -120,11 +120,13 @@ def test_a_dict_output_is_one_line_not_a_traceback():
         load_proxy("layer_sum(l2(grad))")(DictNet(), batch)
 
 
-def test_a_shared_layer_measures_grads_but_refuses_activations():
+def test_a_shared_layer_is_one_occurrence_per_call():
     net, batch = _seeded(SharedNet), (torch.randn(4, 8), torch.arange(4))
     assert load_proxy("layer_sum(l2(grad))")(net, batch) > 0
-    with pytest.raises(EvoproxyError, match="runs twice"):
-        load_proxy("layer_sum(l2(act))")(net, batch)
+    with torch.no_grad():
+        first = net.fc(batch[0])
+        want = sum(float(a.norm()) for a in (first, net.fc(torch.relu(first)), net(batch[0])))
+    assert load_proxy("layer_sum(l2(act))")(net, batch) == pytest.approx(want)  # each call's own output
     flops = collect(net, *batch, ["flops"])["flops"]
     assert float(flops) == pytest.approx((2 * 64 + 80) / 1e6)  # both calls of fc count
 

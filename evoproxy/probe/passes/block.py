@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evoproxy.probe.base import LayerRecorder, fresh_copy, register_pass
+from evoproxy.probe.base import LayerRecorder, fresh_copy, layer_grad, register_pass
 from evoproxy.probe.layers import logits_of
 
 
@@ -22,7 +22,7 @@ def probe_blocks(net: nn.Module) -> list[nn.Module]:
     if callable(getattr(net, "probe_blocks", None)):
         blocks = list(net.probe_blocks())
     else:
-        blocks = list(net.children()) if isinstance(net, nn.Sequential) else []
+        blocks = list(net) if isinstance(net, nn.Sequential) else []  # a module listed twice runs twice
     if len(blocks) < 2:
         raise ValueError(f"{type(net).__name__} declares no blocks: block statistics need a probe_blocks() "
                          "method returning at least two stages that chain, in forward order")
@@ -117,9 +117,9 @@ def _each_pass(model, x, y, names):
     for i in range(x.shape[0]):
         net.zero_grad(set_to_none=True)
         F.cross_entropy(logits_of(net(x[i:i + 1])), y[i:i + 1]).backward()
-        per_image.append(rec.grads())
+        per_image.append({m: layer_grad(m) for m in rec.entries})
     rec.remove()
-    return {"grad_each": tuple(torch.stack(gs) for gs in zip(*per_image))}
+    return {"grad_each": rec.per_layer(lambda m: torch.stack([g[m] for g in per_image]))}
 
 
 @register_pass("labels")

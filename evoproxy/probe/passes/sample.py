@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from evoproxy.lang.stats import SPLITS
-from evoproxy.probe.base import LayerRecorder, fresh_copy, register_pass
+from evoproxy.probe.base import LayerRecorder, fresh_copy, layer_grad, register_pass
 from evoproxy.probe.layers import logits_of
 from evoproxy.probe.rescale import ReluInputs
 
@@ -23,9 +23,9 @@ def _split_pass(model, x, y, names):
     for xs, ys in zip(x.chunk(SPLITS), y.chunk(SPLITS)):
         net.zero_grad(set_to_none=True)
         F.cross_entropy(logits_of(net(xs)), ys).backward()
-        per_split.append(rec.grads())
+        per_split.append({m: layer_grad(m) for m in rec.entries})
     rec.remove()
-    return {"grad_split": tuple(torch.stack(gs) for gs in zip(*per_split))}
+    return {"grad_split": rec.per_layer(lambda m: torch.stack([g[m] for g in per_split]))}
 
 
 @register_pass("relu")
@@ -47,4 +47,4 @@ def _single_pass(model, x, y, names):
     with torch.no_grad():
         net(x[:1])
     rec.remove()
-    return {"act_single": tuple(rec.acts[m] for m in rec.layers)}
+    return {"act_single": tuple(rec.acts)}

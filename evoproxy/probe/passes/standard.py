@@ -41,14 +41,13 @@ def _train_pass(model, x, y, names):
         if backward:
             F.cross_entropy(logits, y).backward()
     rec.remove()
-    per_layer = lambda fn: torch.tensor([float(fn(m)) for m in rec.layers], dtype=torch.float64,
-                                        device=x.device)
+    floats = lambda values: torch.tensor([float(v) for v in values], dtype=torch.float64, device=x.device)
     table = {"weight": rec.weights, "grad": rec.grads,
-             "fan_in": lambda: per_layer(lambda m: _fan_in(m)),
-             "numel": lambda: per_layer(lambda m: layer_weight(m).numel()),
-             "macs": lambda: per_layer(lambda m: _fan_in(m) * rec.out_numel[m]),
-             "act": lambda: tuple(rec.acts[m] for m in rec.layers),
-             "act_grad": lambda: tuple(rec.act_grads[m] for m in rec.layers)}
+             "fan_in": lambda: floats(map(_fan_in, rec.layers)),
+             "numel": lambda: floats(layer_weight(m).numel() for m in rec.layers),
+             "macs": lambda: floats(_fan_in(m) * n for m, n in zip(rec.layers, rec.out_numel)),
+             "act": lambda: tuple(rec.acts),
+             "act_grad": lambda: tuple(rec.act_grads)}
     return {n: table[n]() for n in names}
 
 
@@ -155,7 +154,7 @@ def _flops_pass(model, x, y, names):
     with torch.no_grad():
         net(x[:1])
     rec.remove()
-    return {"flops": _scalar(sum(_fan_in(m) * rec.out_calls[m] for m in rec.layers) / 1e6)}
+    return {"flops": _scalar(sum(_fan_in(m) * n for m, n in zip(rec.layers, rec.out_numel)) / 1e6)}
 
 
 @register_pass("nwot")
