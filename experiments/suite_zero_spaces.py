@@ -64,7 +64,7 @@ def score_draw(name: str, archs: int, draw: int, device: str, batch_size: int) -
     saver = evaluate.ScoreWriter(str(draw_path(name, draw, batch_size)), bench, ids, evaluate.network_specs(specs))
     print(f"{name} draw {draw}: {len(saver.todo)} of {len(ids)} networks to score", file=sys.stderr, flush=True)
     evaluate.run_eval(bench, specs, ids, batch.x, batch.y, draw, device, saver.write, saver.done)
-    saver.file.close()
+    saver.close()
 
 
 def read_rows(path: Path) -> dict[int, dict]:

@@ -110,8 +110,18 @@ class ScoreWriter:
 
     def write(self, j: int, column) -> None:
         arch = self.todo[j]
-        self.csv.writerow([arch, self.bench.accuracy(arch), *(repr(float(v)) for v in column)])
-        self.file.flush()
+        try:
+            self.csv.writerow([arch, self.bench.accuracy(arch), *(repr(float(v)) for v in column)])
+            self.file.flush()
+        except OSError as err:  # a full disk: the rows written stay, a cut row is probed again next time
+            raise EvoproxyError(f"cannot write --save {self.file.name} ({err.strerror}): free some space and run "
+                                "the same command again; the networks already saved are not probed again") from None
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError:  # only a row whose write already failed (and said so) is still buffered
+            pass
 
     @property
     def todo(self) -> list[int]:
@@ -170,7 +180,7 @@ class EvalPlan:
                             each, self.done)
         finally:
             if self.saver:
-                self.saver.file.close()
+                self.saver.close()
 
 
 def plan_eval(proxies: str, benchmark: str = "nb201-cifar10", archs: str = "100", split: str = "all", *,

@@ -1,5 +1,6 @@
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -111,6 +112,15 @@ def test_eval_json_and_table(capsys, tmp_path):
     assert len((tmp_path / "s.csv").read_text().splitlines()) == 11
     code, out, _ = run(capsys, *base, "--proxy", "snip")
     assert code == 0 and "kendall" in out and "10 architectures of synthetic" in out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
+def test_eval_save_on_a_full_disk_is_one_line(capsys):
+    code, _, err = run(capsys, "eval", "--benchmark", "synthetic", "--archs", "4", "--probe", "synthetic",
+                       "--batch-size", "8", "--quiet", "--proxy", "params", "--save", "/dev/full")
+    last = err.strip().splitlines()[-1]   # after the banner lines (benchmark, probe, architectures)
+    assert code == 2 and "Traceback" not in err and last.startswith("evoproxy: error: cannot write --save /dev/full")
+    assert "free some space" in last
 
 
 def test_unknown_benchmark_is_one_line(capsys):
