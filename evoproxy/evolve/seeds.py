@@ -32,7 +32,7 @@ def seed_programs(source: str, stats: Iterable[str], ops: Optional[Iterable[str]
 def _texts(path: Path) -> list[str]:
     if (path / "run.sqlite").exists():
         with damaged_store(path / "run.sqlite", structural=True):
-            with RunStore(path, create=False) as store:
+            with RunStore.reader(path) as store:  # another run's store: only read
                 last = store.last_generation()
                 if last is None:
                     raise EvoproxyError(f"init_from {path}: the run has no committed generation to start from")

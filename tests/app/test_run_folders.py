@@ -118,6 +118,21 @@ def test_reading_commands_never_open_the_store_for_writing(finished, tmp_path, c
             store.set_meta("x", 1)            # a reader cannot write
 
 
+def test_a_search_started_from_a_read_only_run_only_reads_it(finished, tmp_path, monkeypatch):
+    from evoproxy.evolve.seeds import seed_programs
+    run = _copy(finished, tmp_path / "ro")
+    real = sqlite3.connect
+
+    def connect(database, *args, **kw):
+        if "mode=rw" in str(database):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return real(database, *args, **kw)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    before = (run / "run.sqlite").read_bytes()
+    assert seed_programs(str(run), ["weight", "grad", "act"], None)   # --init-from RUN: its last population
+    assert (run / "run.sqlite").read_bytes() == before                # (a write-mode open would have raised)
+
+
 def test_runs_lists_a_bad_run_with_its_problem_and_every_run_once(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path / "runs")
     (run.parent / "bad").mkdir()
