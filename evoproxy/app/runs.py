@@ -65,6 +65,8 @@ class StoredRun:
     summaries: list[dict]
     """One summary per committed generation."""
     commit_times: list
+    report_seconds: float = 0.0
+    """How long the final report took (0 before it, and for runs from before this was stored)."""
 
 
 def read_run(run_dir: str | Path) -> StoredRun:
@@ -78,7 +80,7 @@ def read_run(run_dir: str | Path) -> StoredRun:
             report, summaries = store.get_meta("report"), store.summaries()
             result = SearchResult.from_report(report, run_dir, summaries) if report else None
             return StoredRun(run_dir, store.load_config() or {}, store.get_meta("status"), result, summaries,
-                             store.commit_times())
+                             store.commit_times(), float(store.get_meta("report_seconds", 0.0)))
         finally:
             store.close()
 
@@ -105,15 +107,13 @@ def _status(run: StoredRun, run_dir: Path, holder: str) -> dict:
             "generation": rows[-1][0] if rows else None, "generations": config.get("generations"),
             "best_fitness": last.get("best_fitness"), "best_selection": last.get("best_selection"),
             "best": last.get("best"), "best_is": "hall of fame #1" if best is not None else "best so far",
-            "elapsed_s": _elapsed(rows, summaries),
+            "elapsed_s": _elapsed(rows, summaries) + run.report_seconds if rows else None,
             "updated": rows[-1][1] if rows else None,
             "benchmarks": ",".join(config.get("benchmarks", []))}
 
 
-def _elapsed(rows: list, summaries: list[dict]) -> Optional[float]:
+def _elapsed(rows: list, summaries: list[dict]) -> float:
     """Seconds from the first to the last committed generation, plus the first one's own time."""
-    if not rows:
-        return None
     first, last = (datetime.fromisoformat(rows[i][1]) for i in (0, -1))
     return (last - first).total_seconds() + float(summaries[0].get("seconds") or 0.0)
 

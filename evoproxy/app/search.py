@@ -280,10 +280,12 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
             search = Search(config, backend, opened.searched, store, _readable(store, config, on_generation),
                             opened.transfer, on_progress)
             search.run()
+            started = time.perf_counter()
             report = {**final_report(search, config.task.baselines), "stopped_at": search.stopped_at}
     finally:
         backend.close()
     store.save_hall_of_fame(report["hall_of_fame"])
+    store.set_meta("report_seconds", time.perf_counter() - started)  # `status`'s elapsed time includes it
     store.set_meta("report", report)
     store.set_meta("status", "finished")
     rundir.write_hall_of_fame(store.run_dir, SearchResult.from_report(report, store.run_dir))

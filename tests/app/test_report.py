@@ -1,6 +1,7 @@
 """Readable run directories, `evoproxy report` (its data files, not its pixels), `runs` and `status`."""
 import csv
 import json
+from datetime import datetime
 
 import pytest
 
@@ -102,6 +103,10 @@ def test_runs_and_status(run, capsys):
     assert find_runs(run.parent) == [run]
     s = run_status(run)
     assert s["state"] == "finished" and s["generation"] == 3 and s["elapsed_s"] >= 0
+    with RunStore.reader(run) as store:     # the final report's time is part of the elapsed time
+        report_s, commits = store.get_meta("report_seconds"), store.commit_times()
+    first, last = (datetime.fromisoformat(commits[i][1]) for i in (0, -1))
+    assert report_s > 0 and s["elapsed_s"] > (last - first).total_seconds() + report_s
     assert main(["runs", str(run.parent)]) == 0
     out = capsys.readouterr().out
     assert "finished" in out and "3/3" in out
