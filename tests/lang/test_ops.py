@@ -1,8 +1,11 @@
+import math
 import torch
 import pytest
 
 from evoproxy.lang.interpret import apply_op
+from evoproxy.lang.interpret import evaluate
 from evoproxy.lang.ops import OPS, Op, register_op
+from evoproxy.lang.program import parse
 
 SAMPLES = {
     "zeros": torch.zeros(3, 4, 2, 2),
@@ -73,3 +76,13 @@ def test_an_op_whose_latex_template_does_not_format_is_refused_when_registered()
     with pytest.raises(ValueError, match="LaTeX template"):
         register_op(bad)
     assert "bad_latex_op" not in OPS
+
+
+def test_a_matmul_past_its_size_bound_scores_nan_at_once_and_one_within_it_a_number():
+    """matmul(block_jac, block_jac) on a real network would need GBs and minutes: past 2^24 output entries
+    a matmul fails, so its program scores NaN (screened), in no time."""
+    program = parse("layer_sum(sum(matmul(weight, weight)))")
+    within = {"weight": (torch.ones(4096, 2),)}                 # 4096 x 4096 = 2^24 entries: computed
+    past = {"weight": (torch.ones(4097, 2),)}                   # one row more: refused before allocating
+    assert evaluate(program, within) == 4096 * 4096 * 2
+    assert math.isnan(evaluate(program, past))

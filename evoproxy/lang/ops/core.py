@@ -202,9 +202,23 @@ def _stacked_rows(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], x.shape[1], -1) if x.dim() > 2 else x.reshape(x.shape[0], 1, -1)
 
 
-register_op(Op("matmul", "matmul", lambda a, b: rows(a) @ rows(b).T,
-               "rows(a) @ rows(b)^T, each layer flattened to (dim0, rest)",
-               r"{0} {1}^{{\top}}", batched=lambda a, b: _stacked_rows(a) @ _stacked_rows(b).transpose(1, 2)))
+MATMUL_MAX_ENTRIES, MATMUL_MAX_MACS = 1 << 24, 1 << 34
+"""Past these (per network: output entries, multiply-adds) a matmul fails and its program scores NaN (screened):
+e.g. matmul(block_jac, block_jac) would need GBs and minutes for one network."""
+
+
+def _bounded_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b^T over the last two dims (a leading dim: networks of a pack)."""
+    n, k, inner = a.shape[-2], b.shape[-2], a.shape[-1]
+    if n * k > MATMUL_MAX_ENTRIES or n * k * inner > MATMUL_MAX_MACS:
+        raise ValueError(f"matmul of {n}x{inner} by {inner}x{k} is over the size bound")
+    return a @ b.transpose(-2, -1)
+
+
+register_op(Op("matmul", "matmul", lambda a, b: _bounded_matmul(rows(a), rows(b)),
+               "rows(a) @ rows(b)^T, each layer flattened to (dim0, rest); NaN past 2^24 entries or 2^34 "
+               "multiply-adds", r"{0} {1}^{{\top}}",
+               batched=lambda a, b: _bounded_matmul(_stacked_rows(a), _stacked_rows(b))))
 register_op(Op("spatial_sum", "reshape", _sum_spatial, "sum over dims >= 2 (H, W or kernel)",
                r"\textstyle\sum_{{hw}} {0}",
                batched=lambda x: x.sum(dim=tuple(range(3, x.dim()))) if x.dim() > 3 else x))
