@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from pathlib import Path
 
 from evoproxy.errors import EvoproxyError
@@ -28,10 +29,18 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 _KEY = re.compile(r"\(\s*([0-4])\s*,\s*([0-4])\s*,\s*([0-4])\s*,\s*([0-4])\s*,\s*([0-4])\s*,\s*([0-4])\s*\)")
 
 
+def _number(value) -> str:
+    """A value of the file as the table writes it; TypeError for ``true``/``false`` (float() would make them
+    1.0 and 0.0: a wrong value, silently), as for anything else that is not a number."""
+    if isinstance(value, bool):
+        raise TypeError(f"{str(value).lower()} where a number belongs")
+    return repr(float(value))
+
+
 def _score(entry: dict, proxy: str) -> str:
     value = entry.get(proxy)
     value = value.get("score") if isinstance(value, dict) else value
-    return "" if value is None else repr(float(value))
+    return "" if value is None else _number(value)
 
 
 def read_json(path: Path) -> dict:
@@ -39,7 +48,10 @@ def read_json(path: Path) -> dict:
     try:
         obj = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: JSON, huge integers
-        raise EvoproxyError(f"{path} is not readable JSON ({str(err)[:100]}); re-download it") from None
+        why = (f"it holds an integer of more than {sys.get_int_max_str_digits()} digits, which no accuracy or proxy "
+               "value is" if "integer string conversion" in str(err) else
+               "it is nested deeper than any NASLib file" if isinstance(err, RecursionError) else str(err)[:100])
+        raise EvoproxyError(f"{path} is not readable JSON ({why}); re-download it") from None
     if not isinstance(obj, dict) or not any(isinstance(obj.get(d), dict) and obj[d] for d in DATASETS):
         raise EvoproxyError(f"{path} is not a NAS-Bench-Suite-Zero file of NASLib (zc_nasbench201/101/301.json: "
                             f"no {', '.join(DATASETS)} entries)")
@@ -88,10 +100,10 @@ def space_rows(obj: dict, space: str, path: Path) -> tuple[list[dict], list[str]
             parse(key)
             scores = {p: _score(entry, p) for p in PROXIES if p in entry}
             rows.append({"search_space": f"nasbench{space[2:]}", "task": "cifar10", "arch": key,
-                         "val_accuracy": repr(float(entry["val_accuracy"])), **scores})
+                         "val_accuracy": _number(entry["val_accuracy"]), **scores})
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
             raise EvoproxyError(f"{path}: cifar10 entry {key[:60]!r} is not in NASLib's layout "
-                                f"({type(err).__name__}: {err}); re-download it") from None
+                                f"({type(err).__name__}: {str(err)[:80]}); re-download it") from None
         found.update(scores)
     if not rows:
         raise EvoproxyError(f"{path} has no cifar10 architectures; give NASLib's zc_nasbench{space[2:]}.json")
@@ -109,7 +121,7 @@ def suite_zero_rows(obj: dict, path: Path) -> list[dict]:
                     raise ValueError(f"arch key {key[:40]!r}")
                 digits = "".join(m.groups())
                 rows.append({"dataset": dataset, "arch_str": arch_str(digits),
-                             "naslib_op_indices": digits, "val_accuracy": repr(float(entry["val_accuracy"])),
+                             "naslib_op_indices": digits, "val_accuracy": _number(entry["val_accuracy"]),
                              **{p: _score(entry, p) for p in PROXIES}})
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
                 raise EvoproxyError(f"{path}: {dataset} entry {key[:40]!r} is not in NASLib's layout "

@@ -18,18 +18,23 @@ def cmd_data_status(args: argparse.Namespace) -> int:
 
 
 class _Bar:
-    """A tqdm bar driven by ``(done, total)`` callbacks (total may be unknown)."""
+    """A tqdm bar driven by ``(done, total)`` callbacks (total may be unknown), drawn from the first callback
+    on: a conversion that reports no progress (a JSON file), or fails before any, prints no bar before its
+    result or its one-line error."""
 
     def __init__(self, desc: str, unit: str, quiet: bool, **kw):
-        self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, disable=quiet, **kw)
+        self.bar, self.kw = None, dict(desc=desc, unit=unit, file=sys.stderr, disable=quiet, **kw)
 
     def __call__(self, done: int, total) -> None:
+        if self.bar is None:
+            self.bar = tqdm(**self.kw)
         if total is not None and self.bar.total != total:
             self.bar.total = total
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _report(root, written: dict[str, int], importer: str) -> None:

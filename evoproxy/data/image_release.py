@@ -45,8 +45,33 @@ RELEASES = {
 }
 
 
+CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
+
+
 def pack_name(dataset: str, split: str) -> str:
     return f"images/{dataset}_{split}_uint8.npz"
+
+
+def integer_labels(labels: np.ndarray) -> bool:
+    """Whether ``labels`` is one integer per image (a 1-D integer array; an empty one is)."""
+    return labels.ndim == 1 and (np.issubdtype(labels.dtype, np.integer) or labels.size == 0)
+
+
+def check_labels(labels, dataset: str, where: str, fix: str) -> np.ndarray:
+    """``labels`` as int64, refused in one line naming ``where`` when they cannot be ``dataset``'s classes:
+    not one integer per image, or any outside ``0..classes-1`` (a probe or training loss would index past
+    the networks' outputs; a damaged or foreign file). ``fix`` says what to do."""
+    labels = np.asarray(labels)
+    if not integer_labels(labels):
+        raise EvoproxyError(f"{where}: labels are {labels.dtype} of shape {labels.shape}, not one integer class "
+                            f"per image; {fix}")
+    n = CLASSES[dataset]
+    bad = (labels < 0) | (labels >= n)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise EvoproxyError(f"{where}: {int(bad.sum())} of its {len(labels)} labels are outside 0..{n - 1} "
+                            f"({dataset} has {n} classes; first: image {first}, label {int(labels[first])}); {fix}")
+    return labels.astype(np.int64, copy=False)
 
 
 class _Files:
@@ -80,15 +105,16 @@ def _batch(rel: ImageRelease, raw: bytes, where: str) -> tuple[np.ndarray, np.nd
     key = (lambda k: k.encode()) if rel.encoding == "bytes" else (lambda k: k)
     if not isinstance(obj, dict) or key("data") not in obj or key(rel.label_key) not in obj:
         raise EvoproxyError(f"{where} is not a {rel.dataset} batch (no {rel.label_key!r} and data entries)")
-    data, labels = np.asarray(obj[key("data")]), np.asarray(obj[key(rel.label_key)], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * rel.side ** 2 or len(labels) != len(data):
-        raise EvoproxyError(f"{where} is not a {rel.dataset} batch (expected uint8 N x {3 * rel.side ** 2} "
-                            f"data and N labels, got {data.dtype} {data.shape})")
+    data, labels = np.asarray(obj[key("data")]), np.asarray(obj[key(rel.label_key)])
+    if (data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * rel.side ** 2 or not integer_labels(labels)
+            or len(labels) != len(data)):
+        raise EvoproxyError(f"{where} is not a {rel.dataset} batch (expected uint8 N x {3 * rel.side ** 2} data and "
+                            f"N integer labels, got {data.dtype} {data.shape} and {labels.dtype} {labels.shape} labels)")
     images = data.reshape(-1, 3, rel.side, rel.side).transpose(0, 2, 3, 1)
-    if rel.keep_classes:
+    if rel.keep_classes:   # the release's labels 1..1000: NB201 keeps 1..keep_classes, as 0..keep_classes-1
         keep = (labels >= 1) & (labels <= rel.keep_classes)
         images, labels = images[keep], labels[keep] - 1
-    return np.ascontiguousarray(images), labels
+    return np.ascontiguousarray(images), check_labels(labels, rel.dataset, where, "re-download it")
 
 
 def detect(path: Path) -> Optional[ImageRelease]:

@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from evoproxy.data.image_release import pack_name
+from evoproxy.data.image_release import check_labels, pack_name
 from evoproxy.data.paths import resolve_data_dir
 from evoproxy.errors import EvoproxyError
 
@@ -49,28 +49,64 @@ def _unreadable(path: str, err: Exception, keys: str) -> EvoproxyError:
     return EvoproxyError(f"{path} is not a readable image pack (npz with {keys}): {why}; re-copy it")
 
 
+_JPEG_FIX = ("re-copy it, or delete it and use the lossless pack `evoproxy data download cifar10` writes "
+             "(the JPEG pack is read first)")
+
+
+def _offsets_problem(data: np.ndarray, offsets: np.ndarray, n: int) -> Optional[str]:
+    """Why ``offsets`` cannot cut ``data`` into ``n`` images (n+1 integers from 0 up to len(data), each
+    image at least one byte), or None."""
+    if data.dtype != np.uint8 or data.ndim != 1:
+        return f"data is {data.dtype} of shape {data.shape}, not the uint8 bytes of the JPEG files"
+    if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+        return f"offsets is {offsets.dtype} of shape {offsets.shape}, not a list of integer positions"
+    if len(offsets) != n + 1:
+        return f"offsets has {len(offsets)} entries for {n} labels (it needs {n + 1}: one more than the images)"
+    if offsets[0] != 0 or offsets[-1] != len(data):
+        return (f"offsets run from {int(offsets[0])} to {int(offsets[-1])}, not from 0 to the {len(data)} bytes of "
+                "data")
+    step = np.diff(offsets)
+    if (step <= 0).any():
+        i = int(np.flatnonzero(step <= 0)[0])
+        return f"{int((step <= 0).sum())} images are empty or run backwards (first: image {i}, {int(step[i])} bytes)"
+    return None
+
+
 @lru_cache(maxsize=4)
-def jpeg_pack(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(data, offsets, labels)`` of a JPEG-bytes pack; one line naming the file if it is unreadable."""
+def jpeg_pack(path: str, dataset: str = "cifar10") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(data, offsets, labels)`` of a JPEG-bytes pack of ``dataset``, checked whole on load: one line naming
+    the file if it is unreadable, its offsets do not cut its bytes into one image per label, or a label is not
+    one of the dataset's classes."""
     try:
         with np.load(path, allow_pickle=False) as pack:
-            return pack["data"], pack["offsets"], pack["labels"]
+            data, offsets, labels = pack["data"], pack["offsets"], pack["labels"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise _unreadable(path, err, "data, offsets, labels") from None
+    labels = check_labels(labels, dataset, path, _JPEG_FIX)
+    problem = _offsets_problem(data, offsets, len(labels))
+    if problem:
+        raise EvoproxyError(f"{path} is not a consistent JPEG image pack: {problem}; {_JPEG_FIX}")
+    return data, offsets.astype(np.int64, copy=False), labels
+
+
+_IMPORT_FIX = "re-import it (`evoproxy data import` the release, or `evoproxy data download`)"
 
 
 @lru_cache(maxsize=2)
-def array_pack(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(images, labels)`` of a raw-pixel pack."""
+def array_pack(path: str, dataset: str = "cifar10") -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` of a raw-pixel pack of ``dataset``, checked as :func:`jpeg_pack`."""
     try:
         with np.load(path, allow_pickle=False) as pack:
             images, labels = pack["images"], pack["labels"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise _unreadable(path, err, "images, labels") from None
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3 or len(labels) != len(images):
-        raise EvoproxyError(f"{path} is not an image pack (expected uint8 N x H x W x 3 images and N "
-                            f"labels, got {images.dtype} {images.shape}); re-import it")
-    return images, labels
+    side = SIDE[dataset]
+    if images.dtype != np.uint8 or images.shape[1:] != (side, side, 3) or np.ndim(labels) != 1 \
+            or len(labels) != len(images):
+        raise EvoproxyError(f"{path} is not a {dataset} image pack (expected uint8 N x {side} x {side} x 3 images "
+                            f"and N labels, got {images.dtype} {images.shape} and {np.shape(labels)} labels); "
+                            f"{_IMPORT_FIX}")
+    return images, check_labels(labels, dataset, path, _IMPORT_FIX)
 
 
 def decode_jpeg(blob: np.ndarray, where: str = "a probe image", side: int = 32) -> np.ndarray:
@@ -97,7 +133,7 @@ class Pack:
 
     @property
     def labels(self) -> np.ndarray:
-        return self._jpeg()[2] if self._is_jpeg else array_pack(str(self.path))[1]
+        return self._jpeg()[2] if self._is_jpeg else self._array()[1]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -105,7 +141,7 @@ class Pack:
     def images(self, idx: Sequence[int]) -> np.ndarray:
         """uint8 (len(idx), H, W, 3) of the images at ``idx``."""
         if not self._is_jpeg:
-            return array_pack(str(self.path))[0][np.asarray(idx, dtype=np.int64)]
+            return self._array()[0][np.asarray(idx, dtype=np.int64)]
         data, offsets, _ = self._jpeg()
         side = SIDE[self.dataset]
         out = np.empty((len(idx), side, side, 3), np.uint8)
@@ -118,7 +154,10 @@ class Pack:
         return self.path.name.endswith("_jpeg_bytes.npz")
 
     def _jpeg(self):
-        return jpeg_pack(str(self.path))
+        return jpeg_pack(str(self.path), self.dataset)
+
+    def _array(self):
+        return array_pack(str(self.path), self.dataset)
 
 
 def find_pack(dataset: str, split: str, data_dir: Optional[Union[str, Path]] = None) -> Optional[Pack]:
