@@ -234,7 +234,7 @@ def network_faults(tmp: Path) -> dict:
              "load_proxy on a GRU": (lambda: nn.GRU(8, 8), "snip", vec, "one line"),
              "load_proxy on LayerNorm only": (lambda: nn.Sequential(nn.LayerNorm(8)), "snip", vec, "one line"),
              "load_proxy on a model returning a dict": (_Dict, "snip", vec, "one line"),
-             "load_proxy, act of a Linear used twice": (_Shared, "layer_sum(l2(act))", vec, "one line")}
+             "load_proxy, act of a Linear used twice": (_Shared, "layer_sum(l2(act))", vec, "ok")}
     out = {name: (lambda c=c: _user_network(*c)) for name, c in cases.items()}
     out["matmul(virtual_grad, weight) computes"] = lambda: _user_network(
         conv1d, "layer_sum(sum(matmul(virtual_grad, weight)))", seq, "ok")

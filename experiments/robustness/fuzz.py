@@ -26,6 +26,7 @@ from pathlib import Path
 import faults  # the fault list beside this script (run as a file, its folder is sys.path[0])
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import eval_node
+from evoproxy.lang.ops.core import SizeBoundError
 from evoproxy.lang.proxyfile import read_proxy, resolve
 from evoproxy.evolve.generate import Generator
 
@@ -113,6 +114,8 @@ def formula_outcome(text: str, networks: list[dict], timeout: float) -> list[str
             outcomes.append("evaluated: number" if finite else "evaluated: nan (screened)")
         except Hang:
             outcomes.append("hang")
+        except SizeBoundError:  # what a search screens as NaN: e.g. matmul(block_jac, block_jac)
+            outcomes.append("evaluated: nan (over a size bound, screened)")
         except Exception:  # noqa: BLE001
             outcomes.append("traceback")
     return outcomes   # "loaded", then one evaluation per network

@@ -207,11 +207,15 @@ MATMUL_MAX_ENTRIES, MATMUL_MAX_MACS = 1 << 24, 1 << 34
 e.g. matmul(block_jac, block_jac) would need GBs and minutes for one network."""
 
 
+class SizeBoundError(ValueError):
+    """An op's result would pass its stated size bound: the program scores NaN (screened)."""
+
+
 def _bounded_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a @ b^T over the last two dims (a leading dim: networks of a pack)."""
     n, k, inner = a.shape[-2], b.shape[-2], a.shape[-1]
     if n * k > MATMUL_MAX_ENTRIES or n * k * inner > MATMUL_MAX_MACS:
-        raise ValueError(f"matmul of {n}x{inner} by {inner}x{k} is over the size bound")
+        raise SizeBoundError(f"matmul of {n}x{inner} by {inner}x{k} is over the size bound")
     return a @ b.transpose(-2, -1)
 
 
