@@ -6,6 +6,7 @@ import os
 import random
 import sqlite3
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -13,10 +14,11 @@ from typing import Any, Callable, Optional, Sequence
 from evoproxy.app.benchmarks import BenchmarkOpener, check_device, resolve_teacher
 from evoproxy.backends import make_backend
 from evoproxy.data.images import load_probe_batch
-from evoproxy.errors import EvoproxyError
+from evoproxy.errors import EvoproxyError, EvoproxyNote
 from evoproxy.plugins import load_plugins
 from evoproxy.lang.proxyfile import resolve
-from evoproxy.scoring.setup import EvalSetup
+from evoproxy.scoring.cores import usable_cores
+from evoproxy.scoring.setup import EvalSetup, ScoringConfig
 from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.store.lock import RunLock
 from evoproxy.evolve.config import EXECUTION_KEYS, RunConfig, from_dict, load_config, parse_override
@@ -262,8 +264,23 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
 def eval_setup(config: RunConfig) -> EvalSetup:
     """What every worker needs: the scoring section whole, the run's seed and plugins, its limits."""
     run = config.execution
-    return EvalSetup(scoring=config.scoring, seed=config.evolution.seed, data_dir=run.data_dir, device=run.device,
-                     memory_mb=run.memory_mb, timeout_s=run.timeout_s, plugins=load_plugins(config.language.plugins))
+    return EvalSetup(scoring=scoring_here(config), seed=config.evolution.seed, data_dir=run.data_dir,
+                     device=run.device, memory_mb=run.memory_mb, timeout_s=run.timeout_s,
+                     plugins=load_plugins(config.language.plugins))
+
+
+def scoring_here(config: RunConfig) -> ScoringConfig:
+    """The scoring section with ``threads`` no more than this machine's cores when the workers run
+    here (more only make torch's threads fight for them: 4096 started 515 threads and a million
+    crashed), said in one note; on a Ray cluster each node's scheduler counts its own cores."""
+    scoring, cores = config.scoring, usable_cores()
+    run = config.execution
+    on_cluster = run.backend == "ray" and bool(run.ray_address or os.environ.get("RAY_ADDRESS"))
+    if scoring.threads <= cores or on_cluster:
+        return scoring
+    warnings.warn(f"threads = {scoring.threads} is more than the {cores} cores here: each worker scores on "
+                  f"{cores} threads (the config keeps {scoring.threads})", EvoproxyNote, stacklevel=3)
+    return scoring.model_copy(update={"threads": cores})
 
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,

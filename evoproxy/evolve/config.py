@@ -12,6 +12,7 @@ them flat; stored configs are flat.
 from __future__ import annotations
 
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -129,8 +130,9 @@ class ExecutionConfig(Section):
     data_dir: Text = None
     device: Annotated[str, Field(strict=True, min_length=1)] = "cpu"
     memory_mb: _count(1, 2 ** 24) = 4096
-    timeout_s: _number(gt=0) = 60.0
-    max_minutes: Optional[_number(gt=0)] = None  # a time budget: the run ends after the generation that passes it
+    timeout_s: _number(gt=0, le=86_400) = 60.0  # per candidate and network: at most a day
+    max_minutes: Optional[_number(gt=0, le=525_600)] = None  # a time budget (at most a year): the run ends after
+    # the generation that passes it
 
     @field_validator("backend")
     @classmethod
@@ -196,12 +198,35 @@ def config_keys() -> list[str]:
     return list(_SECTION_OF)
 
 
+def _shown(bound: float) -> str:
+    return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:g}"
+
+
+@cache
+def allowed(key: str) -> Optional[str]:
+    """What a numeric key accepts, from its declared bounds ("an integer from 1 to 4,096"); None for
+    other keys."""
+    section = RunConfig.model_fields[_SECTION_OF[key]].annotation
+    prop = section.model_json_schema()["properties"][key]
+    spec = next((s for s in prop.get("anyOf", [prop]) if s.get("type") in ("integer", "number")), None)
+    if spec is None:
+        return None
+    what = "an integer" if spec["type"] == "integer" else "a number"
+    if "minimum" in spec and "maximum" in spec:
+        return f"{what} from {_shown(spec['minimum'])} to {_shown(spec['maximum'])}"
+    bounds = [f"{op} {_shown(spec[k])}" for k, op in (("exclusiveMinimum", ">"), ("minimum", ">="),
+                                                       ("exclusiveMaximum", "<"), ("maximum", "<=")) if k in spec]
+    return f"{what} {' and '.join(bounds)}"
+
+
 def _problem(err: ValidationError) -> str:
-    """One line: each refused key with its value and what it must be."""
+    """One line: each refused key with its value and what it must be (a number: its allowed range)."""
     parts = []
     for e in err.errors(include_url=False):
         key = next((str(x) for x in e["loc"] if x in _SECTION_OF), "")
         msg = e["msg"].removeprefix("Value error, ")
+        if key and e["type"] not in ("value_error", "assertion_error") and allowed(key):
+            msg = f"must be {allowed(key)}"
         shown = repr(e["input"]) if not isinstance(e["input"], dict) else ""
         parts.append(f"{key} = {shown}: {msg}" if key else msg)
     return "; ".join(dict.fromkeys(parts))

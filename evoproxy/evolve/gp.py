@@ -6,10 +6,13 @@ built-in selectors use the global ``random`` module, which would break seeded re
 from __future__ import annotations
 
 import random
+from functools import cached_property
 from typing import Optional, Sequence
 
+import numpy as np
 from deap import base, tools
 
+from evoproxy.evolve.diversity import unit_vector
 from evoproxy.evolve.generate import Generator
 from evoproxy.lang.program import Program
 from evoproxy.lang.types import SCALAR_T
@@ -39,6 +42,11 @@ class Individual:
     @property
     def value(self) -> float:
         return self.fitness.values[0]
+
+    @cached_property
+    def behaviour(self) -> Optional[np.ndarray]:
+        """``ranks`` centred and scaled to length 1, computed once (diversity compares it with every member)."""
+        return unit_vector(self.ranks)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Individual) and other.program.hash == self.program.hash

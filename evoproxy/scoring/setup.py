@@ -27,7 +27,8 @@ class ScoringConfig(BaseModel):
 
     probe: Annotated[str, Field(strict=True, min_length=1)] = "auto"  # auto: the benchmark's own images
     batch_size: Annotated[int, Field(strict=True, ge=1, le=4096)] = BATCH_SIZE
-    threads: Annotated[int, Field(strict=True, ge=1, le=256)] = 1  # per worker: float results depend on it
+    threads: Annotated[int, Field(strict=True, ge=1, le=4096)] = 1  # per worker: float results depend on it;
+    # a search runs no more than the machine's cores (one note says so)
     store_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # resident statistics
 
 

@@ -43,7 +43,7 @@ def test_a_key_under_the_wrong_section_is_one_line(values, says):
     assert says in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("key, value", [("threads", 1_000_000), ("threads", 4096), ("max_depth", 300),
+@pytest.mark.parametrize("key, value", [("threads", 1_000_000), ("threads", 4097), ("max_depth", 300),
                                         ("max_depth", 1_000_000), ("split_seed", 1e20), ("seed", -1),
                                         ("population", 10 ** 9), ("offspring", 10 ** 9), ("population", True),
                                         ("generations", 10 ** 12), ("batch_size", 0), ("top_frac", 0),

@@ -9,7 +9,8 @@ from scipy.stats import rankdata
 from evoproxy.lang.program import parse
 from evoproxy.lang.types import SET
 from evoproxy.scoring import fitness as fit
-from evoproxy.evolve.diversity import better, distinct, diversity, rank_vector, similarity, twin_of
+from evoproxy.evolve.diversity import (better, distinct, diversity, pairwise, rank_vector, similarities, similarity,
+                                       twin_of)
 from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.gp import Individual
 from evoproxy.evolve.report import finalists, hall_of_fame
@@ -54,6 +55,24 @@ def test_twins_count_as_one_and_the_better_smaller_is_kept():
     assert d["distinct"] == 2 and d["size"] == 3
     assert d["mean_rho"] == pytest.approx(np.mean([similarity(big.ranks, small.ranks), similarity(near, far),
                                                    similarity(small.ranks, far)]))
+
+
+def test_all_at_once_similarities_are_the_pairwise_ones():
+    """twins_of and diversity compare in one product of cached unit vectors (a corrcoef per pair took minutes
+    for a population of 1,000, issue 39); unknown, constant and short behaviours as before."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=24)
+    behaviours = [rank_vector(base + rng.normal(size=24) * s, [24]) for s in rng.uniform(0, 2, size=30)]
+    behaviours += [None, [4] * 24, [4] * 24, [5] * 24, list(range(10)), [1]]
+    pop = [Individual(parse(FORMULAS[i % 4]), 0.1, i, ranks) for i, ranks in enumerate(behaviours)]
+    matrix = pairwise(pop)
+    for i, a in enumerate(pop):
+        row = similarities(a, pop)
+        want = np.array([similarity(a.ranks, b.ranks) for b in pop])
+        assert np.array_equal(np.isnan(row), np.isnan(want)) and np.array_equal(np.isnan(matrix[i]), np.isnan(want))
+        assert np.allclose(row[~np.isnan(want)], want[~np.isnan(want)], rtol=0, atol=1e-12)
+        assert np.allclose(matrix[i][~np.isnan(want)], want[~np.isnan(want)], rtol=0, atol=1e-12)
+    assert matrix[31, 32] == 1.0 and np.isnan(matrix[31, 33])   # two equal constants: one behaviour
 
 
 @pytest.fixture(scope="module")
