@@ -52,6 +52,17 @@ def open_benchmark(name: str, data_dir: Optional[str] = None, split_seed: int = 
     return get_benchmark(name, data_dir, split_seed, metric, resolve_teacher(teacher, [name]))
 
 
+def check_probe_classes(bench, batch) -> None:
+    """One line when the probe batch's labels are outside the classes the benchmark's networks output
+    (CIFAR-100 images for CIFAR-10 networks): a loss over them is undefined."""
+    classes = getattr(bench, "num_classes", None)
+    top = int(batch.y.max()) if len(batch.y) else -1
+    if classes is not None and top >= classes:
+        raise EvoproxyError(f"the probe batch ({batch.label.split(' (')[0]}) has labels up to {top}, but the networks "
+                            f"of {bench.name} output {classes} classes: probe with their own dataset (leave --probe "
+                            f"out, or the config's probe = \"auto\") or images of at most {classes} classes")
+
+
 def check_device(device: str) -> None:
     """One line for a device torch does not know or this machine does not have."""
     import torch

@@ -8,7 +8,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from evoproxy.app.benchmarks import check_device, open_benchmark
+from evoproxy.app.benchmarks import check_device, check_probe_classes, open_benchmark
 from evoproxy.benchmarks.suite_zero import load_suite_zero
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError
@@ -59,7 +59,9 @@ def probe_for(bench, probe: Optional[str], batch_size: int, seed: int, data_dir:
     own = bench.probe_batch() if probe is None else None
     if own is not None:
         return own, seed if bench.probe_seed is None else bench.probe_seed
-    return load_probe_batch(probe or "auto", batch_size, seed, data_dir, bench.image_set), seed
+    batch = load_probe_batch(probe or "auto", batch_size, seed, data_dir, bench.image_set)
+    check_probe_classes(bench, batch)
+    return batch, seed
 
 
 INIT_NAMES = list(INITS)

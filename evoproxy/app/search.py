@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from evoproxy.app.benchmarks import BenchmarkOpener, check_device, resolve_teacher
+from evoproxy.app.benchmarks import BenchmarkOpener, check_device, check_probe_classes, resolve_teacher
 from evoproxy.backends import make_backend
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError, EvoproxyNote
@@ -257,6 +257,7 @@ def data_sources(config: RunConfig, benches: dict) -> dict[str, dict[str, str]]:
         if batch is None:
             batch = load_probe_batch(config.scoring.probe, config.scoring.batch_size, config.evolution.seed,
                                      config.execution.data_dir, bench.image_set)
+            check_probe_classes(bench, batch)
         out["benchmarks"][n], out["probe"][n] = bench.label, batch.label
     return out
 

@@ -220,3 +220,16 @@ def test_the_suite_zero_json_the_hostile_cases_start_from_imports(tmp_path, caps
     assert main(["data", "import", str(src), "--data-dir", str(tmp_path / "data")]) == 0
     out = capsys.readouterr()
     assert out.err == "" and (tmp_path / "data" / "nb201" / "nb201_zc_proxies_725x3_naslib.csv").is_file()
+
+
+def test_a_probe_of_more_classes_than_the_networks_output_is_one_line_in_eval_and_search(tmp_path, capsys):
+    """CIFAR-100 images for CIFAR-10 networks: the loss was an IndexError traceback ("Target 65 is out of bounds")."""
+    path = tmp_path / "images" / "cifar100_train_uint8.npz"
+    path.parent.mkdir()
+    np.savez(path, images=np.zeros((200, 32, 32, 3), np.uint8), labels=np.arange(200) % 100)
+    _one_line_error(capsys, _eval(tmp_path, "--benchmark", "nb201-cifar10", "--probe", "cifar100"),
+                    "output 10 classes", "cifar100")
+    rc = main(["search", "--data-dir", str(tmp_path), "--benchmark", "nb201-cifar10", "--set", 'probe="cifar100"',
+               "--out", str(tmp_path / "R"), "--generations", "1", "--quiet"])
+    assert rc == 2 and "output 10 classes" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "R").exists()
