@@ -241,3 +241,13 @@ def test_the_learned_study_weights_its_ensemble_by_selection_with_replacement():
     assert members.count("good") >= 2 and "other" in members
     rho = study.spearman(row, acc[128:])
     assert rho > max(study.spearman(x[128:, j], acc[128:]) for j in range(2))
+
+
+def test_the_learned_study_refuses_an_unknown_part_and_keeps_each_label_arm_in_its_folder(monkeypatch, capsys):
+    study = load_script("learned_study")
+    monkeypatch.setattr(sys, "argv", ["learned_study.py", "--run", "bogus"])
+    with pytest.raises(SystemExit) as stop:
+        study.main()
+    assert stop.value.code == 2 and "--run takes nothing, 'published' or a seed number" in capsys.readouterr().err
+    assert study.label_arm(Path("runs/x"), study.LABELS) == Path("runs/x")
+    assert study.label_arm(Path("runs/x"), 32) == Path("runs/x/labels-32")
