@@ -73,3 +73,28 @@ def check_device(device: str) -> None:
     present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if not present.get(kind, False):
         raise EvoproxyError(f"device {device!r} is not available on this machine; use --device cpu")
+
+
+def check_sizes(task, name: str, bench) -> None:
+    """The config's ``task`` section's ``search_archs`` and ``holdout_archs`` fit the benchmark's splits; else
+    one line with sizes that do."""
+    bench.sample(0, "all", 0)  # a table that cannot rank (one network, one accuracy for all) refuses here
+    n_search, n_holdout = len(bench.arch_ids("search")), len(bench.arch_ids("holdout"))
+    want = [(k, n, split, have) for k, n, split, have in (("search_archs", task.search_archs, "search", n_search),
+                                                         ("holdout_archs", task.holdout_archs, "holdout", n_holdout))
+            if n > have]
+    if not want:
+        return
+    key, n, split, have = want[0]
+    where = (f"{name}: cannot sample {key}={n} of the {have} '{split}' archs (the benchmark has "
+             f"{n_search + n_holdout} networks, {n_search} in its search split and {n_holdout} in its holdout split)")
+    if min(n_search, n_holdout) < 2:
+        raise EvoproxyError(f"{where}; a search needs at least 2 networks in each split (4 in all): use a larger "
+                            "benchmark")
+    search = task.search_archs if task.search_archs <= n_search else max(2, n_search // 2)
+    selection = task.selection_archs if search == task.search_archs else min(task.selection_archs,
+                                                                            max(2, n_search - search))
+    fit = {"search_archs": search, "selection_archs": selection,
+           "holdout_archs": min(task.holdout_archs, n_holdout), "screen_archs": min(task.screen_archs, search)}
+    sets = " ".join(f"--set {k}={v}" for k, v in fit.items() if v != getattr(task, k))
+    raise EvoproxyError(f"{where}; sizes that fit: {sets} (nothing was written)")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from evoproxy.app.benchmarks import BenchmarkOpener, check_device, check_probe_classes, resolve_teacher
+from evoproxy.app.benchmarks import (BenchmarkOpener, check_device, check_probe_classes, check_sizes,
+                                     resolve_teacher)
 from evoproxy.backends import make_backend
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError, EvoproxyNote
@@ -131,33 +132,8 @@ def validate(config: RunConfig) -> OpenedBenchmarks:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
     opened = open_benchmarks(config)
     for name, bench in opened.searched.items():
-        check_sizes(config, name, bench)
+        check_sizes(config.task, name, bench)
     return opened
-
-
-def check_sizes(config: RunConfig, name: str, bench) -> None:
-    """``search_archs`` and ``holdout_archs`` fit the benchmark's splits; else one line with sizes that do."""
-    task = config.task
-    bench.sample(0, "all", 0)  # a table that cannot rank (one network, one accuracy for all) refuses here
-    n_search, n_holdout = len(bench.arch_ids("search")), len(bench.arch_ids("holdout"))
-    want = [(k, n, split, have) for k, n, split, have in (("search_archs", task.search_archs, "search", n_search),
-                                                         ("holdout_archs", task.holdout_archs, "holdout", n_holdout))
-            if n > have]
-    if not want:
-        return
-    key, n, split, have = want[0]
-    where = (f"{name}: cannot sample {key}={n} of the {have} '{split}' archs (the benchmark has "
-             f"{n_search + n_holdout} networks, {n_search} in its search split and {n_holdout} in its holdout split)")
-    if min(n_search, n_holdout) < 2:
-        raise EvoproxyError(f"{where}; a search needs at least 2 networks in each split (4 in all): use a larger "
-                            "benchmark")
-    search = task.search_archs if task.search_archs <= n_search else max(2, n_search // 2)
-    selection = task.selection_archs if search == task.search_archs else min(task.selection_archs,
-                                                                            max(2, n_search - search))
-    fit = {"search_archs": search, "selection_archs": selection,
-           "holdout_archs": min(task.holdout_archs, n_holdout), "screen_archs": min(task.screen_archs, search)}
-    sets = " ".join(f"--set {k}={v}" for k, v in fit.items() if v != getattr(task, k))
-    raise EvoproxyError(f"{where}; sizes that fit: {sets} (nothing was written)")
 
 
 def prepare_run(out: Optional[str], resume: Optional[str], given: dict[str, Any], sets: Sequence[str] = (),
