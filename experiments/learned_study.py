@@ -33,9 +33,11 @@ from evoproxy.app.runs import finished_report
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.evolve import learned
 from evoproxy.evolve.config import from_dict
-from evoproxy.evolve.ensemble import forward_select, log_ranks
+from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.splits import selection_ids
 from evoproxy.evolve.store import RunStore
+from evoproxy.lang.proxies import PROXIES
+from evoproxy.lang.proxyfile import ProxySpec, read_proxy, write_proxy
 from evoproxy.scoring.decision import ndcg_at_k, top_k_pick
 from evoproxy.scoring.fitness import kendall, spearman
 from evoproxy.scoring.summary import rankable
@@ -154,6 +156,18 @@ def label_arm(runs: Path, labels: int) -> Path:
     return runs if labels == LABELS else runs / f"labels-{labels}"
 
 
+def write_weighted(runs: Path, seed: int, train, y_train) -> None:
+    """The seed's weighted ensemble as one formula, ``runs/weighted-sSEED.json`` (with its labelled
+    networks' Spearman), for ``evoproxy eval --proxy`` and for shipping."""
+    programs = [*(PROXIES.get(n).program for n in FEATURES), read_proxy(runs / f"evolved-s{seed}.json").program]
+    chosen = forward_select(np.asarray(train, float).T, [y_train], "spearman", "mean", ENSEMBLE_JOINS, repeats=True)
+    spec = ProxySpec(f"weighted-s{seed}", ensemble_program([programs[i] for i in chosen.members]))
+    write_proxy(runs / f"weighted-s{seed}.json", spec, provenance={
+        "built_by": "experiments/learned_study.py (forward selection with replacement over the nine published "
+                    f"proxies and evolved-s{seed}, Spearman on the search's 128 labelled networks)",
+        "labelled_spearman": chosen.fitness, "members": [programs[i].text for i in chosen.members]})
+
+
 def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dict[str, list[np.ndarray]]:
     """{row name: one score vector on the holdout per seed (one in all for a baseline)}."""
     out: dict[str, list[np.ndarray]] = {}
@@ -170,6 +184,7 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
                                                                             pool_test, seed))
         row, members = weighted_ensemble(train, y_train, pool_test, [*FEATURES, "evolved"])
         out.setdefault("weighted ensemble", []).append(row)
+        write_weighted(runs, seed, train, y_train)
         print(f"seed {seed}: weighted ensemble = {members}", flush=True)
     published = scores(";".join(HOLDOUT_PROXIES), holdout_file(runs), holdout, data_dir)
     for name in BASELINES:
