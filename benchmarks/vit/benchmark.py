@@ -86,11 +86,15 @@ def _read_published(space: str, column: str, data_dir: Optional[PathLike]) -> tu
     archs, acc = [], []
     for fname in TABLES[space]:
         path = data_file(f"vit/{fname}", data_dir)
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                if row.get(column):  # gt_autoformer_2 has no from-scratch ("base") accuracies
-                    archs.append(json.loads(row["arch_json"]))
-                    acc.append(float(row[column]))
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    if row.get(column):  # gt_autoformer_2 has no from-scratch ("base") accuracies
+                        archs.append(json.loads(row["arch_json"]))
+                        acc.append(float(row[column]))
+        except (UnicodeDecodeError, csv.Error, ValueError, KeyError, TypeError, RecursionError) as err:
+            raise EvoproxyError(f"{path} is not an Auto-Prox ground-truth table in UTF-8 CSV with arch_json and "
+                                f"{column} columns ({type(err).__name__}: {str(err)[:80]}); re-copy it") from None
     return archs, acc
 
 

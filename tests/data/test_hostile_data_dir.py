@@ -233,3 +233,13 @@ def test_a_probe_of_more_classes_than_the_networks_output_is_one_line_in_eval_an
                "--out", str(tmp_path / "R"), "--generations", "1", "--quiet"])
     assert rc == 2 and "output 10 classes" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "R").exists()
+
+
+@pytest.mark.parametrize("content", [
+    "arch_json,c100_kd_acc\n\"{\"\"base_dim\"\": 16}\",caf\xe9\n".encode("latin-1"),     # latin-1, text accuracy
+    b"arch_json,c100_kd_acc\n{not json,70.0\n",                                          # arch_json not JSON
+    bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8))])             # binary
+def test_a_vit_ground_truth_table_that_is_not_utf8_csv_is_one_line(tmp_path, capsys, content):
+    (tmp_path / "vit").mkdir()
+    (tmp_path / "vit" / "gt_pit.csv").write_bytes(content)
+    _one_line_error(capsys, _eval(tmp_path, "--benchmark", "vit-pit-c100"), "gt_pit.csv", "re-copy it")
