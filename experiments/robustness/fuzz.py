@@ -159,11 +159,11 @@ def json_outcome(doc, folder: Path, timeout: float) -> str:
         return "traceback"
 
 
-def report(title: str, counts: Counter, seconds: float) -> None:
+def report(title: str, counts: Counter, seconds: float, failures: tuple[str, ...] = FAILURES) -> None:
     print(f"{title} ({seconds:.0f} s)")
-    for outcome, n in sorted(counts.items(), key=lambda kv: (kv[0] in FAILURES, -kv[1])):
+    for outcome, n in sorted(counts.items(), key=lambda kv: (kv[0] in failures, -kv[1])):
         print(f"  {outcome:<26} {n:>7,}")
-    for outcome in FAILURES:
+    for outcome in failures:
         if outcome not in counts:
             print(f"  {outcome:<26} {0:>7}")
 

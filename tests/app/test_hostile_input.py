@@ -136,6 +136,22 @@ def test_the_fuzz_script_counts_no_failure():
     assert done.stdout.strip().endswith("tracebacks 0, hangs 0, results lost 0")
 
 
+@pytest.mark.slow
+def test_the_issue39_script_counts_no_failure_in_its_in_process_groups():
+    """experiments/robustness/issue39.py without its full disks and config extremes (a child process each,
+    minutes on a busy machine); its full run is on experiments/results/robustness.md."""
+    import subprocess
+    import sys
+    groups = "security,report_csv,data_dir,show_plugins_help,bad_tables,run_folders,shared_attention"
+    done = subprocess.run([sys.executable, "experiments/robustness/issue39.py", "--only", groups], check=False,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "59 faults of issue 39" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == (
+        "code executed 0, traceback 0, segfault 0, hang 0, over memory 0, lost 0, silent acceptance 0, "
+        "wrong advice 0, refused 0, not finite 0, no help text 0")
+
+
 GOOD = b"arch_id,accuracy,a,b\n1,90.0,3.0,1.0\n2,80.0,2.0,2.0\n3,70.0,1.0,3.0\n"
 
 
