@@ -180,7 +180,8 @@ def _prepare_new(path: Path, config: RunConfig, opened: OpenedBenchmarks) -> Pre
     created = tuple(p for p in (path, *path.absolute().parents) if not p.exists())
     existing = frozenset(os.listdir(path)) if not created else frozenset()
     try:
-        store = RunStore(path)
+        with damaged_store(path / "run.sqlite"):  # a full disk: one line
+            store = RunStore(path)
     except BaseException:
         rundir.remove_unstarted(path, created, existing)
         raise
@@ -266,21 +267,21 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
     """Run (or continue) a search into ``store`` and write its final report there; ``benchmarks``
     (from :func:`validate` / :func:`prepare_run`, when the caller has them) are not opened again."""
     opened = benchmarks or open_benchmarks(config)
-    store.set_meta("data", opened.sources)
     run = config.execution
-    backend = make_backend(run.backend, eval_setup(config), opened.opener, run.workers, run.ray_address)
-    try:
-        with damaged_store(store.path):
+    with damaged_store(store.path):  # also a full disk, wherever the run writes: one line
+        store.set_meta("data", opened.sources)
+        backend = make_backend(run.backend, eval_setup(config), opened.opener, run.workers, run.ray_address)
+        try:
             search = Search(config, backend, opened.searched, store, _readable(store, config, on_generation),
                             opened.transfer, on_progress)
             search.run()
             started = time.perf_counter()
             report = {**final_report(search, config.task.baselines), "stopped_at": search.stopped_at}
-    finally:
-        backend.close()
-    store.save_hall_of_fame(report["hall_of_fame"])
-    store.set_meta("report_seconds", time.perf_counter() - started)  # `status`'s elapsed time includes it
-    store.set_meta("report", report)
-    store.set_meta("status", "finished")
-    rundir.write_hall_of_fame(store.run_dir, SearchResult.from_report(report, store.run_dir))
+        finally:
+            backend.close()
+        store.save_hall_of_fame(report["hall_of_fame"])
+        store.set_meta("report_seconds", time.perf_counter() - started)  # `status`'s elapsed time includes it
+        store.set_meta("report", report)
+        store.set_meta("status", "finished")
+        rundir.write_hall_of_fame(store.run_dir, SearchResult.from_report(report, store.run_dir))
     return report

@@ -127,3 +127,45 @@ def test_a_full_disk_mid_search_says_to_free_space_and_resume_not_that_the_store
     monkeypatch.setattr(RunStore, "commit_generation", commit)   # space freed: the run goes on from generation 2
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
     assert len((out / "generations.csv").read_text().strip().splitlines()) == 1 + 4
+
+
+def _full(*args, **kw):
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+@pytest.mark.parametrize("where", ["generation 0", "the run folder's CSVs", "the final report"])
+def test_a_full_disk_anywhere_in_a_search_is_one_line_with_advice_that_works(tmp_path, capsys, monkeypatch, where):
+    import errno
+    from evoproxy.evolve.store import rundir
+    from evoproxy.evolve.store.runstore import RunStore
+    out = tmp_path / "R"
+    if where == "generation 0":          # nothing stored: the folder goes, so the advice is to start again
+        monkeypatch.setattr(RunStore, "commit_generation", _full)
+    elif where == "the run folder's CSVs":
+        calls = []
+
+        def write_generations(*args, **kw):
+            calls.append(1)
+            if len(calls) > 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(rundir, "write_generations", write_generations)
+    else:
+        monkeypatch.setattr(RunStore, "save_hall_of_fame", _full)
+    assert _run("--generations", "3", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("evoproxy: error: cannot write to run") and "free some" in last
+    if where == "generation 0":
+        assert "start the run again" in last and not out.exists()
+    else:
+        assert f"--resume {out}" in last
+        monkeypatch.undo()
+        assert main(["search", "--resume", str(out), "--quiet"]) == 0
+
+
+def test_a_disk_too_full_to_create_the_run_store_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    from evoproxy.evolve.store import runstore
+    monkeypatch.setattr(runstore, "open_readwrite", _full)
+    assert _run("--out", str(tmp_path / "R")) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "start the run again" in last and not (tmp_path / "R").exists()

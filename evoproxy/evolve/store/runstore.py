@@ -61,29 +61,6 @@ class CandidateRow:
     reused_from: Optional[str]  # hash whose fitness was reused, else None
 
 
-@contextmanager
-def damaged_store(path: Path, structural: bool = False) -> Iterator[None]:
-    """Turn a damaged run store (garbage in the file, bad JSON, and with ``structural`` rows of the
-    wrong shape) into one line naming it."""
-    kinds: tuple = (sqlite3.DatabaseError, json.JSONDecodeError)
-    if structural:
-        kinds += (KeyError, TypeError, ValueError, IndexError, AttributeError)
-    try:
-        yield
-    except sqlite3.OperationalError as err:
-        if "disk is full" in str(err) or "disk I/O error" in str(err):  # the store is fine: what is stored stays
-            raise EvoproxyError(f"cannot write to run store {path} ({err}): free some disk space, then continue "
-                                f"with --resume {Path(path).parent}; nothing it stored is lost") from None
-        raise EvoproxyError(_damaged(path, err)) from None
-    except kinds as err:
-        raise EvoproxyError(_damaged(path, err)) from None
-
-
-def _damaged(path: Path, err: Exception) -> str:
-    return (f"run store {path} is damaged ({type(err).__name__}: {str(err)[:100]}); restore it from a copy, or start "
-            "a new run with another --out")
-
-
 class RunStore:
     """The run store in ``run_dir``; a context manager that closes the connection.
 
