@@ -45,8 +45,8 @@ def _full_disk(path: Path, err: Exception) -> str:
 
 
 def _stored_generations(path: Path) -> int:
-    """Generations committed in the store at ``path`` (0 when there is no store yet; 1 when it cannot be read,
-    so the advice keeps the run)."""
+    """Generations committed in the store at ``path`` (0 when there is no store or no table yet; 1 when it
+    cannot be read, so the advice keeps the run)."""
     if not path.exists():
         return 0
     try:
@@ -55,8 +55,8 @@ def _stored_generations(path: Path) -> int:
             return conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
         finally:
             conn.close()
-    except sqlite3.Error:
-        return 1
+    except sqlite3.Error as err:  # a store cut short before its tables were written holds nothing to resume
+        return 0 if "no such table" in str(err) else 1
 
 
 def _damaged(path: Path, err: Exception) -> str:
