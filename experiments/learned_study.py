@@ -271,7 +271,7 @@ def budget_curve(runs: Path, holdout: list[int], rows: dict, acc: dict, data_dir
                       + mean_spread([spearman(rankable(r), y) for r in arm[name]]) + " |")
 
 
-def transfer_table(runs: Path, seeds: range, data_dir) -> None:
+def transfer_table(runs: Path, seeds: range, data_dir, n: int = TRANSFER) -> None:
     """The NB201-trained models (each seed's labelled networks) applied unchanged to NB101 / NB301 holdout
     networks, beside the shipped NB201-evolved formula and ensemble and the published proxies."""
     print("\n| proxy | " + " | ".join(f"{sp} tau | {sp} rho" for sp in TRANSFER_SPACES) + " |")
@@ -279,7 +279,7 @@ def transfer_table(runs: Path, seeds: range, data_dir) -> None:
     rows: dict[str, list[list[str]]] = {}
     for space in TRANSFER_SPACES:
         bench = open_benchmark(space, data_dir, studylib.SEED, "test_200ep", None)
-        ids = bench.sample(TRANSFER, "holdout", studylib.SEED)
+        ids = bench.sample(TRANSFER, "holdout", studylib.SEED)[:n]
         acc = np.array([bench.accuracy(a) for a in ids])
         got = scores(TRANSFER_PROXIES, transfer_file(runs, space), ids, data_dir, space)
         x_test = np.column_stack([got[n] for n in FEATURES])
@@ -353,6 +353,9 @@ def main() -> None:
     ap.add_argument("--holdout-archs", type=int, default=HOLDOUT,
                     help=f"report on the first N of the {HOLDOUT} holdout networks (they are scored in that order, "
                          f"so a study cut short can be read on what it has; default {HOLDOUT})")
+    ap.add_argument("--transfer-archs", type=int, default=TRANSFER,
+                    help=f"the NB101 / NB301 transfer table on the first N of its {TRANSFER} networks per space "
+                         f"(scored in that order; default {TRANSFER})")
     ap.add_argument("--labels", type=int, default=LABELS, choices=(LABELS, *LABEL_ARMS),
                     help=f"with --run SEED: that seed's search with this many labelled networks (default {LABELS}; "
                          f"the other arms are the label-budget curve's)")
@@ -376,7 +379,7 @@ def main() -> None:
     decision_table(rows, acc)
     budget_curve(args.runs, holdout, rows, acc, args.data_dir)
     if all(transfer_file(args.runs, space).exists() for space in TRANSFER_SPACES):
-        transfer_table(args.runs, seeds, args.data_dir)
+        transfer_table(args.runs, seeds, args.data_dir, args.transfer_archs)
 
 
 if __name__ == "__main__":
