@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-CLOCK = {"seconds", "evals_per_s", "committed_at", "started", "elapsed_s", "data"}
+CLOCK = {"seconds", "evals_per_s", "committed_at", "started", "elapsed_s", "data", "report_seconds"}
 """Fields that record when or how fast, or where the data came from (a path), not what was found."""
 
 
@@ -41,7 +41,8 @@ def read_store(run_dir: Path) -> dict[str, list[dict]]:
         for (table,) in con.execute("select name from sqlite_master where type = 'table' order by name"):
             columns = [r[1] for r in con.execute(f"pragma table_info({table})")]
             rows = con.execute(f"select * from {table} order by 1").fetchall()
-            out[table] = [{c: _cell(v) for c, v in zip(columns, row) if c not in CLOCK} for row in rows]
+            out[table] = [{c: _cell(v) for c, v in zip(columns, row) if c not in CLOCK} for row in rows
+                          if table != "meta" or row[0] not in CLOCK]  # a meta row per key: drop the clock ones
         return out
     finally:
         con.close()

@@ -9,6 +9,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import eval_node
+from evoproxy.lang.ops.core import SizeBoundError
 from evoproxy.lang.proxyfile import read_proxy, resolve
 from evoproxy.lang.stats import STATS
 from evoproxy.lang.types import SCALAR_T, SET_T
@@ -69,7 +70,10 @@ def test_every_generated_program_is_computable(seed, depth):
     names, networks = _synthetic_stats()
     program = Generator(stats=sorted(names)).program(random.Random(seed), SCALAR_T, depth)
     for stats in networks:
-        value = eval_node(program, stats, {})   # a well-typed program computes: no exception of any kind
+        try:
+            value = eval_node(program, stats, {})   # a well-typed program computes: no other exception of any kind
+        except SizeBoundError:  # past matmul's stated size bound: scored NaN (screened), never a crash
+            continue
         assert tuple(value.shape) == () and value.dtype.is_floating_point, format(program)
 
 
