@@ -33,7 +33,7 @@ from evoproxy.app.runs import finished_report
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.evolve import learned
 from evoproxy.evolve.config import from_dict
-from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
+from evoproxy.evolve.ensemble import Ensemble, ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.splits import selection_ids
 from evoproxy.evolve.store import RunStore
 from evoproxy.lang.proxies import PROXIES
@@ -131,14 +131,14 @@ def train_features(runs: Path, seed: int, ids: list[int], data_dir) -> np.ndarra
     return np.column_stack([got[n] for n in (*FEATURES, f"evolved-s{seed}")])
 
 
-def weighted_ensemble(x_train, y_train, x_test, names: list[str]) -> tuple[np.ndarray, str]:
+def weighted_ensemble(x_train, y_train, x_test) -> tuple[np.ndarray, Ensemble]:
     """Sum of log-ranks, each member weighted by how often forward selection with replacement chose it
     on the labelled networks (Spearman; it stops when no join raises that by MIN_GAIN, or at
     ENSEMBLE_JOINS), over the columns (the published proxies and the evolved formula)."""
     chosen = forward_select(np.asarray(x_train, float).T, [y_train], "spearman", "mean", ENSEMBLE_JOINS,
                             repeats=True)
     test = log_ranks(np.asarray(x_test, float).T, [len(x_test)])
-    return test[list(chosen.members)].sum(axis=0), " + ".join(names[i] for i in chosen.members)
+    return test[list(chosen.members)].sum(axis=0), chosen
 
 
 def evolved_rows(base: Path, seeds, holdout: list[int], data_dir) -> dict[str, list[np.ndarray]]:
@@ -156,11 +156,10 @@ def label_arm(runs: Path, labels: int) -> Path:
     return runs if labels == LABELS else runs / f"labels-{labels}"
 
 
-def write_weighted(runs: Path, seed: int, train, y_train) -> None:
-    """The seed's weighted ensemble as one formula, ``runs/weighted-sSEED.json`` (with its labelled
-    networks' Spearman), for ``evoproxy eval --proxy`` and for shipping."""
+def write_weighted(runs: Path, seed: int, chosen: Ensemble) -> None:
+    """The seed's weighted ensemble (chosen over FEATURES and its evolved formula) as one formula,
+    ``runs/weighted-sSEED.json`` (with its labelled networks' Spearman), for ``evoproxy eval --proxy``."""
     programs = [*(PROXIES.get(n).program for n in FEATURES), read_proxy(runs / f"evolved-s{seed}.json").program]
-    chosen = forward_select(np.asarray(train, float).T, [y_train], "spearman", "mean", ENSEMBLE_JOINS, repeats=True)
     spec = ProxySpec(f"weighted-s{seed}", ensemble_program([programs[i] for i in chosen.members]))
     write_proxy(runs / f"weighted-s{seed}.json", spec, provenance={
         "built_by": "experiments/learned_study.py (forward selection with replacement over the nine published "
@@ -182,10 +181,11 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
         pool_test = np.column_stack([x_test, out["evolved"][-1]])
         out.setdefault("random_forest + evolved", []).append(learned_scores("random_forest", train, y_train,
                                                                             pool_test, seed))
-        row, members = weighted_ensemble(train, y_train, pool_test, [*FEATURES, "evolved"])
+        row, chosen = weighted_ensemble(train, y_train, pool_test)
         out.setdefault("weighted ensemble", []).append(row)
-        write_weighted(runs, seed, train, y_train)
-        print(f"seed {seed}: weighted ensemble = {members}", flush=True)
+        write_weighted(runs, seed, chosen)
+        names = [*FEATURES, "evolved"]
+        print(f"seed {seed}: weighted ensemble = {' + '.join(names[i] for i in chosen.members)}", flush=True)
     published = scores(";".join(HOLDOUT_PROXIES), holdout_file(runs), holdout, data_dir)
     for name in BASELINES:
         path = runs / f"holdout{HOLDOUT}-baseline-{name}.csv"
@@ -256,7 +256,7 @@ def budget_curve(runs: Path, holdout: list[int], rows: dict, acc: dict, data_dir
             for model in MODELS:
                 pred = learned_scores(model, x[tr], y[tr], x[te], split, arch[tr], arch[te])
                 rhos[model].append(spearman(pred, y[te]))
-            rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], y[tr], x[te], list(FEATURES))[0],
+            rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], y[tr], x[te])[0],
                                                       y[te]))
         print(f"| {n} | " + " | ".join(f"{np.mean(r):.3f} ({np.std(r):.3f})" for r in rhos.values()) + " |")
     arms = {LABELS: rows}

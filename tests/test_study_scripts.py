@@ -242,7 +242,8 @@ def test_the_learned_study_weights_its_ensemble_by_selection_with_replacement():
     good, other = rng.normal(size=(2, 400))
     acc = 2 * good + other + 0.3 * rng.normal(size=400)
     x = np.column_stack([good, other])
-    row, members = study.weighted_ensemble(x[:128], acc[:128], x[128:], ["good", "other"])
+    row, chosen = study.weighted_ensemble(x[:128], acc[:128], x[128:])
+    members = [["good", "other"][i] for i in chosen.members]
     assert members.count("good") >= 2 and "other" in members
     rho = study.spearman(row, acc[128:])
     assert rho > max(study.spearman(x[128:, j], acc[128:]) for j in range(2))
