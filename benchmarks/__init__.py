@@ -17,6 +17,8 @@ from evoproxy.registry import Registry
 
 from .base import Benchmark
 from .mq import load_mq
+from .mq.benchmark import STRATA as MQ_STRATA
+from .mq.build import stratum_name
 from .nb201 import load_nb201
 from .resnet_cifar import load_resnet_cifar
 from .suite_zero import load_suite_zero_space
@@ -53,6 +55,8 @@ for _info in [
     BenchmarkInfo("synthetic", load_synthetic),
     BenchmarkInfo("resnet-cifar10", load_resnet_cifar),
     BenchmarkInfo("mq-resnet20-cifar10", partial(load_mq, "mq-resnet20-cifar10")),
+    *(BenchmarkInfo(stratum_name(base, b), partial(load_mq, stratum_name(base, b)))
+      for base, budgets in MQ_STRATA.items() for b in budgets),
     *(BenchmarkInfo(f"vit-{space}-{ds}", partial(load_published, space, ds), uses_teacher=True)
       for space in ("autoformer", "pit") for ds in DATASETS),
     BenchmarkInfo("vit-kd-cifar10", partial(load_built, "vit-kd-cifar10"), uses_teacher=True),

@@ -1,4 +1,7 @@
+import os
 import random
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -11,6 +14,15 @@ from evoproxy.evolve.generate import Generator
 # on the draw; `pytest --hypothesis-profile=explore` draws fresh examples to look for new failures.
 settings.register_profile("default", derandomize=True)
 settings.register_profile("explore", derandomize=False)
+
+# Measurements cached by `bench build` and `allocate` go to the data directory's cache/ folder; the tests keep
+# theirs in a folder of their own (removed at the end), never in the user's data directory.
+_CACHE = tempfile.mkdtemp(prefix="evoproxy-test-cache-")
+os.environ["EVOPROXY_CACHE_DIR"] = _CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

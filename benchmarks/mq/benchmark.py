@@ -23,7 +23,8 @@ from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
 from ..base import TableBenchmark
 from ..checkpoints import DATA, SHIPPED_RESNET20, load_reference
-from .build import MQMethod, read_rows
+from .build import MQMethod, read_rows, stratum_name
+from .measured import MeasuredTop1, open_measured, recipe_key
 
 PathLike = Union[str, os.PathLike]
 CHECKPOINT = SHIPPED_RESNET20
@@ -38,6 +39,13 @@ def _calibration(data_dir: Optional[str], n: int, seed: int) -> torch.Tensor:
     return normalise(load_cifar10("train", data_dir, limit=n, seed=seed)[0])
 
 
+@lru_cache(maxsize=2)
+def _test_images(data_dir: Optional[str], limit: Optional[int], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from evoproxy.data.cifar import load_cifar10
+
+    return load_cifar10("test", data_dir, limit=limit, seed=seed)
+
+
 class MQBenchmark(TableBenchmark):
     """Bit configurations of one trained network; implements :class:`evoproxy.benchmarks.base.Benchmark`."""
 
@@ -50,8 +58,8 @@ class MQBenchmark(TableBenchmark):
         table = Path(table)
         side = Path(str(table) + ".json")
         if not table.is_file() or not side.is_file():
-            raise EvoproxyError(f"MQ table {table} (with its .json sidecar) not found; "
-                                "build one with `evoproxy bench build mq-resnet20-cifar10`")
+            raise EvoproxyError(f"MQ table {table} (with its .json sidecar) not found; build one with "
+                                f"`evoproxy bench build {build_command(table.stem)}`")
         self.provenance = json.loads(side.read_text())
         self.method = MQMethod.from_dict(self.provenance["method"])
         self.name = self.provenance["benchmark"]
@@ -60,6 +68,11 @@ class MQBenchmark(TableBenchmark):
         self.configs = {int(r["id"]): BitConfig.parse(r["config"]) for r in rows}
         self._acc = {int(r["id"]): float(r["top1"]) for r in rows}
         self.size_mb = {int(r["id"]): float(r["size_mb"]) for r in rows}
+        self.origin = {int(r["id"]): r["origin"] for r in rows}
+        """How each row came to be measured: ``sampled`` (spread over sizes), ``stratum`` (near a budget) or
+        the allocation round that chose it."""
+        self.recipe = recipe_key(self.provenance["checkpoint_sha256"], self.method, self.provenance["seed"])
+        self._measured: Optional[MeasuredTop1] = None
         self.checkpoint = Path(checkpoint) if checkpoint else table.parent / self.provenance["checkpoint"]
         self.data_dir = None if data_dir is None else str(data_dir)
         self.label = (f"{self.name}: {len(rows)} bit configs of {self.method.model} "
@@ -96,6 +109,26 @@ class MQBenchmark(TableBenchmark):
         return quantize_model(model, cfg, calib, m.bn_reestimate and calibrate,
                               reference_key=self.provenance["checkpoint_sha256"][:16])
 
+    def measure(self, cfg: BitConfig, origin: str = "allocate") -> float:
+        """The test top-1 of ``cfg`` measured as the table's rows were, once per configuration (a row of
+        the table, or the shared cache of :mod:`.measured`; a new measurement is cached as ``origin``)."""
+        if self._measured is None:
+            self._measured = open_measured(self.data_dir)
+            self._measured.remember(self.recipe, {self.configs[i].canonical: a for i, a in self._acc.items()})
+        return self._measured.get_or_measure(self.recipe, cfg.canonical, origin, lambda: self._top1(cfg))
+
+    def measured_counts(self) -> str:
+        """What :meth:`measure` did, in words."""
+        m = self._measured
+        return "nothing measured" if m is None else f"{m.measured} configurations measured, {m.reused} known already"
+
+    def _top1(self, cfg: BitConfig) -> float:
+        from evoproxy.training.loop import evaluate_accuracy
+
+        x, y = _test_images(self.data_dir, self.method.test_limit, self.provenance["seed"])
+        with torch.inference_mode():
+            return evaluate_accuracy(self.quantize(cfg), x, y, batch_size=100)
+
     def build(self, arch_id: int) -> nn.Module:
         return self.quantize(self.configs[self._check(arch_id)])
 
@@ -106,6 +139,19 @@ class MQBenchmark(TableBenchmark):
         return load_probe_batch("cifar10", PROBE_IMAGES, PROBE_SEED, self.data_dir)
 
 
+STRATA = {"mq-resnet20-cifar10": (0.08, 0.11, 0.15)}
+"""Budget strata (MiB) registered per MQ benchmark: ground truth where the allocator decides."""
+
+
+def build_command(name: str) -> str:
+    """``bench build``'s arguments for the table ``name`` (a budget stratum's or a whole table's)."""
+    for base, budgets in STRATA.items():
+        for budget in budgets:
+            if name == stratum_name(base, budget):
+                return f"{base} --budget-mb {budget:g} --configs 60 --out benchmarks/data/{name}.csv"
+    return name
+
+
 def load_mq(name: str, data_dir: Optional[PathLike] = None, split_seed: int = 0,
             metric: str = "top1", table: Optional[PathLike] = None) -> MQBenchmark:
     """Registry factory: the shipped table ``benchmarks/data/<name>.csv`` (or ``table``)."""
@@ -114,4 +160,4 @@ def load_mq(name: str, data_dir: Optional[PathLike] = None, split_seed: int = 0,
     return MQBenchmark(table or DATA / f"{name}.csv", data_dir, split_seed)
 
 
-__all__ = ["MQBenchmark", "load_mq", "load_reference", "CHECKPOINT"]
+__all__ = ["MQBenchmark", "load_mq", "load_reference", "CHECKPOINT", "STRATA"]

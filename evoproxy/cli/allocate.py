@@ -28,7 +28,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     for m in methods:  # the searched proxy may also be a baseline: each formula runs once
         unique.setdefault(m.program.text, m)
     methods = list(unique.values())
-    rows, cache = [], {}
+    rows = []
     print(f"{'budget':>10}  {'method':<12} {'size':>10}  {'top1':>6}  config")
     for budget in args.budget_mb:
         found = []
@@ -44,12 +44,14 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         measuring = tqdm(found, desc=f"measuring top-1 @ {budget} MB", unit="config", file=sys.stderr,
                          disable=args.quiet or args.no_measure)
         for method, cfg, evals in measuring:
-            top1 = None if args.no_measure else allocate.measure(bench, cfg, cache)
+            top1 = None if args.no_measure else bench.measure(cfg, f"allocate {method} seed {args.seed}")
             rows.append({"budget_mb": budget, "method": method, "size_mb": round(space.size_mb(cfg), 4),
                          "top1": top1, "evaluations": evals, "config": cfg.canonical})
             top1_text = "-" if top1 is None else f"{top1:.2f}"
             print(f"{budget:>7} MB  {method:<12} {space.size_mb(cfg):>7.4f} MB  {top1_text:>6}  {cfg.canonical}",
                   flush=True)
+    if not args.no_measure:
+        print(f"top-1: {bench.measured_counts()}", file=sys.stderr)
     if args.json:
         print(json.dumps({"benchmark": name, "proxy": args.proxy, "seed": args.seed, "rows": rows}))
     return 0

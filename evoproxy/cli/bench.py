@@ -21,18 +21,21 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
     command = (f"evoproxy bench build {args.name} --configs {args.configs} --seed {args.seed} "
                f"--choices {' '.join(map(str, method.choices))} --calib-images {args.calib_images}"
                + (" --bn-reestimate" if args.bn_reestimate else "")
-               + (f" --test-limit {args.test_limit}" if args.test_limit else ""))
+               + (f" --test-limit {args.test_limit}" if args.test_limit else "")
+               + (f" --budget-mb {args.budget_mb:g} --tolerance {args.tolerance:g}" if args.budget_mb else ""))
+    stratum = build.Stratum(args.budget_mb, args.tolerance) if args.budget_mb else None
+    name = build.stratum_name(args.name, args.budget_mb) if stratum else args.name
     print(f"data: {build.describe_data_dir(args.data_dir)}", file=sys.stderr)
-    bar = tqdm(total=args.configs, desc=args.name, unit="config", file=sys.stderr, disable=args.quiet)
+    bar = tqdm(total=args.configs, desc=name, unit="config", file=sys.stderr, disable=args.quiet)
 
     def on_row(done: int, total: int, row: dict) -> None:
         bar.n = done
         bar.set_postfix(top1=row["top1"], size_mb=f"{float(row['size_mb']):.3f}")
 
     try:
-        path = build.build_mq_table(build.default_out(args.name, args.out), args.configs,
+        path = build.build_mq_table(build.default_out(name, args.out), args.configs,
                                     args.checkpoint or build.CHECKPOINT, args.seed, method, args.data_dir,
-                                    command, on_row)
+                                    command, on_row, stratum)
     finally:
         bar.close()
     print(f"table: {path} (provenance {path}.json)")
@@ -84,6 +87,10 @@ def add_bench(sub) -> None:
                    help="training images for calibration (default: 1024)")
     p.add_argument("--bn-reestimate", action="store_true", help="also re-estimate BN statistics")
     p.add_argument("--test-limit", type=at_least(1), help="measure on a seeded subset of the test set")
+    p.add_argument("--budget-mb", type=positive_number, help="mq-*: a budget stratum instead: configurations "
+                   "of size within --tolerance below this many MiB (table NAME-<budget>mb)")
+    p.add_argument("--tolerance", type=fraction, default=0.03, help="mq-* with --budget-mb: how far below the "
+                   "budget a stratum reaches, as a fraction (default: 0.03)")
     p.add_argument("--out", help="table CSV (default NAME.csv); an existing one with the same "
                    "settings is continued")
     add_data_dir(p)
@@ -94,6 +101,13 @@ def add_bench(sub) -> None:
     p.add_argument("path", help="PTQ-GT.pkl / MQ-Bench-101-PTQ-GT.pkl, or a CSV/JSON conversion")
     p.add_argument("--out", required=True, help="CSV to write (index,bit_cfg,acc)")
     p.set_defaults(func=cmd_bench_convert)
+
+
+def fraction(text: str) -> float:
+    value = positive_number(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+    return value
 
 
 def add_build_options(p: argparse.ArgumentParser) -> None:
