@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 
 import studylib
 from evoproxy.app import evaluate
@@ -131,14 +132,20 @@ def train_features(runs: Path, seed: int, ids: list[int], data_dir) -> np.ndarra
     return np.column_stack([got[n] for n in (*FEATURES, f"evolved-s{seed}")])
 
 
-def weighted_ensemble(x_train, y_train, x_test) -> tuple[np.ndarray, Ensemble]:
+def weighted_ensemble(x_train, targets: list[np.ndarray], x_test) -> tuple[np.ndarray, Ensemble]:
     """Sum of log-ranks, each member weighted by how often forward selection with replacement chose it
-    on the labelled networks (Spearman; it stops when no join raises that by MIN_GAIN, or at
-    ENSEMBLE_JOINS), over the columns (the published proxies and the evolved formula)."""
-    chosen = forward_select(np.asarray(x_train, float).T, [y_train], "spearman", "mean", ENSEMBLE_JOINS,
-                            repeats=True)
+    on the labelled networks (mean Spearman over ``targets``, one accuracy column per dataset; it stops
+    when no join raises that by MIN_GAIN, or at ENSEMBLE_JOINS), over the columns (the published
+    proxies and the evolved formula)."""
+    chosen = forward_select(np.tile(np.asarray(x_train, float).T, len(targets)), targets, "spearman", "mean",
+                            ENSEMBLE_JOINS, repeats=True)
     test = log_ranks(np.asarray(x_test, float).T, [len(x_test)])
     return test[list(chosen.members)].sum(axis=0), chosen
+
+
+def mean_rank(targets: list[np.ndarray]) -> np.ndarray:
+    """Each network's accuracy rank (0 ... 1), averaged over the datasets: one label for three."""
+    return np.mean([rankdata(t) / len(t) for t in targets], axis=0)
 
 
 def evolved_rows(base: Path, seeds, holdout: list[int], data_dir) -> dict[str, list[np.ndarray]]:
@@ -156,14 +163,15 @@ def label_arm(runs: Path, labels: int) -> Path:
     return runs if labels == LABELS else runs / f"labels-{labels}"
 
 
-def write_weighted(runs: Path, seed: int, chosen: Ensemble) -> None:
+def write_weighted(runs: Path, seed: int, chosen: Ensemble, name: str = "weighted", labels: str = "CIFAR-10") -> None:
     """The seed's weighted ensemble (chosen over FEATURES and its evolved formula) as one formula,
-    ``runs/weighted-sSEED.json`` (with its labelled networks' Spearman), for ``evoproxy eval --proxy``."""
+    ``runs/NAME-sSEED.json`` (with its labelled networks' Spearman), for ``evoproxy eval --proxy``."""
     programs = [*(PROXIES.get(n).program for n in FEATURES), read_proxy(runs / f"evolved-s{seed}.json").program]
-    spec = ProxySpec(f"weighted-s{seed}", ensemble_program([programs[i] for i in chosen.members]))
-    write_proxy(runs / f"weighted-s{seed}.json", spec, provenance={
+    spec = ProxySpec(f"{name}-s{seed}", ensemble_program([programs[i] for i in chosen.members]))
+    write_proxy(runs / f"{name}-s{seed}.json", spec, provenance={
         "built_by": "experiments/learned_study.py (forward selection with replacement over the nine published "
-                    f"proxies and evolved-s{seed}, Spearman on the search's 128 labelled networks)",
+                    f"proxies and evolved-s{seed}, Spearman with {labels} accuracy on the search's 128 labelled "
+                    "networks)",
         "labelled_spearman": chosen.fitness, "members": [programs[i].text for i in chosen.members]})
 
 
@@ -174,18 +182,25 @@ def rows_by_proxy(runs: Path, seeds: range, holdout: list[int], data_dir) -> dic
     out.update(evolved_rows(runs, seeds, holdout, data_dir))
     for seed in seeds:
         ids = train_ids(runs / f"seed-{seed}", data_dir)
-        train, y_train = train_features(runs, seed, ids, data_dir), accuracies(ids, data_dir)["cifar10"]
+        train, accs = train_features(runs, seed, ids, data_dir), accuracies(ids, data_dir)
+        y_train, y3 = accs["cifar10"], [accs[ds] for ds in studylib.DATASETS]
         for model in MODELS:
             out.setdefault(model, []).append(learned_scores(model, train[:, :len(FEATURES)], y_train, x_test, seed,
                                                             graph(ids, data_dir), arch_test))
         pool_test = np.column_stack([x_test, out["evolved"][-1]])
         out.setdefault("random_forest + evolved", []).append(learned_scores("random_forest", train, y_train,
                                                                             pool_test, seed))
-        row, chosen = weighted_ensemble(train, y_train, pool_test)
+        row, chosen = weighted_ensemble(train, [y_train], pool_test)
         out.setdefault("weighted ensemble", []).append(row)
         write_weighted(runs, seed, chosen)
+        row3, chosen3 = weighted_ensemble(train, y3, pool_test)
+        out.setdefault("weighted ensemble (3-dataset labels)", []).append(row3)
+        write_weighted(runs, seed, chosen3, "weighted3", "the mean over CIFAR-10, CIFAR-100 and ImageNet16-120 of")
+        out.setdefault("random forest (3-dataset labels)", []).append(learned_scores(
+            "random_forest", train[:, :len(FEATURES)], mean_rank(y3), x_test, seed))
         names = [*FEATURES, "evolved"]
-        print(f"seed {seed}: weighted ensemble = {' + '.join(names[i] for i in chosen.members)}", flush=True)
+        for label, ens in (("weighted ensemble", chosen), ("3-dataset", chosen3)):
+            print(f"seed {seed}: {label} = {' + '.join(names[i] for i in ens.members)}", flush=True)
     published = scores(";".join(HOLDOUT_PROXIES), holdout_file(runs), holdout, data_dir)
     for name in BASELINES:
         path = runs / f"holdout{HOLDOUT}-baseline-{name}.csv"
@@ -256,7 +271,7 @@ def budget_curve(runs: Path, holdout: list[int], rows: dict, acc: dict, data_dir
             for model in MODELS:
                 pred = learned_scores(model, x[tr], y[tr], x[te], split, arch[tr], arch[te])
                 rhos[model].append(spearman(pred, y[te]))
-            rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], y[tr], x[te])[0],
+            rhos["weighted ensemble"].append(spearman(weighted_ensemble(x[tr], [y[tr]], x[te])[0],
                                                       y[te]))
         print(f"| {n} | " + " | ".join(f"{np.mean(r):.3f} ({np.std(r):.3f})" for r in rhos.values()) + " |")
     arms = {LABELS: rows}

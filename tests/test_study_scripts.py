@@ -242,11 +242,16 @@ def test_the_learned_study_weights_its_ensemble_by_selection_with_replacement():
     good, other = rng.normal(size=(2, 400))
     acc = 2 * good + other + 0.3 * rng.normal(size=400)
     x = np.column_stack([good, other])
-    row, chosen = study.weighted_ensemble(x[:128], acc[:128], x[128:])
+    row, chosen = study.weighted_ensemble(x[:128], [acc[:128]], x[128:])
     members = [["good", "other"][i] for i in chosen.members]
     assert members.count("good") >= 2 and "other" in members
     rho = study.spearman(row, acc[128:])
     assert rho > max(study.spearman(x[128:, j], acc[128:]) for j in range(2))
+    # two datasets whose labels disagree on "other": with both, "other" weighs less than with the first alone
+    flipped = 2 * good - other + 0.3 * rng.normal(size=400)
+    _, both = study.weighted_ensemble(x[:128], [acc[:128], flipped[:128]], x[128:])
+    assert both.members.count(1) / len(both.members) < members.count("other") / len(members)
+    assert np.allclose(study.mean_rank([np.array([1.0, 3, 2]), np.array([10.0, 30, 20])]), [1 / 3, 1, 2 / 3])
 
 
 def test_the_learned_study_refuses_an_unknown_part_and_keeps_each_label_arm_in_its_folder(monkeypatch, capsys):
