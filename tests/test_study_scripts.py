@@ -262,3 +262,28 @@ def test_the_learned_study_refuses_an_unknown_part_and_keeps_each_label_arm_in_i
     assert stop.value.code == 2 and "--run takes nothing, 'published' or a seed number" in capsys.readouterr().err
     assert study.label_arm(Path("runs/x"), study.LABELS) == Path("runs/x")
     assert study.label_arm(Path("runs/x"), 32) == Path("runs/x/labels-32")
+
+
+def test_the_allocation_study_mixes_two_widths_within_the_budget_and_resumes(tmp_path):
+    from evoproxy.benchmarks.checkpoints import load_reference
+    from evoproxy.benchmarks.mq.benchmark import CHECKPOINT
+    from evoproxy.spaces.bitconfig import BitSpace
+
+    study = load_script("mq_allocation")
+    space = BitSpace(load_reference(CHECKPOINT, "resnet20")[0])
+    for budget in study.BUDGETS:
+        uniform, mixed = study.uniform_within(space, budget), study.mixed_uniform(space, budget)
+        assert space.size_mb(uniform) < space.size_mb(mixed) <= budget
+        free = [b for i, b in enumerate(mixed.bits) if space.fixed_bits(i) is None]
+        low = uniform.bits[1]
+        assert set(free) == {low, space.choices[space.choices.index(low) + 1]}
+    top = space.size_mb(space.uniform(8))
+    assert study.mixed_uniform(space, top) == space.uniform(8)
+    log = tmp_path / "allocations.jsonl"
+    log.write_text('{"budget_mb": 0.08, "method": "uniform", "seed": 0}\n\n{"budget_mb": 0.1')  # cut by a kill
+    assert study.done_rows(log) == [{"budget_mb": 0.08, "method": "uniform", "seed": 0}]
+    assert study.done_rows(tmp_path / "none.jsonl") == []
+    study.append_row(log, {"budget_mb": 0.11})
+    study.append_row(tmp_path / "new.jsonl", {"budget_mb": 0.15})
+    assert study.done_rows(log)[-1] == {"budget_mb": 0.11} and len(study.done_rows(log)) == 2
+    assert study.done_rows(tmp_path / "new.jsonl") == [{"budget_mb": 0.15}]

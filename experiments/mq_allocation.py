@@ -1,0 +1,154 @@
+"""Bit allocation at each budget, measured: the evolved MQ proxies against HAWQ-v2, HAWQ-v1, OMPQ,
+QE score, bsynflow, uniform widths, random configurations and the best measured one (issue 37).
+
+    python experiments/mq_allocation.py --run   # allocate (GA seeds 0-2 per proxy and budget) and measure
+    python experiments/mq_allocation.py         # the tables from what is saved
+
+Every allocation is one JSON line in ``runs/mq-alloc/allocations.jsonl`` as soon as it is measured, so a
+cut run continues where it stopped; ``alloc.json`` beside it is what ``evoproxy report`` draws (top-1
+against size per method). Top-1 is measured once per configuration (the data directory's cache).
+Per budget the table also shows, from the budget's stratum (``mq-resnet20-cifar10-<B>mb``: 60 random
+configurations within 3% below it, measured): the mean and best of its first 20 (random allocation),
+the best of all of them (the oracle among what was measured), and each proxy's Kendall tau within the
+stratum (what explains its allocation).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evoproxy.allocation import ProxyScorer, allocate, uniform_within
+from evoproxy.app.benchmarks import open_benchmark
+from evoproxy.app.catalog import resolve
+from evoproxy.benchmarks.mq.build import stratum_name
+from evoproxy.cli.registry import add_data_dir
+from evoproxy.errors import EvoproxyError
+from evoproxy.spaces.bitconfig import BitConfig, BitSpace
+
+BENCHMARK = "mq-resnet20-cifar10"
+BUDGETS = (0.08, 0.11, 0.15)
+PROXIES = {"evolved": "experiments/proxies/mq-resnet20-best.json",
+           "evolved ensemble": "experiments/proxies/mq-resnet20-ensemble.json",
+           "HAWQ-v2": "hawq_v2", "HAWQ-v1": "hawq_v1", "OMPQ": "ompq", "QE score": "qe_score",
+           "bsynflow": "bsynflow"}
+GA_SEEDS, POPULATION, GENERATIONS, RANDOM = 3, 16, 10, 20
+
+
+def mixed_uniform(space: BitSpace, budget_mb: float) -> BitConfig:
+    """The widest uniform width that fits, with as many free layers as fit (smallest first) one width up."""
+    low = uniform_within(space, budget_mb)
+    width = low.bits[next(i for i in range(space.n_layers) if space.fixed_bits(i) is None)]
+    if width == space.choices[-1]:
+        return low
+    up = space.choices[space.choices.index(width) + 1]
+    bits = list(low.bits)
+    for i in sorted((i for i in range(space.n_layers) if space.fixed_bits(i) is None), key=lambda i: space.numels[i]):
+        trial = BitConfig(tuple(bits[:i] + [up] + bits[i + 1:]))
+        if space.size_mb(trial) <= budget_mb:
+            bits = list(trial.bits)
+    return BitConfig(tuple(bits))
+
+
+def done_rows(path: Path) -> list[dict]:
+    """The saved allocations (a line cut short by a kill is left out, and measured again)."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def append_row(log: Path, row: dict) -> None:
+    """One finished allocation, on a line of its own (after a line a kill cut short)."""
+    text = log.read_text() if log.exists() else ""
+    with open(log, "a") as f:
+        f.write(("\n" if text and not text.endswith("\n") else "") + json.dumps(row) + "\n")
+
+
+def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int) -> None:
+    """Every (budget, method, seed) allocation not yet in ``out/allocations.jsonl``, measured."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "allocations.jsonl"
+    have = {(r["budget_mb"], r["method"], r["seed"]) for r in done_rows(log)}
+    bench = open_benchmark(BENCHMARK, data_dir)
+    _, space = bench.reference()
+    batch = bench.probe_batch()
+    for budget in budgets:
+        fixed = {"uniform": uniform_within(space, budget), "mixed uniform": mixed_uniform(space, budget)}
+        todo = [(m, None, s) for m, s in ((m, 0) for m in fixed)]
+        todo += [(m, spec, s) for m, spec in proxies.items() for s in range(seeds)]
+        for method, spec, seed in todo:
+            if (budget, method, seed) in have:
+                continue
+            if spec is None:
+                cfg, evaluations = fixed[method], 0
+            else:
+                scorer = ProxyScorer(resolve(spec).program, bench.quantize, batch.x, batch.y, bench.probe_seed)
+                found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS)
+                cfg, evaluations = found.config, found.evaluations
+            top1 = bench.measure(cfg, f"allocation {method} seed {seed}")
+            row = {"budget_mb": budget, "method": method, "seed": seed, "size_mb": round(space.size_mb(cfg), 4),
+                   "top1": top1, "evaluations": evaluations, "config": cfg.canonical}
+            append_row(log, row)
+            print(f"{budget} MB  {method:<18} seed {seed}  {row['size_mb']:.4f} MB  {top1:.2f}", flush=True)
+    (out / "alloc.json").write_text(json.dumps({"benchmark": BENCHMARK, "rows": done_rows(log)}))
+
+
+def stratum_figures(budget: float, proxies: dict[str, str], data_dir) -> dict[str, str]:
+    """Random / oracle cells and each proxy's within-stratum tau, from the budget's stratum table."""
+    from evoproxy import evaluate_proxies
+
+    name = stratum_name(BENCHMARK, budget)
+    try:
+        stratum = open_benchmark(name, data_dir)
+    except EvoproxyError as e:
+        return {"note": str(e)}
+    acc = np.array([stratum.accuracy(i) for i in stratum.arch_ids()])
+    cells = {"random (mean of 20)": f"{acc[:RANDOM].mean():.2f}", "random (best of 20)": f"{acc[:RANDOM].max():.2f}",
+             "oracle (best measured)": f"{acc.max():.2f} of {len(acc)}"}
+    result = evaluate_proxies(list(proxies.values()), name, archs="all", metric="top1", data_dir=data_dir)
+    for method, r in zip(proxies, result.results):
+        cells[f"tau {method}"] = f"{r.kendall:.3f}"
+    return cells
+
+
+def table(out: Path, proxies: dict[str, str], budgets, data_dir) -> None:
+    rows = done_rows(out / "allocations.jsonl")
+    print("| method | " + " | ".join(f"{b} MB top-1 (mean of seeds; size)" for b in budgets) + " |")
+    print("|---" * (1 + len(budgets)) + "|")
+    for method in dict.fromkeys(["uniform", "mixed uniform", *proxies]):
+        cells = []
+        for b in budgets:
+            mine = [r for r in rows if r["budget_mb"] == b and r["method"] == method]
+            seeds = ", ".join(f"{r['top1']:.1f}" for r in mine)
+            cells.append(f"{np.mean([r['top1'] for r in mine]):.2f} ({seeds}; {max(r['size_mb'] for r in mine):.4f} MB)"
+                         if mine else "-")
+        print(f"| {method} | " + " | ".join(cells) + " |")
+    figures = {b: stratum_figures(b, proxies, data_dir) for b in budgets}
+    for key in dict.fromkeys(k for f in figures.values() for k in f):
+        print(f"| {key} | " + " | ".join(figures[b].get(key, "-") for b in budgets) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="store_true", help="allocate and measure what is not saved yet, then the tables")
+    ap.add_argument("--out", type=Path, default=Path("runs/mq-alloc"), help="where the allocations go")
+    ap.add_argument("--budgets", type=float, nargs="+", default=list(BUDGETS), help="MiB (default 0.08 0.11 0.15)")
+    ap.add_argument("--methods", nargs="+", choices=list(PROXIES), default=list(PROXIES),
+                    help="the proxies that allocate (default: all)")
+    ap.add_argument("--seeds", type=int, default=GA_SEEDS, help=f"GA seeds per proxy and budget (default {GA_SEEDS})")
+    add_data_dir(ap)
+    args = ap.parse_args()
+    proxies = {m: PROXIES[m] for m in args.methods}
+    if args.run:
+        run(args.out, args.data_dir, proxies, args.budgets, args.seeds)
+    table(args.out, proxies, args.budgets, args.data_dir)
+
+
+if __name__ == "__main__":
+    main()
