@@ -29,6 +29,8 @@ from .measured import MeasuredTop1, open_measured, recipe_key
 PathLike = Union[str, os.PathLike]
 CHECKPOINT = SHIPPED_RESNET20
 PROBE_IMAGES, PROBE_SEED = 64, 0
+ALLOCATED = "allocation"
+"""The origin of a row that an allocation chose (``allocation round 1 seed 0``, ...)."""
 
 
 @lru_cache(maxsize=4)
@@ -64,7 +66,9 @@ class MQBenchmark(TableBenchmark):
         self.method = MQMethod.from_dict(self.provenance["method"])
         self.name = self.provenance["benchmark"]
         rows = read_rows(table)
-        super().__init__([int(r["id"]) for r in rows], split_seed)
+        chosen = [int(r["id"]) for r in rows if r["origin"].startswith(ALLOCATED)]
+        super().__init__([int(r["id"]) for r in rows if not r["origin"].startswith(ALLOCATED)], split_seed)
+        self._add_to_search(chosen)
         self.configs = {int(r["id"]): BitConfig.parse(r["config"]) for r in rows}
         self._acc = {int(r["id"]): float(r["top1"]) for r in rows}
         self.size_mb = {int(r["id"]): float(r["size_mb"]) for r in rows}
@@ -79,6 +83,14 @@ class MQBenchmark(TableBenchmark):
                       f"({self.provenance['checkpoint']}), CIFAR-10 test top-1 after PTQ "
                       f"(`{self.provenance.get('command') or 'evoproxy bench build'}`)")
         self._reference: Optional[tuple[nn.Module, BitSpace]] = None
+
+    def _add_to_search(self, ids: list[int]) -> None:
+        """Rows an allocator chose are evolved on, never judged on: the search split, not the holdout (the
+        other rows split as they did before these were added)."""
+        self._ids += ids
+        self._known.update(ids)
+        self._splits["all"] = sorted(self._ids)
+        self._splits["search"] = sorted(self._splits["search"] + ids)
 
     def reference(self) -> tuple[nn.Module, BitSpace]:
         """The trained float network and its bit space (loaded once; sha256 checked)."""
