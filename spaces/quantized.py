@@ -24,6 +24,10 @@ from torch import nn
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import MAX_BITS, BitConfig, quantizable_layers
 
+CALIBRATION_FREE = frozenset({"weight", "numel", "fan_in", "bits", "act_bits", "qweight", "qerror",
+                              "quant_std", "hess_trace", "hess_eig", "orthogonality", "params"})
+"""Statistics that do not depend on activation calibration (weight quantization does not; the Hessian is
+taken at the float weights): bit-identical on a network quantized without it."""
 CLIP_GRID = torch.linspace(0.3, 1.0, 15)
 """Fractions of a channel's max |w| tried as its clipping range (the best in squared error wins)."""
 

@@ -21,6 +21,9 @@ from torch import nn
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
+from evoproxy.probe.requested import PROBED
+from evoproxy.spaces.quantized import CALIBRATION_FREE
+
 from ..base import TableBenchmark
 from ..checkpoints import DATA, SHIPPED_RESNET20, load_reference
 from .build import MQMethod, read_rows, stratum_name
@@ -142,7 +145,10 @@ class MQBenchmark(TableBenchmark):
             return evaluate_accuracy(self.quantize(cfg), x, y, batch_size=100)
 
     def build(self, arch_id: int) -> nn.Module:
-        return self.quantize(self.configs[self._check(arch_id)])
+        """The measured network; without activation calibration when every statistic the caller will
+        probe (:data:`evoproxy.probe.requested.PROBED`) is calibration-free."""
+        probed = PROBED.get()
+        return self.quantize(self.configs[self._check(arch_id)], probed is None or not probed <= CALIBRATION_FREE)
 
     def probe_batch(self):
         """64 CIFAR-10 training images: the trained network is probed on real data."""

@@ -10,10 +10,8 @@ import torch
 from evoproxy.lang.program import Program
 from evoproxy.scoring.score import score_network
 from evoproxy.spaces.bitconfig import BitConfig
+from evoproxy.spaces.quantized import CALIBRATION_FREE
 
-CALIBRATION_FREE = frozenset({"weight", "numel", "fan_in", "bits", "act_bits", "qweight", "qerror",
-                              "quant_std", "hess_trace", "hess_eig", "orthogonality", "params"})
-"""Statistics that do not depend on activation calibration (weight quantization does not)."""
 
 
 class ProxyScorer:

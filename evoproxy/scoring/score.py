@@ -21,6 +21,7 @@ from evoproxy.lang.ranks import all_network_parts, combine, is_set_level
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.probe.base import collect
 from evoproxy.probe.layers import check_network
+from evoproxy.probe.requested import probing
 
 
 def needed_stats(programs: Sequence[Program]) -> frozenset[str]:
@@ -61,7 +62,8 @@ def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x:
     scores = np.full((len(parts), len(arch_ids)), math.nan)
     for j, arch in enumerate(arch_ids):
         try:
-            scores[:, j] = score_arch(lambda: bench.build(arch), parts, x, y, seed, device)
+            with probing(needed_stats(parts)):
+                scores[:, j] = score_arch(lambda: bench.build(arch), parts, x, y, seed, device)
         except (RuntimeError, ValueError) as e:  # one bad network costs its column
             if "out of memory" in str(e).lower():
                 raise

@@ -23,6 +23,7 @@ from evoproxy.lang.packed import OpObserver
 from evoproxy.lang.program import Program, parse
 from evoproxy.plugins import import_refs
 from evoproxy.probe.base import collect
+from evoproxy.probe.requested import probing
 from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
@@ -87,7 +88,8 @@ class Worker:
         if missing:
             bench, seed = self.bench(key[0]), self.seed(key[0])
             try:
-                model = build_seeded(lambda: bench.build(key[1]), seed, self.setup.device)
+                with probing(missing):
+                    model = build_seeded(lambda: bench.build(key[1]), seed, self.setup.device)
             except (RuntimeError, ValueError):  # a network that cannot be built scores NaN
                 model = None
             if model is not None:

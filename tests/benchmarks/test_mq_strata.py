@@ -144,3 +144,21 @@ def test_a_stratum_build_records_its_origin_and_reuses_measurements(tmp_path, ch
 def test_bench_build_refuses_a_tolerance_outside_0_1(capsys) -> None:
     assert main(["bench", "build", "mq-resnet20-cifar10", "--budget-mb", "0.1", "--tolerance", "1.5"]) == 2
     assert "fraction" in capsys.readouterr().err
+
+
+def test_a_network_probed_for_calibration_free_statistics_is_built_without_calibration(monkeypatch) -> None:
+    from evoproxy.probe.requested import probing
+    from evoproxy.scoring.score import score_matrix
+
+    bench = get_benchmark("mq-resnet20-cifar10")
+    real, asked = bench.quantize, []
+    monkeypatch.setattr(bench, "quantize", lambda cfg, calibrate=True: asked.append(calibrate) or real(cfg, False))
+    with probing({"bits", "numel", "qerror"}):
+        bench.build(0)
+    with probing({"qerror", "act"}):
+        bench.build(0)
+    bench.build(0)   # nothing said: calibrated, as the table was measured
+    assert asked == [False, True, True]
+    x = torch.zeros(2, 3, 32, 32)
+    scores = score_matrix(bench, [parse("layer_sum(mul(bits, numel))")], [0, 1], x, torch.zeros(2, dtype=torch.long))
+    assert asked[3:] == [False, False] and np.isfinite(scores).all() and scores[0, 0] < scores[0, 1]
