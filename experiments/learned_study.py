@@ -55,7 +55,7 @@ TRANSFER, TRANSFER_SPACES = 200, ("nb101-cifar10", "nb301-cifar10")
 TRANSFER_PROXIES = ";".join([*HOLDOUT_PROXIES, "evo_nb201", "evo_nb201_ensemble"])
 """The shipped NB201-evolved formula and ensemble meet NB101 and NB301 here, beside the forest."""
 ENSEMBLE_JOINS, CANDIDATES = 32, 1000
-LABELS, LABEL_ARMS = 128, (32, 256)
+LABELS, LABEL_ARMS = 128, (32, 64, 256)
 """The main arm's labelled networks (the config's 64 + 64) and the other arms of the label-budget curve."""
 
 

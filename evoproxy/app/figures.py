@@ -163,12 +163,19 @@ def eval_scatter(panels: Sequence[dict], path: Path) -> Path:
 
 
 def allocation(rows: Sequence[dict], path: Path) -> Path:
-    """``evoproxy allocate --json``: top-1 accuracy against model size, one line per method."""
+    """``evoproxy allocate --json`` (or the allocation study's rows): top-1 accuracy against model size, one
+    line per method through its mean at each budget; with several seeds per budget, each seed as a dot."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for method in dict.fromkeys(r["method"] for r in rows):
-        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["size_mb"])
-        ax.plot([r["size_mb"] for r in mine], [np.nan if r["top1"] is None else r["top1"] for r in mine],
-                marker="o", label=method)
+        mine = [r for r in rows if r["method"] == method]
+        budgets = sorted({r.get("budget_mb", r["size_mb"]) for r in mine})
+        at = [[r for r in mine if r.get("budget_mb", r["size_mb"]) == b] for b in budgets]
+        top1 = [[np.nan if r["top1"] is None else r["top1"] for r in group] for group in at]
+        line, = ax.plot([np.mean([r["size_mb"] for r in g]) for g in at], [np.mean(t) for t in top1],
+                        marker="o", label=method)
+        if any(len(g) > 1 for g in at):
+            ax.scatter([r["size_mb"] for r in mine], [t for ts in top1 for t in ts], s=10, alpha=0.4,
+                       color=line.get_color())
     ax.set_xlabel("weight size (MB)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Bit-width allocations: accuracy against size")
