@@ -9,12 +9,10 @@ import pytest
 import torch
 
 from evoproxy.allocation import allocate, uniform_within
-from evoproxy.benchmarks.checkpoints import load_reference
 from evoproxy.benchmarks.mq import MQBenchmark
 from evoproxy.benchmarks.mq.build import MQMethod, build_mq_table, plan_configs
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
-from evoproxy.spaces.bitconfig import BitSpace
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.evolve.store import RunStore
 from evoproxy.training.loop import evaluate_accuracy
@@ -26,19 +24,6 @@ from tests.datahelp import have_data
 needs_data = pytest.mark.skipif(not have_data("images/cifar10_train_jpeg_bytes.npz"),
                                 reason="needs the shared CIFAR-10 pack")
 METHOD = MQMethod(model="resnet8", calib_images=32, test_limit=64)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "r8.pt"
-    save_checkpoint(path, resnet_cifar(8), {"arch": "resnet8"})
-    return path
-
-
-@pytest.fixture(scope="module")
-def space(checkpoint) -> BitSpace:
-    return BitSpace(load_reference(checkpoint, "resnet8")[0])
 
 
 def test_plan_is_distinct_seeded_and_spans_sizes(space) -> None:

@@ -22,25 +22,10 @@ from evoproxy.lang.program import parse
 from evoproxy.scoring import fitness as fit
 from evoproxy.scoring.setup import EvalSetup
 from evoproxy.spaces.bitconfig import BitSpace
-from evoproxy.spaces.resnet_cifar import resnet_cifar
-from evoproxy.training.checkpoint import save_checkpoint
 
 from tests.datahelp import needs_cifar
 
 METHOD = MQMethod(model="resnet8", calib_images=32, test_limit=64)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "r8.pt"
-    save_checkpoint(path, resnet_cifar(8), {"arch": "resnet8"})
-    return path
-
-
-@pytest.fixture(scope="module")
-def space(checkpoint) -> BitSpace:
-    return BitSpace(load_reference(checkpoint, "resnet8")[0])
 
 
 def test_a_stratum_is_distinct_seeded_and_inside_its_window(space) -> None:
