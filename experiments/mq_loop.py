@@ -27,7 +27,8 @@ from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.runs import finished_report
 from evoproxy.benchmarks.checkpoints import DATA
 from evoproxy.benchmarks.mq.benchmark import STRATA
-from evoproxy.benchmarks.mq.build import stratum_name
+from evoproxy.benchmarks.mq.build import read_rows, stratum_name
+from evoproxy.benchmarks.tables import append_row as append_row_to_table
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.lang.program import parse
 from evoproxy.plugins import load_plugins
@@ -72,13 +73,11 @@ def evolve(out: Path, r: int, data_dir) -> str:
 
 def add_row(table: Path, space, cfg, top1: float, origin: str) -> bool:
     """``cfg`` as a new row of the stratum ``table`` unless it is there already."""
-    with open(table) as f:
-        rows = [line.split(",") for line in f.read().splitlines()[1:] if line]
-    if any(r[1] == cfg.canonical for r in rows):
+    rows = read_rows(table)
+    if any(r["config"] == cfg.canonical for r in rows):
         return False
-    with open(table, "a") as f:
-        f.write(",".join([str(max(int(r[0]) for r in rows) + 1), cfg.canonical, f"{space.size_mb(cfg):.6f}",
-                          f"{space.bops(cfg) / 1e9:.6f}", f"{top1:.2f}", origin]) + "\n")
+    append_row_to_table(table, [max(int(r["id"]) for r in rows) + 1, cfg.canonical, f"{space.size_mb(cfg):.6f}",
+                                f"{space.bops(cfg) / 1e9:.6f}", f"{top1:.2f}", origin])
     return True
 
 
