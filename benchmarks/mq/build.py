@@ -54,6 +54,12 @@ class MQMethod:
         return cls(**d)
 
 
+def random_config(space: BitSpace, rng: np.random.Generator) -> BitConfig:
+    """Free layers drawn with bit-width probabilities that are themselves random (so sizes reach both ends)."""
+    p = rng.dirichlet(np.ones(len(space.choices)))
+    return BitConfig(tuple(space.fixed_bits(i) or int(rng.choice(space.choices, p=p)) for i in range(space.n_layers)))
+
+
 def plan_configs(space: BitSpace, k: int, seed: int) -> list[BitConfig]:
     """``k`` distinct configurations spread evenly over model size, in a seeded random order.
 
@@ -65,11 +71,7 @@ def plan_configs(space: BitSpace, k: int, seed: int) -> list[BitConfig]:
         raise EvoproxyError(f"--configs must be >= 1, got {k}")
     rng = np.random.default_rng(seed)
     chosen = {c.canonical: c for c in (space.uniform(b) for b in space.choices)}
-    pool = []
-    for _ in range(POOL_PER_CONFIG * k):
-        p = rng.dirichlet(np.ones(len(space.choices)))
-        bits = [space.fixed_bits(i) or int(rng.choice(space.choices, p=p)) for i in range(space.n_layers)]
-        pool.append(BitConfig(tuple(bits)))
+    pool = [random_config(space, rng) for _ in range(POOL_PER_CONFIG * k)]
     sizes = np.array([space.size_bits(c) for c in pool])
     n_bins = max(k - len(chosen), 1)
     edges = np.linspace(sizes.min(), sizes.max(), n_bins + 1)
@@ -94,9 +96,7 @@ def plan_stratum(space: BitSpace, k: int, seed: int, budget_mb: float, tolerance
     rng, low = np.random.default_rng(seed), budget_mb * (1 - tolerance)
     chosen: dict[str, BitConfig] = {}
     for _ in range(STRATUM_DRAWS * k):
-        p = rng.dirichlet(np.ones(len(space.choices)))
-        cfg = BitConfig(tuple(space.fixed_bits(i) or int(rng.choice(space.choices, p=p))
-                              for i in range(space.n_layers)))
+        cfg = random_config(space, rng)
         if low <= space.size_mb(cfg) <= budget_mb:
             chosen.setdefault(cfg.canonical, cfg)
             if len(chosen) == k:
