@@ -20,36 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from evoproxy.allocation import ProxyScorer, allocate, uniform_within
+from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform, uniform_within
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
 from evoproxy.benchmarks.mq.build import stratum_name
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.errors import EvoproxyError
-from evoproxy.spaces.bitconfig import BitConfig, BitSpace
 
 BENCHMARK = "mq-resnet20-cifar10"
 BUDGETS = (0.08, 0.11, 0.15)
-PROXIES = {"evolved": "experiments/proxies/mq-resnet20-best.json",
+PROXIES = {"evolved (within budget)": "experiments/proxies/mq-resnet20-allocation.json",
+           "evolved": "experiments/proxies/mq-resnet20-best.json",
            "evolved ensemble": "experiments/proxies/mq-resnet20-ensemble.json",
            "HAWQ-v2": "hawq_v2", "HAWQ-v1": "hawq_v1", "OMPQ": "ompq", "QE score": "qe_score",
            "bsynflow": "bsynflow"}
 GA_SEEDS, POPULATION, GENERATIONS, RANDOM = 3, 16, 10, 20
-
-
-def mixed_uniform(space: BitSpace, budget_mb: float) -> BitConfig:
-    """The widest uniform width that fits, with as many free layers as fit (smallest first) one width up."""
-    low = uniform_within(space, budget_mb)
-    width = low.bits[next(i for i in range(space.n_layers) if space.fixed_bits(i) is None)]
-    if width == space.choices[-1]:
-        return low
-    up = space.choices[space.choices.index(width) + 1]
-    bits = list(low.bits)
-    for i in sorted((i for i in range(space.n_layers) if space.fixed_bits(i) is None), key=lambda i: space.numels[i]):
-        trial = BitConfig(tuple(bits[:i] + [up] + bits[i + 1:]))
-        if space.size_mb(trial) <= budget_mb:
-            bits = list(trial.bits)
-    return BitConfig(tuple(bits))
 
 
 def done_rows(path: Path) -> list[dict]:
@@ -70,11 +55,16 @@ def append_row(log: Path, row: dict) -> None:
         f.write(("\n" if text and not text.endswith("\n") else "") + json.dumps(row) + "\n")
 
 
-def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int) -> None:
+def label(row: dict) -> str:
+    """The table's name for a row's method: the GA's start is named when it was the mixed-uniform one."""
+    return row["method"] + (" (GA from mixed uniform)" if row.get("start") == "mixed-uniform" else "")
+
+
+def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int, start: str) -> None:
     """Every (budget, method, seed) allocation not yet in ``out/allocations.jsonl``, measured."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "allocations.jsonl"
-    have = {(r["budget_mb"], r["method"], r["seed"]) for r in done_rows(log)}
+    have = {(r["budget_mb"], label(r), r["seed"]) for r in done_rows(log)}
     bench = open_benchmark(BENCHMARK, data_dir)
     _, space = bench.reference()
     batch = bench.probe_batch()
@@ -82,20 +72,23 @@ def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int) -> No
         fixed = {"uniform": uniform_within(space, budget), "mixed uniform": mixed_uniform(space, budget)}
         todo = [(m, None, s) for m, s in ((m, 0) for m in fixed)]
         todo += [(m, spec, s) for m, spec in proxies.items() for s in range(seeds)]
+        first = [fixed["mixed uniform"]] if start == "mixed-uniform" else []
         for method, spec, seed in todo:
-            if (budget, method, seed) in have:
+            row = {"budget_mb": budget, "method": method, "seed": seed}
+            if spec is not None:
+                row["start"] = start
+            if (budget, label(row), seed) in have:
                 continue
             if spec is None:
                 cfg, evaluations = fixed[method], 0
             else:
                 scorer = ProxyScorer(resolve(spec).program, bench.quantize, batch.x, batch.y, bench.probe_seed)
-                found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS)
+                found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS, start=first)
                 cfg, evaluations = found.config, found.evaluations
-            top1 = bench.measure(cfg, f"allocation {method} seed {seed}")
-            row = {"budget_mb": budget, "method": method, "seed": seed, "size_mb": round(space.size_mb(cfg), 4),
-                   "top1": top1, "evaluations": evaluations, "config": cfg.canonical}
+            top1 = bench.measure(cfg, f"allocation {label(row)} seed {seed}")
+            row.update(size_mb=round(space.size_mb(cfg), 4), top1=top1, evaluations=evaluations, config=cfg.canonical)
             append_row(log, row)
-            print(f"{budget} MB  {method:<18} seed {seed}  {row['size_mb']:.4f} MB  {top1:.2f}", flush=True)
+            print(f"{budget} MB  {label(row):<40} seed {seed}  {row['size_mb']:.4f} MB  {top1:.2f}", flush=True)
     (out / "alloc.json").write_text(json.dumps({"benchmark": BENCHMARK, "rows": done_rows(log)}))
 
 
@@ -121,10 +114,10 @@ def table(out: Path, proxies: dict[str, str], budgets, data_dir) -> None:
     rows = done_rows(out / "allocations.jsonl")
     print("| method | " + " | ".join(f"{b} MB top-1 (mean of seeds; size)" for b in budgets) + " |")
     print("|---" * (1 + len(budgets)) + "|")
-    for method in dict.fromkeys(["uniform", "mixed uniform", *proxies]):
+    for method in dict.fromkeys(["uniform", "mixed uniform", *(label(r) for r in rows if r["method"] in proxies)]):
         cells = []
         for b in budgets:
-            mine = [r for r in rows if r["budget_mb"] == b and r["method"] == method]
+            mine = [r for r in rows if r["budget_mb"] == b and label(r) == method]
             seeds = ", ".join(f"{r['top1']:.1f}" for r in mine)
             cells.append(f"{np.mean([r['top1'] for r in mine]):.2f} ({seeds}; {max(r['size_mb'] for r in mine):.4f} MB)"
                          if mine else "-")
@@ -142,11 +135,14 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", choices=list(PROXIES), default=list(PROXIES),
                     help="the proxies that allocate (default: all)")
     ap.add_argument("--seeds", type=int, default=GA_SEEDS, help=f"GA seeds per proxy and budget (default {GA_SEEDS})")
+    ap.add_argument("--start", choices=("random", "mixed-uniform"), default="random",
+                    help="the GA's first population: all random (EMQ's; default) or the mixed-uniform "
+                    "configuration and random ones")
     add_data_dir(ap)
     args = ap.parse_args()
     proxies = {m: PROXIES[m] for m in args.methods}
     if args.run:
-        run(args.out, args.data_dir, proxies, args.budgets, args.seeds)
+        run(args.out, args.data_dir, proxies, args.budgets, args.seeds, args.start)
     table(args.out, proxies, args.budgets, args.data_dir)
 
 

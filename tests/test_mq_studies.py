@@ -6,21 +6,8 @@ import sys
 from tests.test_study_scripts import load_script
 
 
-def test_the_allocation_study_mixes_two_widths_within_the_budget_and_resumes(tmp_path):
-    from evoproxy.benchmarks.checkpoints import load_reference
-    from evoproxy.benchmarks.mq.benchmark import CHECKPOINT
-    from evoproxy.spaces.bitconfig import BitSpace
-
+def test_the_allocation_study_resumes_and_names_the_start(tmp_path):
     study = load_script("mq_allocation")
-    space = BitSpace(load_reference(CHECKPOINT, "resnet20")[0])
-    for budget in study.BUDGETS:
-        uniform, mixed = study.uniform_within(space, budget), study.mixed_uniform(space, budget)
-        assert space.size_mb(uniform) < space.size_mb(mixed) <= budget
-        free = [b for i, b in enumerate(mixed.bits) if space.fixed_bits(i) is None]
-        low = uniform.bits[1]
-        assert set(free) == {low, space.choices[space.choices.index(low) + 1]}
-    top = space.size_mb(space.uniform(8))
-    assert study.mixed_uniform(space, top) == space.uniform(8)
     log = tmp_path / "allocations.jsonl"
     log.write_text('{"budget_mb": 0.08, "method": "uniform", "seed": 0}\n\n{"budget_mb": 0.1')  # cut by a kill
     assert study.done_rows(log) == [{"budget_mb": 0.08, "method": "uniform", "seed": 0}]
@@ -29,6 +16,8 @@ def test_the_allocation_study_mixes_two_widths_within_the_budget_and_resumes(tmp
     study.append_row(tmp_path / "new.jsonl", {"budget_mb": 0.15})
     assert study.done_rows(log)[-1] == {"budget_mb": 0.11} and len(study.done_rows(log)) == 2
     assert study.done_rows(tmp_path / "new.jsonl") == [{"budget_mb": 0.15}]
+    assert study.label({"method": "QE score"}) == study.label({"method": "QE score", "start": "random"}) == "QE score"
+    assert study.label({"method": "QE score", "start": "mixed-uniform"}) == "QE score (GA from mixed uniform)"
 
 
 def test_the_allocation_loop_adds_a_chosen_configuration_once_and_never_holds_it_out(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from evoproxy.errors import EvoproxyError
 from evoproxy.spaces.bitconfig import BitConfig, BitSpace
@@ -61,6 +61,13 @@ class _GA:
         ind.fitness = self.score(cfg)
         return ind
 
+    def genes_of(self, cfg: BitConfig) -> _Genes:
+        """The individual holding ``cfg``'s free-layer widths."""
+        if len(cfg.bits) != self.space.n_layers or any(cfg.bits[i] not in self.space.choices for i in self.free):
+            raise EvoproxyError(f"start configuration {cfg.canonical} does not fit this network "
+                                f"({self.space.n_layers} layers, widths {self.space.choices})")
+        return _Genes([self.space.choices.index(cfg.bits[i]) for i in self.free])
+
     def random_individual(self) -> _Genes:
         return _Genes([self.rng.randint(0, self.top) for _ in self.free])
 
@@ -97,14 +104,21 @@ def _better(best: _Genes, pop: list[_Genes], first: bool = False) -> _Genes:
 
 def allocate(space: BitSpace, score: Callable[[BitConfig], float], budget_mb: float, seed: int = 0,
              population: int = 16, generations: int = 10, cx_prob: float = 0.6, mut_prob: float = 0.3,
-             on_generation: Optional[Callable[[int, float], None]] = None) -> Allocation:
-    """The best-scoring configuration within ``budget_mb`` found by a seeded genetic search."""
+             on_generation: Optional[Callable[[int, float], None]] = None,
+             start: Sequence[BitConfig] = ()) -> Allocation:
+    """The best-scoring configuration within ``budget_mb`` found by a seeded genetic search.
+
+    ``start`` configurations (e.g. :func:`mixed_uniform`) join the first population in place of random
+    ones, so the search ends at one of them unless the proxy scores something else higher.
+    """
     smallest = space.uniform(space.choices[0])
     if space.size_mb(smallest) > budget_mb:
         raise EvoproxyError(f"budget {budget_mb} MB is below the smallest configuration "
                             f"({space.size_mb(smallest):.4f} MB, all free layers at {space.choices[0]} bits)")
     ga = _GA(space, score, budget_mb, random.Random(seed))
-    pop = [ga.repair_and_score(ga.random_individual()) for _ in range(population)]
+    first = [ga.genes_of(cfg) for cfg in start][:population]
+    first += [ga.random_individual() for _ in range(population - len(first))]
+    pop = [ga.repair_and_score(ind) for ind in first]
     best = _better(_Genes([]), pop, first=True)
     for gen in range(1, generations + 1):
         offspring = ga.tournament(pop)
@@ -129,3 +143,19 @@ def uniform_within(space: BitSpace, budget_mb: float) -> BitConfig:
     if not fits:
         raise EvoproxyError(f"no uniform configuration fits {budget_mb} MB")
     return space.uniform(max(fits))
+
+
+def mixed_uniform(space: BitSpace, budget_mb: float) -> BitConfig:
+    """The widest uniform width that fits, with as many free layers as fit (smallest first) one width up."""
+    low = uniform_within(space, budget_mb)
+    free = [i for i in range(space.n_layers) if space.fixed_bits(i) is None]
+    width = low.bits[free[0]]
+    if width == space.choices[-1]:
+        return low
+    up = space.choices[space.choices.index(width) + 1]
+    bits = list(low.bits)
+    for i in sorted(free, key=lambda i: space.numels[i]):
+        trial = BitConfig(tuple(bits[:i] + [up] + bits[i + 1:]))
+        if space.size_mb(trial) <= budget_mb:
+            bits = list(trial.bits)
+    return BitConfig(tuple(bits))

@@ -14,6 +14,9 @@ from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive
 from evoproxy.errors import EvoproxyError
 
 
+FIXED = {"uniform": allocate.uniform_within, "mixed-uniform": allocate.mixed_uniform}
+
+
 def cmd_allocate(args: argparse.Namespace) -> int:
     name = f"mq-{args.model}-cifar10"
     if name not in build.MQ_BENCHMARKS:
@@ -23,7 +26,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     _, space = bench.reference()
     batch = bench.probe_batch()
     baselines = args.baselines.split(",")
-    methods = [resolve(args.proxy)] + [resolve(b) for b in baselines if b and b != "uniform"]
+    methods = [resolve(args.proxy)] + [resolve(b) for b in baselines if b and b not in FIXED]
     unique: dict = {}
     for m in methods:  # the searched proxy may also be a baseline: each formula runs once
         unique.setdefault(m.program.text, m)
@@ -32,15 +35,15 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     print(f"{'budget':>10}  {'method':<12} {'size':>10}  {'top1':>6}  config")
     for budget in args.budget_mb:
         found = []
+        start = [allocate.mixed_uniform(space, budget)] if args.start == "mixed-uniform" else []
         for spec in methods:
             scorer = allocate.ProxyScorer(spec.program, bench.quantize, batch.x, batch.y, bench.probe_seed)
             with tqdm(total=args.generations, desc=f"{spec.name} @ {budget} MB", unit="gen",
                       file=sys.stderr, disable=args.quiet) as bar:
                 result = allocate.allocate(space, scorer, budget, args.seed, args.population, args.generations,
-                                           on_generation=lambda g, best: bar.update(1))
+                                           on_generation=lambda g, best: bar.update(1), start=start)
             found.append((spec.name, result.config, result.evaluations))
-        if "uniform" in baselines:
-            found.append(("uniform", allocate.uniform_within(space, budget), 0))
+        found += [(b, FIXED[b](space, budget), 0) for b in baselines if b in FIXED]
         measuring = tqdm(found, desc=f"measuring top-1 @ {budget} MB", unit="config", file=sys.stderr,
                          disable=args.quiet or args.no_measure)
         for method, cfg, evals in measuring:
@@ -63,9 +66,12 @@ def add_allocate(sub) -> None:
     p.add_argument("--model", default="resnet20", help="the network to quantize (default: resnet20)")
     p.add_argument("--budget-mb", type=positive_number, nargs="+", required=True,
                    help="weight-size budget(s) in MiB, one allocation each")
-    p.add_argument("--baselines", default="uniform,hawq_v2",
-                   help="comma-separated: uniform (widest uniform config that fits) and/or proxies "
-                   "(default: uniform,hawq_v2)")
+    p.add_argument("--baselines", default="uniform,mixed-uniform,hawq_v2",
+                   help="comma-separated: uniform (widest uniform config that fits), mixed-uniform (that width "
+                   "with as many layers as fit one width up) and/or proxies (default: uniform,mixed-uniform,hawq_v2)")
+    p.add_argument("--start", choices=("mixed-uniform", "random"), default="mixed-uniform",
+                   help="the bit-width search's first population: the mixed-uniform configuration and random "
+                   "ones, so a proxy leaves it only for what it scores higher (default), or all random (EMQ's)")
     p.add_argument("--generations", type=at_least(1), default=10, help="generations of the bit-width search per "
                    "budget (default: 10)")
     p.add_argument("--population", type=at_least(2), default=16, help="bit configurations per generation "

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from evoproxy.allocation import allocate, uniform_within
+from evoproxy.allocation import allocate, mixed_uniform, uniform_within
 from evoproxy.benchmarks.mq import MQBenchmark
 from evoproxy.benchmarks.mq.build import MQMethod, build_mq_table, plan_configs
 from evoproxy.cli import main
 from evoproxy.errors import EvoproxyError
+from evoproxy.spaces.bitconfig import BitConfig
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.evolve.store import RunStore
 from evoproxy.training.loop import evaluate_accuracy
@@ -92,6 +93,33 @@ def test_allocation_respects_budget_and_beats_uniform(space) -> None:
     assert allocate(space, score, budget, seed=0, population=12, generations=8) == found
     with pytest.raises(EvoproxyError, match="below the smallest"):
         allocate(space, score, space.size_mb(space.uniform(2)) * 0.9)
+
+
+def test_mixed_uniform_raises_smallest_layers_one_width_within_the_budget(space) -> None:
+    for budget in (space.size_mb(space.uniform(3)) * 1.1, space.size_mb(space.uniform(4)) * 1.05):
+        uniform, mixed = uniform_within(space, budget), mixed_uniform(space, budget)
+        assert space.size_mb(uniform) < space.size_mb(mixed) <= budget
+        free = [b for i, b in enumerate(mixed.bits) if space.fixed_bits(i) is None]
+        low = uniform.bits[next(i for i in range(space.n_layers) if space.fixed_bits(i) is None)]
+        assert set(free) == {low, space.choices[space.choices.index(low) + 1]}
+    top = space.uniform(space.choices[-1])
+    assert mixed_uniform(space, space.size_mb(top)) == top
+
+
+def test_a_started_allocation_leaves_its_start_only_for_a_higher_score(space) -> None:
+    budget = space.size_mb(space.uniform(3)) * 1.1
+    start = mixed_uniform(space, budget)
+    found = allocate(space, lambda cfg: float(cfg == start), budget, seed=0, population=8, generations=4,
+                     start=[start])
+    assert found.config == start      # a random start never finds the one configuration that scores 1
+    assert allocate(space, lambda cfg: float(cfg == start), budget, seed=0, population=8, generations=4).score == 0
+
+    def smaller_is_better(cfg):
+        return -space.size_mb(cfg)
+    left = allocate(space, smaller_is_better, budget, seed=0, population=8, generations=4, start=[start])
+    assert left.score > smaller_is_better(start)
+    with pytest.raises(EvoproxyError, match="does not fit this network"):
+        allocate(space, smaller_is_better, budget, start=[BitConfig((4, 4))])
 
 
 @needs_data
