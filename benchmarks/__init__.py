@@ -17,7 +17,7 @@ from evoproxy.registry import Registry
 
 from .base import Benchmark
 from .mq import load_mq
-from .mq.benchmark import STRATA as MQ_STRATA
+from .mq.benchmark import MODELS as MQ_MODELS, STRATA as MQ_STRATA
 from .mq.build import stratum_name
 from .nb201 import load_nb201
 from .resnet_cifar import load_resnet_cifar
@@ -54,7 +54,7 @@ for _info in [
     BenchmarkInfo("nb301-cifar10", partial(load_suite_zero_space, "nb301-cifar10")),
     BenchmarkInfo("synthetic", load_synthetic),
     BenchmarkInfo("resnet-cifar10", load_resnet_cifar),
-    BenchmarkInfo("mq-resnet20-cifar10", partial(load_mq, "mq-resnet20-cifar10")),
+    *(BenchmarkInfo(name, partial(load_mq, name)) for name in MQ_MODELS),
     *(BenchmarkInfo(stratum_name(base, b), partial(load_mq, stratum_name(base, b)))
       for base, budgets in MQ_STRATA.items() for b in budgets),
     *(BenchmarkInfo(f"vit-{space}-{ds}", partial(load_published, space, ds), uses_teacher=True)

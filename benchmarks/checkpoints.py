@@ -1,7 +1,8 @@
-"""Trained networks the benchmarks stand on: the MQ reference network and the ViT teacher.
+"""Trained networks the benchmarks stand on: the MQ reference networks and the ViT teacher.
 
-Both are checkpoints written by ``evoproxy train`` (read with ``weights_only=True``); the
-shipped one is a CIFAR-10 ResNet-20 (``benchmarks/data/resnet20-cifar10-e15.pt.gz``).
+All are checkpoints written by ``evoproxy train`` (read with ``weights_only=True``); the shipped
+ones are a CIFAR-10 ResNet-20 (``benchmarks/data/resnet20-cifar10-e15.pt.gz``, also the teacher) and a
+MobileNetV2-style network (``mobilenetv2-cifar10-e10.pt.gz``).
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Optional, Union
 from torch import nn
 
 from evoproxy.errors import EvoproxyError
-from evoproxy.spaces.resnet_cifar import build_model
+from evoproxy.spaces.cifar_models import build_model
 from evoproxy.training.checkpoint import load_checkpoint, load_into, sha256_file
 
 PathLike = Union[str, os.PathLike]
 DATA = Path(__file__).parent / "data"
 SHIPPED_RESNET20 = DATA / "resnet20-cifar10-e15.pt.gz"
+SHIPPED = {"resnet20": SHIPPED_RESNET20, "mobilenetv2": DATA / "mobilenetv2-cifar10-e10.pt.gz"}
+"""The shipped trained network of each model name (the MQ benchmarks' references)."""
 
 
 def load_reference(checkpoint: PathLike, model: str = "resnet20") -> tuple[nn.Module, str]:

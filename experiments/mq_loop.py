@@ -22,7 +22,7 @@ import numpy as np
 
 import studylib
 from evoproxy import evaluate_proxies
-from evoproxy.allocation import ProxyScorer, allocate
+from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.runs import finished_report
 from evoproxy.benchmarks.checkpoints import DATA
@@ -81,7 +81,7 @@ def add_row(table: Path, space, cfg, top1: float, origin: str) -> bool:
     return True
 
 
-def allocate_round(out: Path, r: int, formula: str, data_dir) -> None:
+def allocate_round(out: Path, r: int, formula: str, data_dir, start: str) -> None:
     """The round's proxy allocates under each budget (GA seeds), each choice measured and added."""
     import mq_loop_tables as loop
 
@@ -95,12 +95,13 @@ def allocate_round(out: Path, r: int, formula: str, data_dir) -> None:
         for seed in range(GA_SEEDS):
             if (budget, seed) in have:
                 continue
-            found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS)
+            first = [mixed_uniform(space, budget)] if start == "mixed-uniform" else []
+            found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS, start=first)
             origin = f"allocation round {r} seed {seed}"
             top1 = bench.measure(found.config, origin)
             added = add_row(loop.loop_table(budget), space, found.config, top1, origin)
             append_row(log, {"budget_mb": budget, "seed": seed, "size_mb": round(found.size_mb, 4), "top1": top1,
-                             "config": found.config.canonical, "added": added})
+                             "config": found.config.canonical, "added": added, "start": start})
             print(f"round {r}: {budget} MB seed {seed}: {top1:.2f}{'' if added else ' (known)'}", flush=True)
 
 
@@ -121,6 +122,8 @@ def table(out: Path, data_dir) -> None:
     for name, proxy, log in rows:
         taus, allocations = holdout_tau(proxy, data_dir), done_rows(log) if log else []
         cells = []
+        starts = {a.get("start", "random") for a in allocations}
+        name += " (GA from mixed uniform)" if starts == {"mixed-uniform"} else ""
         for b, tau in zip(BUDGETS, taus):
             top1 = [a["top1"] for a in allocations if a["budget_mb"] == b]
             cells.append(f"{tau:.3f} / " + (f"{np.mean(top1):.2f}" if top1 else "-"))
@@ -132,13 +135,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=0, help="run (or continue) this many rounds first")
     ap.add_argument("--out", type=Path, default=Path("runs/mq-loop"), help="where the rounds and grown strata go")
+    ap.add_argument("--start", choices=("random", "mixed-uniform"), default="random",
+                    help="the allocation GA's first population in the rounds run now: all random (default) or "
+                    "the mixed-uniform configuration and random ones")
     add_data_dir(ap)
     args = ap.parse_args()
     os.environ["EVOPROXY_MQ_LOOP"] = str(args.out.resolve())
     load_plugins([str(PLUGIN)])
     prepare(args.out)
     for r in range(args.rounds):
-        allocate_round(args.out, r, evolve(args.out, r, args.data_dir), args.data_dir)
+        allocate_round(args.out, r, evolve(args.out, r, args.data_dir), args.data_dir, args.start)
     table(args.out, args.data_dir)
 
 

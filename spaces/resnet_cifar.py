@@ -92,14 +92,3 @@ def resnet_cifar(depth: int = 20, num_classes: int = 10) -> nn.Module:
     if num_classes < 1:
         raise EvoproxyError(f"num_classes must be >= 1, got {num_classes}; pass a positive class count")
     return ResNetCifar((depth - 2) // 6, num_classes)
-
-
-MODELS = {f"resnet{d}": d for d in (8, 14, 20, 32, 44, 56, 110)}
-"""The CIFAR-10 ResNets ``evoproxy train`` builds by name."""
-
-
-def build_model(name: str) -> nn.Module:
-    """A fresh network by name (``resnet20`` etc.); an unknown name lists the choices."""
-    if name not in MODELS:
-        raise EvoproxyError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    return resnet_cifar(depth=MODELS[name], num_classes=10)

@@ -25,12 +25,16 @@ from evoproxy.probe.requested import PROBED
 from evoproxy.spaces.quantized import CALIBRATION_FREE
 
 from ..base import TableBenchmark
-from ..checkpoints import DATA, SHIPPED_RESNET20, load_reference
+from ..checkpoints import DATA, SHIPPED, SHIPPED_RESNET20, load_reference
 from .build import MQMethod, read_rows, stratum_name
 from .measured import MeasuredTop1, open_measured, recipe_key
 
 PathLike = Union[str, os.PathLike]
 CHECKPOINT = SHIPPED_RESNET20
+MODELS = {"mq-resnet20-cifar10": "resnet20", "mq-mobilenetv2-cifar10": "mobilenetv2"}
+"""The MQ benchmarks: each is one shipped network's bit configurations (:data:`SHIPPED`)."""
+MOBILENET_BUDGETS = (0.047, 0.064, 0.086)
+"""Between uniform 2 and 3, 3 and 4, 4 and 8 bits, where ResNet-20's 0.08 / 0.11 / 0.15 MB sit."""
 PROBE_IMAGES, PROBE_SEED = 64, 0
 ALLOCATED = "allocation"
 """The origin of a row that an allocation chose (``allocation round 1 seed 0``, ...)."""
@@ -157,7 +161,7 @@ class MQBenchmark(TableBenchmark):
         return load_probe_batch("cifar10", PROBE_IMAGES, PROBE_SEED, self.data_dir)
 
 
-STRATA = {"mq-resnet20-cifar10": (0.08, 0.11, 0.15)}
+STRATA = {"mq-resnet20-cifar10": (0.08, 0.11, 0.15), "mq-mobilenetv2-cifar10": MOBILENET_BUDGETS}
 """Budget strata (MiB) registered per MQ benchmark: ground truth where the allocator decides."""
 
 
@@ -178,4 +182,4 @@ def load_mq(name: str, data_dir: Optional[PathLike] = None, split_seed: int = 0,
     return MQBenchmark(table or DATA / f"{name}.csv", data_dir, split_seed)
 
 
-__all__ = ["MQBenchmark", "load_mq", "load_reference", "CHECKPOINT", "STRATA"]
+__all__ = ["MQBenchmark", "load_mq", "load_reference", "CHECKPOINT", "MODELS", "SHIPPED", "STRATA"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evoproxy.benchmarks.mq.benchmark import CHECKPOINT
+from evoproxy.benchmarks.mq.benchmark import MODELS as MQ_BENCHMARKS, SHIPPED
 from evoproxy.benchmarks.mq.build import MQMethod, Stratum, build_mq_table, stratum_name
 from evoproxy.benchmarks.mq.mqbench101 import read_mqbench101, to_csv
 from evoproxy.benchmarks.vit.build import build_vit_table
@@ -12,11 +12,10 @@ from evoproxy.data.paths import describe_data_dir
 from evoproxy.errors import EvoproxyError
 from evoproxy.training.distill import KDRecipe
 
-MQ_BENCHMARKS = {"mq-resnet20-cifar10": "resnet20"}
 VIT_TABLE = "vit-kd-cifar10"
 BUILDABLE = (*MQ_BENCHMARKS, VIT_TABLE)
 
-__all__ = ["KDRecipe", "MQMethod", "Stratum", "stratum_name", "CHECKPOINT", "BUILDABLE", "MQ_BENCHMARKS", "VIT_TABLE", "build_mq_table",
+__all__ = ["KDRecipe", "MQMethod", "Stratum", "stratum_name", "SHIPPED", "BUILDABLE", "MQ_BENCHMARKS", "VIT_TABLE", "build_mq_table",
            "build_vit_table", "convert_mqbench101", "describe_data_dir", "check_buildable"]
 
 

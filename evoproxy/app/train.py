@@ -1,4 +1,4 @@
-"""The train use case: a CIFAR-10 ResNet from scratch, saved as a checkpoint with its provenance."""
+"""The train use case: a CIFAR-10 network from scratch, saved as a checkpoint with its provenance."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from evoproxy.data.cifar import load_cifar10, pack_path
 from evoproxy.data.paths import describe_data_dir
 
 __all__ = ["TrainJob", "seeded_model", "load_data", "train", "describe_data_dir"]
-from evoproxy.spaces.resnet_cifar import build_model
+from evoproxy.spaces.cifar_models import build_model
 from evoproxy.training.checkpoint import save_checkpoint, sha256_file
 from evoproxy.training.loop import train_model
 
@@ -56,7 +56,7 @@ def train(job: TrainJob, model: torch.nn.Module, data: tuple, out: str,
     result = train_model(model, *data, job.epochs, job.batch_size, job.lr, seed=job.seed,
                          on_epoch=on_epoch, on_batch=on_batch)
     packs = {s: pack_path(s, job.data_dir) for s in ("train", "test")}
-    meta = {"arch": job.model, "depth": int(job.model[len("resnet"):]), "num_classes": 10,
+    meta = {"arch": job.model, "num_classes": 10,
             "epochs": job.epochs, "batch_size": job.batch_size, "lr": job.lr, "weight_decay": 5e-4,
             "seed": job.seed, "limit": job.limit, "n_train": len(data[1]), "n_test": len(data[3]),
             "test_acc": result["test_acc"], "train_loss": result["train_loss"],

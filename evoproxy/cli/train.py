@@ -41,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("train", help="train a CIFAR-10 network from scratch and save a checkpoint")
-    p.add_argument("--model", default="resnet20", help="resnet8/14/20/32/44/56/110 (default resnet20)")
+    p.add_argument("--model", default="resnet20", help="resnet8/14/20/32/44/56/110 or mobilenetv2 (default resnet20)")
     p.add_argument("--epochs", type=at_least(1), default=30, help="training epochs (default: 30)")
     p.add_argument("--limit", type=at_least(1), help="train on a seeded subset of N images (and test on at most N)")
     p.add_argument("--batch-size", type=at_least(1), default=128, help="training batch size (default: 128)")

@@ -168,7 +168,7 @@ def proxy_file_faults(tmp: Path) -> dict:
 
 def teacher_faults(tmp: Path) -> dict:
     from evoproxy.benchmarks.checkpoints import load_teacher
-    from evoproxy.spaces.resnet_cifar import build_model
+    from evoproxy.spaces.cifar_models import build_model
     from evoproxy.training.checkpoint import save_checkpoint
     bad = tmp / "teacher.pt"
     save_checkpoint(bad, build_model("resnet8"), {"arch": "resnet20"})

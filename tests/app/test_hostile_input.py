@@ -111,7 +111,7 @@ def test_eval_save_keeps_earlier_rows_and_reprobes_empty_ones(tmp_path, capsys):
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_a_teacher_that_does_not_fit_its_network_is_one_line(tmp_path, capsys, monkeypatch, how):
     from evoproxy.benchmarks.checkpoints import load_teacher
-    from evoproxy.spaces.resnet_cifar import build_model
+    from evoproxy.spaces.cifar_models import build_model
     from evoproxy.training.checkpoint import save_checkpoint
     bad = tmp_path / "t.pt"
     save_checkpoint(bad, build_model("resnet8"), {"arch": "resnet20"})   # resnet8 weights, labelled resnet20

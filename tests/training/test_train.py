@@ -11,7 +11,7 @@ from evoproxy.errors import EvoproxyError
 from evoproxy.data.images import normalise
 from evoproxy.spaces.resnet_cifar import resnet_cifar
 from evoproxy.training.loop import augment, to_input, train_model
-from evoproxy.spaces.resnet_cifar import build_model
+from evoproxy.spaces.cifar_models import build_model
 from evoproxy.training.checkpoint import load_checkpoint, save_checkpoint, sha256_file
 
 
