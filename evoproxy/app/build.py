@@ -15,7 +15,8 @@ from evoproxy.training.distill import KDRecipe
 VIT_TABLE = "vit-kd-cifar10"
 BUILDABLE = (*MQ_BENCHMARKS, VIT_TABLE)
 
-__all__ = ["KDRecipe", "MQMethod", "Stratum", "stratum_name", "SHIPPED", "BUILDABLE", "MQ_BENCHMARKS", "VIT_TABLE", "build_mq_table",
+__all__ = ["KDRecipe", "MQMethod", "Stratum", "stratum_name", "SHIPPED", "BUILDABLE", "MQ_BENCHMARKS", "VIT_TABLE",
+           "build_mq_table",
            "build_vit_table", "convert_mqbench101", "describe_data_dir", "check_buildable"]
 
 

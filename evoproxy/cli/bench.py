@@ -80,7 +80,8 @@ def add_bench(sub) -> None:
     p.add_argument("--configs", type=at_least(2), default=150,
                    help="bit configurations / students, stratified over size (default: 150)")
     p.add_argument("--seed", type=at_least(0), default=0, help="seeds the sample (default: 0)")
-    p.add_argument("--checkpoint", help="trained float network (default: the shipped checkpoint of the benchmark's network)")
+    p.add_argument("--checkpoint", help="trained float network (default: the shipped checkpoint of the "
+                   "benchmark's network)")
     p.add_argument("--choices", type=at_least(1), nargs="+", default=[2, 3, 4, 8],
                    help="weight bit widths (default: 2 3 4 8)")
     p.add_argument("--calib-images", type=at_least(1), default=1024,
