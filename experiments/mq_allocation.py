@@ -23,17 +23,19 @@ import numpy as np
 from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform, uniform_within
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
+from evoproxy.benchmarks.mq.benchmark import STRATA
 from evoproxy.benchmarks.mq.build import stratum_name
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.errors import EvoproxyError
 
 BENCHMARK = "mq-resnet20-cifar10"
-BUDGETS = (0.08, 0.11, 0.15)
 PROXIES = {"evolved (within budget)": "experiments/proxies/mq-resnet20-allocation.json",
            "evolved": "experiments/proxies/mq-resnet20-best.json",
            "evolved ensemble": "experiments/proxies/mq-resnet20-ensemble.json",
            "HAWQ-v2": "hawq_v2", "HAWQ-v1": "hawq_v1", "OMPQ": "ompq", "QE score": "qe_score",
            "bsynflow": "bsynflow"}
+OWN = {"mq-mobilenetv2-cifar10": {"evolved on MobileNetV2": "experiments/proxies/mq-mobilenetv2-allocation.json"}}
+"""Proxies evolved on a network itself (on the others, the ResNet-20 proxies above are transferred unchanged)."""
 GA_SEEDS, POPULATION, GENERATIONS, RANDOM = 3, 16, 10, 20
 
 
@@ -60,12 +62,12 @@ def label(row: dict) -> str:
     return row["method"] + (" (GA from mixed uniform)" if row.get("start") == "mixed-uniform" else "")
 
 
-def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int, start: str) -> None:
+def run(out: Path, benchmark: str, data_dir, proxies: dict[str, str], budgets, seeds: int, start: str) -> None:
     """Every (budget, method, seed) allocation not yet in ``out/allocations.jsonl``, measured."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "allocations.jsonl"
     have = {(r["budget_mb"], label(r), r["seed"]) for r in done_rows(log)}
-    bench = open_benchmark(BENCHMARK, data_dir)
+    bench = open_benchmark(benchmark, data_dir)
     _, space = bench.reference()
     batch = bench.probe_batch()
     for budget in budgets:
@@ -89,14 +91,14 @@ def run(out: Path, data_dir, proxies: dict[str, str], budgets, seeds: int, start
             row.update(size_mb=round(space.size_mb(cfg), 4), top1=top1, evaluations=evaluations, config=cfg.canonical)
             append_row(log, row)
             print(f"{budget} MB  {label(row):<40} seed {seed}  {row['size_mb']:.4f} MB  {top1:.2f}", flush=True)
-    (out / "alloc.json").write_text(json.dumps({"benchmark": BENCHMARK, "rows": done_rows(log)}))
+    (out / "alloc.json").write_text(json.dumps({"benchmark": benchmark, "rows": done_rows(log)}))
 
 
-def stratum_figures(budget: float, proxies: dict[str, str], data_dir) -> dict[str, str]:
+def stratum_figures(benchmark: str, budget: float, proxies: dict[str, str], data_dir) -> dict[str, str]:
     """Random / oracle cells and each proxy's within-stratum tau, from the budget's stratum table."""
     from evoproxy import evaluate_proxies
 
-    name = stratum_name(BENCHMARK, budget)
+    name = stratum_name(benchmark, budget)
     try:
         stratum = open_benchmark(name, data_dir)
     except EvoproxyError as e:
@@ -110,7 +112,7 @@ def stratum_figures(budget: float, proxies: dict[str, str], data_dir) -> dict[st
     return cells
 
 
-def table(out: Path, proxies: dict[str, str], budgets, data_dir) -> None:
+def table(out: Path, benchmark: str, proxies: dict[str, str], budgets, data_dir) -> None:
     rows = done_rows(out / "allocations.jsonl")
     print("| method | " + " | ".join(f"{b} MB top-1 (mean of seeds; size)" for b in budgets) + " |")
     print("|---" * (1 + len(budgets)) + "|")
@@ -122,7 +124,7 @@ def table(out: Path, proxies: dict[str, str], budgets, data_dir) -> None:
             cells.append(f"{np.mean([r['top1'] for r in mine]):.2f} ({seeds}; {max(r['size_mb'] for r in mine):.4f} MB)"
                          if mine else "-")
         print(f"| {method} | " + " | ".join(cells) + " |")
-    figures = {b: stratum_figures(b, proxies, data_dir) for b in budgets}
+    figures = {b: stratum_figures(benchmark, b, proxies, data_dir) for b in budgets}
     for key in dict.fromkeys(k for f in figures.values() for k in f):
         print(f"| {key} | " + " | ".join(figures[b].get(key, "-") for b in budgets) + " |")
 
@@ -130,20 +132,28 @@ def table(out: Path, proxies: dict[str, str], budgets, data_dir) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="store_true", help="allocate and measure what is not saved yet, then the tables")
-    ap.add_argument("--out", type=Path, default=Path("runs/mq-alloc"), help="where the allocations go")
-    ap.add_argument("--budgets", type=float, nargs="+", default=list(BUDGETS), help="MiB (default 0.08 0.11 0.15)")
-    ap.add_argument("--methods", nargs="+", choices=list(PROXIES), default=list(PROXIES),
-                    help="the proxies that allocate (default: all)")
+    ap.add_argument("--benchmark", choices=list(STRATA), default=BENCHMARK,
+                    help=f"the network's MQ benchmark (default {BENCHMARK})")
+    ap.add_argument("--out", type=Path, help="where the allocations go (default runs/mq-alloc, for another "
+                    "network runs/mq-alloc-<network>)")
+    ap.add_argument("--budgets", type=float, nargs="+", help="MiB (default: the benchmark's strata, "
+                    + "; ".join(f"{b}: {' '.join(map(str, s))}" for b, s in STRATA.items()) + ")")
+    ap.add_argument("--methods", nargs="+", choices=list(PROXIES) + [m for own in OWN.values() for m in own],
+                    help="the proxies that allocate (default: all the network's)")
     ap.add_argument("--seeds", type=int, default=GA_SEEDS, help=f"GA seeds per proxy and budget (default {GA_SEEDS})")
     ap.add_argument("--start", choices=("random", "mixed-uniform"), default="random",
                     help="the GA's first population: all random (EMQ's; default) or the mixed-uniform "
                     "configuration and random ones")
     add_data_dir(ap)
     args = ap.parse_args()
-    proxies = {m: PROXIES[m] for m in args.methods}
+    known = {**PROXIES, **OWN.get(args.benchmark, {})}
+    proxies = {m: known[m] for m in args.methods or known if m in known}
+    out = args.out or Path("runs/mq-alloc" + ("" if args.benchmark == BENCHMARK else
+                                              "-" + args.benchmark.split("-")[1]))
+    budgets = args.budgets or list(STRATA[args.benchmark])
     if args.run:
-        run(args.out, args.data_dir, proxies, args.budgets, args.seeds, args.start)
-    table(args.out, proxies, args.budgets, args.data_dir)
+        run(out, args.benchmark, args.data_dir, proxies, budgets, args.seeds, args.start)
+    table(out, args.benchmark, proxies, budgets, args.data_dir)
 
 
 if __name__ == "__main__":
