@@ -69,6 +69,11 @@ class Benchmark(Protocol):
         """The batch every network must be probed with, or None for the run's probe batch."""
         ...
 
+    def network_key(self, arch_id: int) -> Optional[str]:
+        """What names the network ``build(arch_id)`` gives across runs and table rebuilds (the score
+        cache's key, :mod:`evoproxy.scoring.scorecache`), or None: its scores are never kept."""
+        ...
+
     def arch_features(self, arch_id: int) -> Optional[dict[str, float]]:
         """Features of the architecture itself (op counts, paths), for learned baselines that use
         them (GRAF-style), or None where the space has none."""
@@ -190,4 +195,8 @@ class TableBenchmark:
 
     def arch_features(self, arch_id: int) -> Optional[dict[str, float]]:
         """None: no architecture features (override where the space has them)."""
+        return None
+
+    def network_key(self, arch_id: int) -> Optional[str]:
+        """None: scores are not kept across runs (override where a network is named by its table)."""
         return None

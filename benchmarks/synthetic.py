@@ -123,6 +123,9 @@ class SyntheticBenchmark(TableBenchmark):
     def build(self, arch_id: int) -> nn.Module:
         return build_config(self.config_of(arch_id), self.num_classes)
 
+    def network_key(self, arch_id: int) -> str:
+        return f"{self.name}:{self.num_classes}:{self._check(arch_id)}"
+
     def accuracy(self, arch_id: int) -> float:
         """The target formula on this network's probe statistics (computed once, then cached).
 

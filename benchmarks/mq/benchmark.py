@@ -113,6 +113,10 @@ class MQBenchmark(TableBenchmark):
     def arch_of(self, arch_id: int) -> str:
         return self.configs[self._check(arch_id)].canonical
 
+    def network_key(self, arch_id: int) -> str:
+        """The quantization recipe and the configuration: shared by a network's table and its strata."""
+        return f"mq:{self.recipe}:{self.arch_of(arch_id)}"
+
     def quantize(self, cfg: BitConfig, calibrate: bool = True) -> nn.Module:
         """The post-training-quantized network for any configuration, by the table's recipe.
 

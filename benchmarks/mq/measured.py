@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
-from evoproxy.data.paths import resolve_data_dir, user_data_dir
+from evoproxy.data.cache import CACHE_ENV, cache_dir
 from evoproxy.errors import DataMissing
 
-CACHE_ENV = "EVOPROXY_CACHE_DIR"
 FILE = "measured-top1.sqlite"
 SCHEMA = ("CREATE TABLE IF NOT EXISTS top1 (recipe TEXT NOT NULL, config TEXT NOT NULL, top1 REAL NOT NULL, "
           "origin TEXT NOT NULL, PRIMARY KEY (recipe, config))")
-
-
-def cache_dir(data_dir=None) -> Path:
-    """``$EVOPROXY_CACHE_DIR``, else ``cache/`` in the data directory (the per-user one when none)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return (resolve_data_dir(data_dir) or user_data_dir()) / "cache"
 
 
 def recipe_key(checkpoint_sha256: str, method, test_seed: int) -> str:

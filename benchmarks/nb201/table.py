@@ -116,6 +116,9 @@ class NB201Benchmark(TableBenchmark):
     def arch_of(self, arch_id: int) -> str:
         return self._arch_strs[self._check(arch_id)]
 
+    def network_key(self, arch_id: int) -> str:
+        return f"{self.name}:{self.arch_of(arch_id)}"
+
     def op_indices_of(self, arch_id: int) -> str:
         return self._op_indices[self._check(arch_id)]
 

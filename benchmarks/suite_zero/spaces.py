@@ -67,6 +67,9 @@ class SuiteZeroSpace(TableBenchmark):
     def build(self, arch_id: int) -> nn.Module:
         return BUILDERS[self.name](self.arch_of(arch_id))
 
+    def network_key(self, arch_id: int) -> str:
+        return f"{self.name}:{self.arch_of(arch_id)}"
+
     def reference(self, arch_id: int) -> dict[str, float]:
         """Suite-Zero's own proxy values (and flops, params in millions) for this architecture."""
         row = self._rows[self._check(arch_id)]

@@ -19,6 +19,7 @@ from evoproxy.errors import EvoproxyError, EvoproxyNote
 from evoproxy.plugins import load_plugins
 from evoproxy.lang.proxyfile import resolve
 from evoproxy.scoring.cores import usable_cores
+from evoproxy.scoring.scorecache import cache_folder
 from evoproxy.scoring.setup import EvalSetup, ScoringConfig
 from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.store.lock import RunLock
@@ -244,7 +245,8 @@ def eval_setup(config: RunConfig) -> EvalSetup:
     run = config.execution
     return EvalSetup(scoring=scoring_here(config), seed=config.evolution.seed, data_dir=run.data_dir,
                      device=run.device, memory_mb=run.memory_mb, timeout_s=run.timeout_s,
-                     plugins=load_plugins(config.language.plugins))
+                     plugins=load_plugins(config.language.plugins), score_cache=cache_folder(run.data_dir) if run.score_cache else None)
+
 
 
 def scoring_here(config: RunConfig) -> ScoringConfig:

@@ -63,8 +63,9 @@ class TaskConfig(Section):
     holdout_archs: Archs = 100  # per benchmark, from its holdout split: the final figures
     screen_archs: Archs = 8  # from the search archs, for the cheap dynamic screen
     teacher: Text = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
-    baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "tenas", "gradsign",
-                        "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")
+    baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "gradsign",
+                        "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")  # not tenas
+    # (~7 s per network, its NTK's backward per image): reported when named
     control: Text = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
     learned: Names = ("random_forest", "boosted", "graf")  # models fitted on the search + selection networks'
     # accuracies over the baselines' values, reported beside them (needs scikit-learn: evoproxy[learned])
@@ -133,6 +134,7 @@ class ExecutionConfig(Section):
     timeout_s: _number(gt=0, le=86_400) = 60.0  # per candidate and network: at most a day
     max_minutes: Optional[_number(gt=0, le=525_600)] = None  # a time budget (at most a year): the run ends after
     # the generation that passes it
+    score_cache: bool = True  # keep scores in the data directory's cache for later runs (evoproxy.scoring.scorecache)
 
     @field_validator("backend")
     @classmethod

@@ -29,6 +29,9 @@ class Stat:
     cost: str = ""
     """What makes it costly beyond the probe's one forward and backward (empty: nothing), e.g.
     "one backward pass per probe image"; shown by ``evoproxy list stats``."""
+    version: int = 1
+    """Raised when the statistic's implementation changes what it computes: scores kept in the score cache
+    (:mod:`evoproxy.scoring.scorecache`) that read it are then computed again."""
 
 
 STATS: Registry[Stat] = Registry("statistic")

@@ -44,6 +44,9 @@ class NetworkSource(Protocol):
     def probe_batch(self) -> "Optional[ProbeBatch]":
         ...
 
+    def network_key(self, arch_id: int) -> Optional[str]:
+        ...
+
 
 OpenBenchmark = Callable[[str], NetworkSource]
 """``open(name)``: the run's benchmark called ``name`` (picklable, so a Ray worker opens its own)."""
@@ -63,3 +66,4 @@ class EvalSetup:
     pack_networks: int = 4  # networks evaluated together, same-shape layers as one op call (0: one by one)
     reuse_mb: int = 256  # layer and scalar values of program nodes kept across calls (0: none)
     pack_threads: int = 1  # packs scored at once, each on one thread (the same bits for any number)
+    score_cache: Optional[str] = None  # folder of the score cache (scores kept across runs); None: not kept

@@ -28,6 +28,7 @@ from evoproxy.scoring.cores import free_cores
 from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
+from evoproxy.scoring.scorecache import ScoreCache, batch_digest, context_key
 from evoproxy.scoring.setup import EvalSetup, NetworkSource, OpenBenchmark
 
 Key = tuple[str, int]  # (benchmark name, architecture id)
@@ -58,6 +59,8 @@ class Worker:
         self.blocks = Blocks(setup.pack_networks)
         self.reuse = ReuseStore(setup.reuse_mb)
         self.observer = observer
+        self.kept: Optional[ScoreCache] = ScoreCache.open(setup.score_cache)
+        self.contexts: dict[str, str] = {}
 
     def bench(self, name: str) -> NetworkSource:
         if name not in self.benches:
@@ -113,9 +116,42 @@ class Worker:
             _, stats = self.cache.popitem(last=False)
             self.cached_bytes -= sum(_nbytes(v) for v in stats.values())
 
+    def context(self, name: str) -> str:
+        """What a score on the benchmark ``name`` depends on besides network and program (the score cache's)."""
+        if name not in self.contexts:
+            s = self.setup
+            self.contexts[name] = context_key("worker", batch_digest(*self.batch(name)), self.seed(name),
+                                              s.scoring.threads, s.device, s.scoring.store_dtype)
+        return self.contexts[name]
+
     def score(self, texts: Sequence[str], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
-        """(programs x keys) scores, and why a program failed: ``{index: "timeout" | "error:<type>"}``."""
+        """(programs x keys) scores, and why a program failed: ``{index: "timeout" | "error:<type>"}``.
+        Scores kept by an earlier call or run (the setup's ``score_cache``) are read, not computed."""
         programs = [parse(t) for t in texts]
+        if self.kept is None:
+            return self._score(programs, keys)
+        by_bench: dict[str, list[int]] = {}
+        for j, key in enumerate(keys):
+            by_bench.setdefault(key[0], []).append(j)
+        scores, known = np.full((len(programs), len(keys)), math.nan), set()
+        for name, cols in by_bench.items():
+            networks = [self.bench(name).network_key(keys[j][1]) for j in cols]
+            for (i, c), value in self.kept.known(self.context(name), networks, programs).items():
+                scores[i, cols[c]] = value
+                known.add((i, cols[c]))
+        todo = [i for i in range(len(programs)) if any((i, j) not in known for j in range(len(keys)))]
+        if not todo:
+            return scores, {}
+        fresh, why = self._score([programs[i] for i in todo], keys)
+        scores[todo] = fresh
+        finished = [k for k in range(len(todo)) if k not in why]
+        for name, cols in by_bench.items():
+            networks = [self.bench(name).network_key(keys[j][1]) for j in cols]
+            self.kept.keep(self.context(name), networks, [programs[todo[k]] for k in finished],
+                           fresh[np.ix_(finished, cols)])
+        return scores, {todo[k]: reason for k, reason in why.items()}
+
+    def _score(self, programs: Sequence[Program], keys: Sequence[Key]) -> tuple[np.ndarray, dict[int, str]]:
         names = needed_stats(programs)
         scores = np.full((len(programs), len(keys)), math.nan)
         clock = _Clock(len(programs), self.setup.timeout_s)
