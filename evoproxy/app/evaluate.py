@@ -16,6 +16,7 @@ from evoproxy.lang.proxies import PROXIES, proxies_for
 from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.lang.stats import STATS
 from evoproxy.scoring.inits import INITS
+from evoproxy.scoring.scorecache import ScoreCache, cache_folder
 from evoproxy.scoring.summary import EvalRun, network_specs, run_eval
 
 __all__ = ["proxy_specs", "resolve_archs", "probe_for", "with_init", "INIT_NAMES", "ScoreWriter", "network_specs",
@@ -72,13 +73,17 @@ class _Reinitialised:
     """A benchmark whose networks are re-drawn with another init after they are built."""
 
     def __init__(self, bench, init: str) -> None:
-        self._bench, self._init = bench, INITS.get(init)
+        self._bench, self._init, self._init_name = bench, INITS.get(init), init
 
     def __getattr__(self, name: str):
         return getattr(self._bench, name)
 
     def build(self, arch_id: int):
         return self._init(self._bench.build(arch_id))
+
+    def network_key(self, arch_id: int):
+        key = self._bench.network_key(arch_id)
+        return None if key is None else f"{key}|init={self._init_name}"
 
 
 def with_init(bench, init: str):
@@ -165,6 +170,7 @@ class EvalPlan:
     seed: int
     device: str
     saver: Optional[ScoreWriter]
+    kept: Optional[ScoreCache] = None
 
     @property
     def done(self) -> dict:
@@ -179,7 +185,7 @@ class EvalPlan:
                 on_arch(j, column)
         try:
             return run_eval(self.bench, self.specs, self.archs, self.batch.x, self.batch.y, self.seed, self.device,
-                            each, self.done)
+                            each, self.done, self.kept)
         finally:
             if self.saver:
                 self.saver.close()
@@ -188,7 +194,7 @@ class EvalPlan:
 def plan_eval(proxies: str, benchmark: str = "nb201-cifar10", archs: str = "100", split: str = "all", *,
               seed: int = 0, batch_size: int = 64, probe: Optional[str] = None, metric: str = "test_200ep",
               init: str = "benchmark", device: str = "cpu", teacher: Optional[str] = None,
-              data_dir: Optional[str] = None, save: Optional[str] = None) -> EvalPlan:
+              data_dir: Optional[str] = None, save: Optional[str] = None, score_cache: bool = True) -> EvalPlan:
     """``evoproxy eval``'s options resolved and checked, nothing probed yet (see :class:`EvalPlan`)."""
     if split not in SPLITS:
         raise EvoproxyError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
@@ -198,4 +204,5 @@ def plan_eval(proxies: str, benchmark: str = "nb201-cifar10", archs: str = "100"
     ids = resolve_archs(bench, archs, split, seed, data_dir)
     batch, probe_seed = probe_for(bench, probe, batch_size, seed, data_dir)
     saver = ScoreWriter(save, bench, ids, network_specs(specs)) if save else None
-    return EvalPlan(bench, specs, ids, batch, probe_seed, device, saver)
+    kept = ScoreCache.open(cache_folder(data_dir)) if score_cache else None
+    return EvalPlan(bench, specs, ids, batch, probe_seed, device, saver, kept)

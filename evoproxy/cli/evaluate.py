@@ -16,7 +16,8 @@ METRICS = ["test_200ep", "valid_200ep", "test_12ep", "valid_12ep", "top1", "kd",
 def cmd_eval(args: argparse.Namespace) -> int:
     plan = evaluate.plan_eval(args.proxy, args.benchmark, args.archs, args.split, seed=args.seed,
                               batch_size=args.batch_size, probe=args.probe, metric=args.metric, init=args.init,
-                              device=args.device, teacher=args.teacher, data_dir=args.data_dir, save=args.save)
+                              device=args.device, teacher=args.teacher, data_dir=args.data_dir, save=args.save,
+                              score_cache=not args.no_score_cache)
     bench, batch, archs = plan.bench, plan.batch, plan.archs
     print(f"benchmark: {bench.label}\nprobe: {batch.label}\narchitectures: {len(archs)} "
           f"({args.archs if args.archs == 'suite-zero' else args.split})", file=sys.stderr)
@@ -31,7 +32,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rows = [(r.proxy, f"{r.kendall:.3f}", f"{r.spearman:.3f}", f"{r.pearson:.3f}", f"{r.emq:.3f}",
                  str(r.invalid)) for r in run.results]
         print_table(rows, ("proxy", "kendall", "spearman", "pearson", "emq", "invalid"))
-        print(f"{len(archs)} architectures of {bench.name} in {run.seconds:.1f} s")
+        kept = f" ({plan.kept.reused} scores read from the score cache)" if plan.kept and plan.kept.reused else ""
+        print(f"{len(archs)} architectures of {bench.name} in {run.seconds:.1f} s{kept}")
     return 0
 
 
@@ -76,6 +78,8 @@ def add_commands(sub) -> None:
                    "(default: EVOPROXY_TEACHER, else the shipped ResNet-20)")
     p.add_argument("--save", metavar="CSV", help="also write every architecture's scores here")
     p.add_argument("--json", action="store_true", help="one JSON object on the last line of stdout")
+    p.add_argument("--no-score-cache", action="store_true", help="neither read nor keep scores in the score cache "
+                   "(cache/scores.sqlite in the data directory, or $EVOPROXY_CACHE_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_dir(p)
     p.set_defaults(func=cmd_eval)

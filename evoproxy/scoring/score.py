@@ -22,6 +22,7 @@ from evoproxy.lang.proxyfile import ProxySpec, resolve
 from evoproxy.probe.base import collect
 from evoproxy.probe.layers import check_network
 from evoproxy.probe.requested import probing
+from evoproxy.scoring.scorecache import ScoreCache, batch_digest, context_key
 
 
 def needed_stats(programs: Sequence[Program]) -> frozenset[str]:
@@ -50,20 +51,31 @@ def score_arch(build: Callable[[], torch.nn.Module], programs: Sequence[Program]
 def score_matrix(bench, programs: Sequence[Program], arch_ids: Sequence[int], x: torch.Tensor,
                  y: torch.Tensor, seed: int = 0,
                  on_arch: Optional[Callable[[int, np.ndarray], None]] = None,
-                 device: str = "cpu") -> np.ndarray:
+                 device: str = "cpu", kept: Optional[ScoreCache] = None) -> np.ndarray:
     """(programs x architectures) scores; a network that cannot be built or probed scores NaN.
 
     Set-level programs (:mod:`evoproxy.lang.ranks`) are ranked among ``arch_ids``.
     ``on_arch(j, column)`` is called as each architecture finishes (progress, incremental saving)
     with one score per program, or, when some are set-level, one per distinct network part.
+    Scores in the score cache ``kept`` are read; the others are computed and kept.
     """
     parts = all_network_parts(programs)
     per_network = not any(is_set_level(p) for p in programs)
     scores = np.full((len(parts), len(arch_ids)), math.nan)
+    context = kept and context_key("eval", batch_digest(x, y), seed, torch.get_num_threads(), device)
     for j, arch in enumerate(arch_ids):
+        network = [bench.network_key(arch)] if kept else [None]
+        known = kept.known(context, network, parts) if kept else {}
+        todo = [i for i in range(len(parts)) if (i, 0) not in known]
+        for (i, _), value in known.items():
+            scores[i, j] = value
         try:
-            with probing(needed_stats(parts)):
-                scores[:, j] = score_arch(lambda: bench.build(arch), parts, x, y, seed, device)
+            if todo:
+                with probing(needed_stats([parts[i] for i in todo])):
+                    scores[todo, j] = score_arch(lambda: bench.build(arch), [parts[i] for i in todo], x, y, seed,
+                                                 device)
+                if kept:
+                    kept.keep(context, network, [parts[i] for i in todo], scores[todo, j:j + 1])
         except (RuntimeError, ValueError) as e:  # one bad network costs its column
             if "out of memory" in str(e).lower():
                 raise

@@ -12,6 +12,7 @@ from evoproxy.scoring import fitness
 from evoproxy.lang.proxyfile import ProxySpec
 from evoproxy.lang.ranks import combine, is_set_level, network_parts
 from evoproxy.scoring.score import score_matrix
+from evoproxy.scoring.scorecache import ScoreCache
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,20 @@ def network_specs(specs: Sequence[ProxySpec]) -> list[ProxySpec]:
 def run_eval(bench, specs: Sequence[ProxySpec], arch_ids: Sequence[int], x: torch.Tensor,
              y: torch.Tensor, seed: int = 0, device: str = "cpu",
              on_arch: Optional[Callable[[int, np.ndarray], None]] = None,
-             done: Optional[dict[int, np.ndarray]] = None) -> EvalRun:
+             done: Optional[dict[int, np.ndarray]] = None, kept: Optional[ScoreCache] = None) -> EvalRun:
     """Probe each architecture once and score every proxy on it (set-level proxies are ranked
     among ``arch_ids``).
 
     ``done`` maps architectures already scored (e.g. by an interrupted run) to their scores of
-    :func:`network_specs`; only the others are probed, and ``on_arch`` sees only those.
+    :func:`network_specs`; only the others are probed, and ``on_arch`` sees only those. Scores in the
+    score cache ``kept`` are read, not computed.
     """
     start = time.perf_counter()
     done = done or {}
     todo = [a for a in arch_ids if a not in done]
     parts = [s.program for s in network_specs(specs)]
-    fresh = score_matrix(bench, parts, todo, x.to(device), y.to(device), seed, on_arch=on_arch, device=device)
+    fresh = score_matrix(bench, parts, todo, x.to(device), y.to(device), seed, on_arch=on_arch, device=device,
+                         kept=kept)
     column = {a: fresh[:, j] for j, a in enumerate(todo)} | done
     per_network = np.column_stack([column[a] for a in arch_ids]) if arch_ids else fresh
     scores = combine([s.program for s in specs], parts, per_network)

@@ -125,3 +125,21 @@ def test_benchmarks_without_a_network_key_are_not_cached(tmp_path, monkeypatch):
     again.score(PROGRAMS, [("x", 0), ("x", 1)])
     assert again.probes == 2 and again.kept.reused == 0
     assert sqlite3.connect(str(tmp_path / FILE)).execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
+
+
+def test_eval_reads_its_kept_scores_and_a_reinitialised_network_is_another_network(tmp_path, monkeypatch, capsys):
+    from evoproxy.app.evaluate import plan_eval
+    from evoproxy.cli import main
+
+    monkeypatch.setenv("EVOPROXY_CACHE_DIR", str(tmp_path))
+    first = plan_eval("synflow;nwot", "synthetic", "6").run()
+    plan = plan_eval("synflow;nwot;params", "synthetic", "6")
+    again = plan.run()
+    assert plan.kept.reused == 2 * 6 and again.scores[:2].tobytes() == first.scores.tobytes()
+    fresh = plan_eval("synflow;nwot;params", "synthetic", "6", score_cache=False)
+    assert fresh.kept is None and fresh.run().scores.tobytes() == again.scores.tobytes()
+    other = plan_eval("synflow", "synthetic", "6", init="kaiming")
+    other.run()
+    assert other.kept.reused == 0
+    assert main(["eval", "--benchmark", "synthetic", "--proxy", "synflow", "--archs", "6", "--quiet"]) == 0
+    assert "6 scores read from the score cache" in capsys.readouterr().out
