@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform, uniform_within
+from evoproxy.app.allocate import reference_configs
+from evoproxy.lang.ranks import is_set_level
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
 from evoproxy.benchmarks.mq.benchmark import STRATA
@@ -30,6 +32,7 @@ from evoproxy.errors import EvoproxyError
 
 BENCHMARK = "mq-resnet20-cifar10"
 PROXIES = {"evolved (within budget)": "experiments/proxies/mq-resnet20-allocation.json",
+           "evolved ensemble (within budget)": "experiments/proxies/mq-resnet20-allocation-ensemble.json",
            "evolved": "experiments/proxies/mq-resnet20-best.json",
            "evolved ensemble": "experiments/proxies/mq-resnet20-ensemble.json",
            "HAWQ-v2": "hawq_v2", "HAWQ-v1": "hawq_v1", "OMPQ": "ompq", "QE score": "qe_score",
@@ -84,7 +87,9 @@ def run(out: Path, benchmark: str, data_dir, proxies: dict[str, str], budgets, s
             if spec is None:
                 cfg, evaluations = fixed[method], 0
             else:
-                scorer = ProxyScorer(resolve(spec).program, bench.quantize, batch.x, batch.y, bench.probe_seed)
+                program = resolve(spec).program
+                reference = reference_configs(benchmark, budget, data_dir) if is_set_level(program) else ()
+                scorer = ProxyScorer(program, bench.quantize, batch.x, batch.y, bench.probe_seed, reference)
                 found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS, start=first)
                 cfg, evaluations = found.config, found.evaluations
             top1 = bench.measure(cfg, f"allocation {label(row)} seed {seed}")

@@ -12,6 +12,7 @@ from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
+from evoproxy.lang.ranks import is_set_level
 
 
 FIXED = {"uniform": allocate.uniform_within, "mixed-uniform": allocate.mixed_uniform}
@@ -37,7 +38,9 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         found = []
         start = [allocate.mixed_uniform(space, budget)] if args.start == "mixed-uniform" else []
         for spec in methods:
-            scorer = allocate.ProxyScorer(spec.program, bench.quantize, batch.x, batch.y, bench.probe_seed)
+            reference = (allocate.reference_configs(name, budget, args.data_dir) if is_set_level(spec.program)
+                         else ())
+            scorer = allocate.ProxyScorer(spec.program, bench.quantize, batch.x, batch.y, bench.probe_seed, reference)
             with tqdm(total=args.generations, desc=f"{spec.name} @ {budget} MB", unit="gen",
                       file=sys.stderr, disable=args.quiet) as bar:
                 result = allocate.allocate(space, scorer, budget, args.seed, args.population, args.generations,

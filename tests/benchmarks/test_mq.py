@@ -122,6 +122,31 @@ def test_a_started_allocation_leaves_its_start_only_for_a_higher_score(space) ->
         allocate(space, smaller_is_better, budget, start=[BitConfig((4, 4))])
 
 
+def test_a_set_level_proxy_allocates_by_its_rank_among_reference_configurations(checkpoint, space) -> None:
+    from evoproxy.allocation import ProxyScorer
+    from evoproxy.benchmarks.checkpoints import load_reference
+    from evoproxy.lang.program import parse
+    from evoproxy.spaces.quantized import quantize_model
+
+    model = load_reference(checkpoint, "resnet8")[0]
+    calls = []
+
+    def quantize(cfg, calibrate):
+        calls.append(cfg.canonical)
+        return quantize_model(model, cfg, None)
+    ensemble = parse("add(log(rank(layer_sum(mul(bits, numel)))), log(rank(negate(layer_sum(l2(qerror))))))")
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    with pytest.raises(EvoproxyError, match="reference configurations"):
+        ProxyScorer(ensemble, quantize, x, y)
+    reference = [space.uniform(b) for b in (2, 3, 4)]
+    score = ProxyScorer(ensemble, quantize, x, y, reference=reference)
+    top, low = score(space.uniform(8)), score(space.uniform(2))
+    assert top == 0.0 and top > low     # fractional rank 1 (above all three) in both members: log 1 + log 1
+    assert score(space.uniform(8)) == top and len(calls) == 3 + 2  # the reference probed once, then memoised
+    single = ProxyScorer(parse("layer_sum(mul(bits, numel))"), quantize, x, y, reference=reference)
+    assert single(space.uniform(3)) == space.size_mb(space.uniform(3)) * 8 * 2**20 and single.reference == []
+
+
 @needs_data
 @pytest.mark.slow
 def test_cli_eval_scores_mq_proxies_on_the_shipped_table(capsys) -> None:
