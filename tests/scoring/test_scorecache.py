@@ -143,3 +143,19 @@ def test_eval_reads_its_kept_scores_and_a_reinitialised_network_is_another_netwo
     assert other.kept.reused == 0
     assert main(["eval", "--benchmark", "synthetic", "--proxy", "synflow", "--archs", "6", "--quiet"]) == 0
     assert "6 scores read from the score cache" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_search_run_again_reads_its_scores_and_ends_the_same(tmp_path, monkeypatch):
+    import evoproxy
+
+    monkeypatch.setenv("EVOPROXY_CACHE_DIR", str(tmp_path / "cache"))
+    small = dict(generations=2, population=8, offspring=4, search_archs=16, selection_archs=12, holdout_archs=20,
+                 screen_archs=8, baselines=["params", "grad_norm"])
+    first = evoproxy.search("experiments/synthetic.toml", out=tmp_path / "a", **small)
+    kept = sqlite3.connect(str(tmp_path / "cache" / FILE)).execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    assert kept > 2 * (16 + 12 + 20)
+    second = evoproxy.search("experiments/synthetic.toml", out=tmp_path / "b", **small)
+    off = evoproxy.search("experiments/synthetic.toml", out=tmp_path / "c", score_cache=False, **small)
+    for other in (second, off):
+        assert other.hall_of_fame == first.hall_of_fame and other.baselines == first.baselines
