@@ -67,6 +67,16 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+def init_conv_bn(model: nn.Module) -> None:
+    """MobileNetV2's init: Kaiming-normal (fan out) convolutions, BatchNorm weight 1 and bias 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def _divisible(v: float, divisor: int = 8) -> int:
     """Round ``v`` to the nearest multiple of ``divisor``, never more than 10% below ``v``."""
     out = max(divisor, int(v + divisor / 2) // divisor * divisor)
@@ -115,13 +125,9 @@ class MobileNetV2(nn.Module):
         features.append(_conv_bn_relu6(c_in, last, 1))
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
+        init_conv_bn(self)
+        for m in self.modules():      # after every conv: the classifier is the last module
+            if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 

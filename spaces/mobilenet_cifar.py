@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from evoproxy.spaces.imagenet_models import init_conv_bn
+
 BLOCKS: tuple[tuple[int, int, int, int], ...] = ((1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 3, 2), (4, 64, 2, 2),
                                                   (4, 96, 1, 1))
 """(expansion t, output channels c, repeats n, first stride s) per stage, as in the paper's Table 2."""
@@ -54,12 +56,7 @@ class MobileNetCifar(nn.Module):
         self.head = _conv_bn(c_in, HEAD, 1)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(HEAD, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)[1]
