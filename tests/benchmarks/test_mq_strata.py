@@ -3,7 +3,9 @@ measured top-1 that makes each configuration measured once."""
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,3 +149,22 @@ def test_a_network_probed_for_calibration_free_statistics_is_built_without_calib
     x = torch.zeros(2, 3, 32, 32)
     scores = score_matrix(bench, [parse("layer_sum(mul(bits, numel))")], [0, 1], x, torch.zeros(2, dtype=torch.long))
     assert asked[3:] == [False, False] and np.isfinite(scores).all() and scores[0, 0] < scores[0, 1]
+
+
+def test_every_shipped_stratum_matches_its_provenance_and_budget() -> None:
+    from evoproxy.benchmarks.checkpoints import DATA
+    from evoproxy.benchmarks.mq.benchmark import STRATA
+    from evoproxy.benchmarks.mq.build import stratum_name
+    from evoproxy.training.checkpoint import sha256_file
+
+    for base, budgets in STRATA.items():
+        for budget in budgets:
+            table = DATA / f"{stratum_name(base, budget)}.csv"
+            side = json.loads(Path(f"{table}.json").read_text())
+            assert side["benchmark"] == stratum_name(base, budget) and side["stratum"]["budget_mb"] == budget
+            assert side["checkpoint_sha256"] == sha256_file(DATA / side["checkpoint"])
+            rows = read_rows(table)
+            assert len(rows) >= 60 and len({r["config"] for r in rows}) == len(rows)
+            low = budget * (1 - side["stratum"]["tolerance"])
+            assert all(low <= float(r["size_mb"]) <= budget and r["origin"] == "stratum" for r in rows)
+            assert 0 <= min(float(r["top1"]) for r in rows) < max(float(r["top1"]) for r in rows) <= 100
