@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform, uniform_within
-from evoproxy.app.allocate import reference_configs
+from evoproxy.app.allocate import network_benchmark, reference_configs
 from evoproxy.lang.ranks import is_set_level
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
@@ -70,7 +70,7 @@ def run(out: Path, benchmark: str, data_dir, proxies: dict[str, str], budgets, s
     out.mkdir(parents=True, exist_ok=True)
     log = out / "allocations.jsonl"
     have = {(r["budget_mb"], label(r), r["seed"]) for r in done_rows(log)}
-    bench = open_benchmark(benchmark, data_dir)
+    bench = network_benchmark(benchmark, data_dir)
     _, space = bench.reference()
     batch = bench.probe_batch()
     for budget in budgets:

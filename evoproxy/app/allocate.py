@@ -4,9 +4,19 @@ from __future__ import annotations
 from evoproxy.allocation import Allocation, ProxyScorer, allocate, mixed_uniform, uniform_within
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.benchmarks import BENCHMARKS
+from evoproxy.benchmarks.checkpoints import DATA
+from evoproxy.benchmarks.mq.benchmark import STRATA
 from evoproxy.benchmarks.mq.build import stratum_name
 
-__all__ = ["Allocation", "ProxyScorer", "allocate", "mixed_uniform", "uniform_within", "reference_configs"]
+__all__ = ["Allocation", "ProxyScorer", "allocate", "mixed_uniform", "uniform_within", "reference_configs",
+           "network_benchmark"]
+
+
+def network_benchmark(name: str, data_dir=None):
+    """The MQ benchmark that quantizes and measures ``name``'s network: its own table, or where only its
+    budget strata are built, the first of them (the same checkpoint and recipe)."""
+    built = [n for n in (name, *(stratum_name(name, b) for b in STRATA.get(name, ()))) if (DATA / f"{n}.csv").is_file()]
+    return open_benchmark(built[0] if built else name, data_dir)
 
 
 def reference_configs(benchmark: str, budget_mb: float, data_dir=None) -> list:

@@ -8,7 +8,6 @@ import sys
 from tqdm import tqdm
 
 from evoproxy.app import allocate, build
-from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
@@ -23,7 +22,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     if name not in build.MQ_BENCHMARKS:
         raise EvoproxyError(f"no MQ benchmark for model {args.model!r}; "
                             f"choose {', '.join(build.MQ_BENCHMARKS.values())}")
-    bench = open_benchmark(name, args.data_dir)
+    bench = allocate.network_benchmark(name, args.data_dir)
     _, space = bench.reference()
     batch = bench.probe_batch()
     baselines = args.baselines.split(",")

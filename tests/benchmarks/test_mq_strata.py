@@ -168,3 +168,11 @@ def test_every_shipped_stratum_matches_its_provenance_and_budget() -> None:
             low = budget * (1 - side["stratum"]["tolerance"])
             assert all(low <= float(r["size_mb"]) <= budget and r["origin"] == "stratum" for r in rows)
             assert 0 <= min(float(r["top1"]) for r in rows) < max(float(r["top1"]) for r in rows) <= 100
+
+
+def test_a_network_with_only_its_strata_built_allocates_through_them() -> None:
+    from evoproxy.app.allocate import network_benchmark
+
+    mobile = network_benchmark("mq-mobilenetv2-cifar10")
+    assert mobile.name.startswith("mq-mobilenetv2-cifar10") and mobile.method.model == "mobilenetv2"
+    assert network_benchmark("mq-resnet20-cifar10").name == "mq-resnet20-cifar10"
