@@ -127,11 +127,13 @@ def test_benchmarks_without_a_network_key_are_not_cached(tmp_path, monkeypatch):
     assert sqlite3.connect(str(tmp_path / FILE)).execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
 
 
-def test_eval_reads_its_kept_scores_and_a_reinitialised_network_is_another_network(tmp_path, monkeypatch, capsys):
+def test_eval_reads_its_kept_scores_and_a_reinitialised_network_is_another_network(tmp_path, monkeypatch, capsys,
+                                                                                 one_thread):
     from evoproxy.app.evaluate import plan_eval
     from evoproxy.cli import main
 
     monkeypatch.setenv("EVOPROXY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("EVOPROXY_THREADS", "1")   # scores are kept per thread count (float sums depend on it)
     first = plan_eval("synflow;nwot", "synthetic", "6").run()
     plan = plan_eval("synflow;nwot;params", "synthetic", "6")
     again = plan.run()
