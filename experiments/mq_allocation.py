@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform, uniform_within
-from evoproxy.app.allocate import network_benchmark, reference_configs
-from evoproxy.lang.ranks import is_set_level
+from evoproxy.allocation import allocate, mixed_uniform, uniform_within
+from evoproxy.app.allocate import network_benchmark, proxy_scorer
 from evoproxy.app.benchmarks import open_benchmark
 from evoproxy.app.catalog import resolve
 from evoproxy.benchmarks.mq.benchmark import STRATA
@@ -72,7 +71,6 @@ def run(out: Path, benchmark: str, data_dir, proxies: dict[str, str], budgets, s
     have = {(r["budget_mb"], label(r), r["seed"]) for r in done_rows(log)}
     bench = network_benchmark(benchmark, data_dir)
     _, space = bench.reference()
-    batch = bench.probe_batch()
     for budget in budgets:
         fixed = {"uniform": uniform_within(space, budget), "mixed uniform": mixed_uniform(space, budget)}
         todo = [(m, None, s) for m, s in ((m, 0) for m in fixed)]
@@ -87,9 +85,7 @@ def run(out: Path, benchmark: str, data_dir, proxies: dict[str, str], budgets, s
             if spec is None:
                 cfg, evaluations = fixed[method], 0
             else:
-                program = resolve(spec).program
-                reference = reference_configs(benchmark, budget, data_dir) if is_set_level(program) else ()
-                scorer = ProxyScorer(program, bench.quantize, batch.x, batch.y, bench.probe_seed, reference)
+                scorer = proxy_scorer(resolve(spec).program, bench, benchmark, budget, data_dir)
                 found = allocate(space, scorer, budget, seed, POPULATION, GENERATIONS, start=first)
                 cfg, evaluations = found.config, found.evaluations
             top1 = bench.measure(cfg, f"allocation {label(row)} seed {seed}")

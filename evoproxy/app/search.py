@@ -245,7 +245,8 @@ def eval_setup(config: RunConfig) -> EvalSetup:
     run = config.execution
     return EvalSetup(scoring=scoring_here(config), seed=config.evolution.seed, data_dir=run.data_dir,
                      device=run.device, memory_mb=run.memory_mb, timeout_s=run.timeout_s,
-                     plugins=load_plugins(config.language.plugins), score_cache=cache_folder(run.data_dir) if run.score_cache else None)
+                     plugins=load_plugins(config.language.plugins),
+                     score_cache=cache_folder(run.data_dir) if run.score_cache else None)
 
 
 

@@ -11,7 +11,6 @@ from evoproxy.app import allocate, build
 from evoproxy.app.catalog import resolve
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
-from evoproxy.lang.ranks import is_set_level
 
 
 FIXED = {"uniform": allocate.uniform_within, "mixed-uniform": allocate.mixed_uniform}
@@ -24,7 +23,6 @@ def cmd_allocate(args: argparse.Namespace) -> int:
                             f"choose {', '.join(build.MQ_BENCHMARKS.values())}")
     bench = allocate.network_benchmark(name, args.data_dir)
     _, space = bench.reference()
-    batch = bench.probe_batch()
     baselines = args.baselines.split(",")
     methods = [resolve(args.proxy)] + [resolve(b) for b in baselines if b and b not in FIXED]
     unique: dict = {}
@@ -37,9 +35,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         found = []
         start = [allocate.mixed_uniform(space, budget)] if args.start == "mixed-uniform" else []
         for spec in methods:
-            reference = (allocate.reference_configs(name, budget, args.data_dir) if is_set_level(spec.program)
-                         else ())
-            scorer = allocate.ProxyScorer(spec.program, bench.quantize, batch.x, batch.y, bench.probe_seed, reference)
+            scorer = allocate.proxy_scorer(spec.program, bench, name, budget, args.data_dir)
             with tqdm(total=args.generations, desc=f"{spec.name} @ {budget} MB", unit="gen",
                       file=sys.stderr, disable=args.quiet) as bar:
                 result = allocate.allocate(space, scorer, budget, args.seed, args.population, args.generations,
