@@ -133,10 +133,10 @@ class Worker:
         by_bench: dict[str, list[int]] = {}
         for j, key in enumerate(keys):
             by_bench.setdefault(key[0], []).append(j)
+        networks = {name: [self.bench(name).network_key(keys[j][1]) for j in cols] for name, cols in by_bench.items()}
         scores, known = np.full((len(programs), len(keys)), math.nan), set()
         for name, cols in by_bench.items():
-            networks = [self.bench(name).network_key(keys[j][1]) for j in cols]
-            for (i, c), value in self.kept.known(self.context(name), networks, programs).items():
+            for (i, c), value in self.kept.known(self.context(name), networks[name], programs).items():
                 scores[i, cols[c]] = value
                 known.add((i, cols[c]))
         todo = [i for i in range(len(programs)) if any((i, j) not in known for j in range(len(keys)))]
@@ -146,8 +146,7 @@ class Worker:
         scores[todo] = fresh
         finished = [k for k in range(len(todo)) if k not in why]
         for name, cols in by_bench.items():
-            networks = [self.bench(name).network_key(keys[j][1]) for j in cols]
-            self.kept.keep(self.context(name), networks, [programs[todo[k]] for k in finished],
+            self.kept.keep(self.context(name), networks[name], [programs[todo[k]] for k in finished],
                            fresh[np.ix_(finished, cols)])
         return scores, {todo[k]: reason for k, reason in why.items()}
 

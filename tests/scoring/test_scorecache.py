@@ -53,7 +53,7 @@ class Undictated:
 
     image_set, probe_seed = "cifar10", None
 
-    def __init__(self, name: str = "synthetic") -> None:
+    def __init__(self, name: str) -> None:      # opened by name, as a worker opens benchmarks
         self.inner = get_benchmark("synthetic")
 
     def build(self, arch_id):
