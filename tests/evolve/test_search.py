@@ -80,7 +80,8 @@ def test_two_branch_preset_keeps_its_shape(tmp_path):
 def test_resume_after_kill_gives_the_uninterrupted_result(tmp_path):
     args = ["--benchmark", "synthetic", "--generations", "12", "--population", "20", "--quiet",
             "--set", "stats=['weight','grad','act']", "--set", "baselines=['params']",
-            "--set", "search_archs=40", "--set", "screen_archs=16", "--seed", "3"]
+            "--set", "search_archs=40", "--set", "screen_archs=16", "--seed", "3",
+            "--set", "score_cache=false"]  # the cut run must compute, or it ends before the kill
     cli = [sys.executable, "-m", "evoproxy", "search"]
     subprocess.run(cli + args + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
     proc = subprocess.Popen(cli + args + ["--out", str(tmp_path / "cut")], stderr=subprocess.DEVNULL)
