@@ -115,6 +115,9 @@ class EvolutionConfig(Section):
     ensemble_size: _count(0, 64) = 4  # most members of the evolved ensemble (0: none)
     ensemble_repeats: Annotated[bool, Field(strict=True)] = False  # a member may join again (integer weights);
     # ensemble_size then counts joins
+    race: Annotated[bool, Field(strict=True)] = False  # racing: a child stops once it cannot enter (evolve.racing)
+    race_first: _number(gt=0, le=1) = 0.25  # racing's first slice of each benchmark's search networks
+    race_z: _number(ge=0, le=10) = 2.0  # racing's margin in standard errors of the partial correlation
 
     @field_validator("selection")
     @classmethod

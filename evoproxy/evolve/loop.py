@@ -26,6 +26,7 @@ from evoproxy.evolve.generate import Generator
 from evoproxy.evolve.diversity import better, diversity, twins_of
 from evoproxy.evolve.gp import Individual, make_toolbox
 from evoproxy.lang.program import Program, parse
+from evoproxy.evolve.racing import Race, entry_bar
 from evoproxy.evolve.seeds import seed_programs
 from evoproxy.evolve.screening import Judge, Verdict, count_rejections
 from evoproxy.evolve.selection import SELECTIONS, SelectionParams
@@ -63,8 +64,9 @@ class Search:
         self.search_keys, self.accuracies = self.splits.search_keys, self.splits.accuracies
         first = next(iter(self.search_keys.values()))
         control = resolve(c.task.control).program.text if c.task.control else None
+        race = Race(evolution.race_first, evolution.race_z) if evolution.race else None
         self.judge = Judge(self.evaluator, first[:c.task.screen_archs], self.search_keys, self.accuracies,
-                           evolution.fitness, evolution.combine, evolution.max_tie_frac, control)
+                           evolution.fitness, evolution.combine, evolution.max_tie_frac, control, race)
         self.rng = random.Random(evolution.seed)
         self.population: list[Individual] = []
         self.evaluated: dict[str, Individual] = {}  # every usable candidate, by hash
@@ -134,7 +136,8 @@ class Search:
             cands.append(self._child())
             if self.selection.random_rival:
                 cands.append(Candidate(self.toolbox.random(self.rng), "random"))
-        verdicts = self.judge.judge([c.program for c in cands])
+        bar = entry_bar(self.population, self.config.evolution.population, self.selection.entry_bar)
+        verdicts = self.judge.judge([c.program for c in cands], bar)
         rows = [self._row(g, i, c, v) for i, (c, v) in enumerate(zip(cands, verdicts))]
         admitted = [self._admit(c, v) for c, v in zip(cands, verdicts)]
         step = 2 if self.selection.random_rival else 1

@@ -7,7 +7,8 @@
 4. rank equivalence: a program that ranks the screening networks exactly like an evaluated one
    reuses its fitness ("rank-equivalent");
 5. full evaluation on each benchmark's search networks; fitness is the rank correlation with
-   accuracy (combined over benchmarks by mean or min), an invalid score vector is rejected.
+   accuracy (combined over benchmarks by mean or min), an invalid score vector is rejected. With racing
+   (:mod:`evoproxy.evolve.racing`) a child that can no longer beat the entry bar stops early ("raced-out").
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from evoproxy.evolve.evaluator import Evaluator
+from evoproxy.evolve.racing import Race, margin, raced_out_record, upper_bound
 from evoproxy.scoring import fitness as fit
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, check_proxy
@@ -26,7 +28,8 @@ from evoproxy.lang.ranks import is_set_level
 from evoproxy.scoring.worker import Key
 from evoproxy.evolve.diversity import rank_vector
 
-REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent")
+REJECTIONS = ("type", "duplicate", "nan", "inf", "constant", "ties", "timeout", "rank-equivalent",
+              "raced-out")
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Judge:
 
     def __init__(self, evaluator: Evaluator, screen_keys: Sequence[Key], search_keys: dict[str, list[Key]],
                  accuracies: dict[str, np.ndarray], metric: str = "kendall", combine: str = "mean",
-                 max_tie_frac: float = 0.5, control: Optional[str] = None) -> None:
+                 max_tie_frac: float = 0.5, control: Optional[str] = None, race: Optional[Race] = None) -> None:
         self.evaluator = evaluator
         self.screen_keys = list(screen_keys)
         flat = [k for keys in search_keys.values() for k in keys]
@@ -58,6 +61,8 @@ class Judge:
         self.metric, self.combine, self.max_tie_frac = metric, combine, max_tie_frac
         fit.get_metric(metric)
         self.control = control
+        self.race = race if control is None else None  # a partial correlation given the control: no racing
+        self.bar: Optional[float] = None  # the entry bar of the batch being judged
         self._control_scores: dict[str, np.ndarray] = {}
         self.seen: dict[str, Verdict] = {}  # canonical hash -> verdict
         self.by_ranks: dict[tuple, str] = {}  # screening rank key -> hash of the evaluated program
@@ -74,7 +79,9 @@ class Judge:
         if ranks is not None:
             self.by_ranks.setdefault(tuple(ranks), hash_)
 
-    def judge(self, programs: Sequence[Program]) -> list[Verdict]:
+    def judge(self, programs: Sequence[Program], bar: Optional[float] = None) -> list[Verdict]:
+        """Verdicts in order; with racing and an entry ``bar``, a child that cannot beat it stops early."""
+        self.bar = bar
         verdicts: list[Optional[Verdict]] = [None] * len(programs)
         fresh: dict[str, int] = {}
         for i, p in enumerate(programs):
@@ -127,18 +134,62 @@ class Judge:
         texts = [programs[k].text for k in to_score]
         keys = [key for name in self.search_keys for key in self.search_keys[name]]
         n = len(self.screen_keys)  # the screening keys lead the search keys: reuse their scores
+        raced: dict[int, dict] = {}
         if any(is_set_level(programs[k]) for k in to_score):  # ranks need all networks at once
             scores, failed = self.evaluator.score(texts, keys)
+        elif self.race is not None and self.bar is not None:
+            scores, failed, raced = self._race(texts, keys, screen[to_score])
         else:
             rest, failed = self.evaluator.score_per_network(texts, keys[n:])
             scores = np.hstack([screen[to_score], rest])
         for row, k in enumerate(to_score):
             ranks = [int(r) for r in 2 * rankdata(screen[k])]
-            v = self._fitness(scores[row]) if row not in failed else Verdict(None, failed[row])
+            if row in raced:
+                v = Verdict(None, "raced-out", None, {"raced_out": raced[row]})
+            else:
+                v = self._fitness(scores[row]) if row not in failed else Verdict(None, failed[row])
             v.scores["screen_ranks"] = ranks
             if v.fitness is not None:
                 v.scores["search_ranks"] = rank_vector(scores[row], [len(k) for k in self.search_keys.values()])
             self._settle(programs[k], slots[k], v, verdicts)
+
+    def _race(self, texts: list[str], keys: list[Key], screen: np.ndarray):
+        """Score stage by stage; returns (scores, NaN where not scored; failures; raced-out records)."""
+        sizes = [len(k) for k in self.search_keys.values()]
+        offsets = np.cumsum([0] + sizes[:-1])
+        done = [len(self.screen_keys)] + [0] * (len(sizes) - 1)
+        scores = np.full((len(texts), len(keys)), np.nan)
+        scores[:, :done[0]] = screen
+        alive, failed, raced = list(range(len(texts))), {}, {}
+        for counts in self.race.stages(sizes, done):
+            cols = [o + j for o, a, b in zip(offsets, done, counts) for j in range(a, b)]
+            part, bad = self.evaluator.score_per_network([texts[i] for i in alive], [keys[c] for c in cols])
+            scores[np.ix_(alive, cols)] = part
+            failed.update({alive[r]: why for r, why in bad.items()})
+            done = counts
+            for i in alive:
+                bound = None if i in failed or counts == sizes else self._upper_bound(scores[i], counts)
+                if bound is not None and bound[1] <= self.bar:
+                    raced[i] = raced_out_record(sum(counts), bound[0], bound[1], self.bar)
+            alive = [i for i in alive if i not in failed and i not in raced]
+            if not alive:
+                break
+        return scores, failed, raced
+
+    def _upper_bound(self, row: np.ndarray, counts: list[int]) -> Optional[tuple[float, float]]:
+        """(partial fitness, the most the full fitness can be) on the first ``counts`` networks of each
+        benchmark; None when a partial value is undefined (ties, constant on the slice): no decision."""
+        values, margins, start = [], [], 0
+        for (name, keys), n in zip(self.search_keys.items(), counts):
+            value, reason = fit.correlate_checked(row[start:start + n], self.accuracies[name][:n], self.metric,
+                                                  self.max_tie_frac)
+            if reason is not None or not np.isfinite(value):
+                return None
+            values.append(value)
+            margins.append(margin(self.metric, n, len(keys), self.race.z))
+            start += len(keys)
+        partial = float(np.mean(values) if self.combine == "mean" else np.min(values))
+        return partial, upper_bound(values, margins, self.combine)
 
     def _fitness(self, row: np.ndarray) -> Verdict:
         per, start = {}, 0

@@ -8,13 +8,16 @@ one). Add one from your own code with ``register_selection(Selection("mine", par
   two replaces the worst member if it beats it.
 * ``tournament``: parents by tournament; a child replaces the worst member if it beats it.
 * ``aging`` (regularized evolution): parents by tournament; each child replaces the oldest.
+
+A strategy that admits a child only above some fitness names that bar (``entry_bar``), so racing
+(``race = true``) can stop a child early once it cannot reach it.
 """
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from evoproxy.registry import Registry
 from evoproxy.evolve.gp import Individual, tournament
@@ -38,6 +41,8 @@ class Selection:
     replace: Replace
     random_rival: bool = False
     """Each child is drawn with a random program beside it; only the better of the two may join."""
+    entry_bar: Optional[Callable[[list], float]] = None
+    """``entry_bar(full population)``: a child at or below this fitness cannot join (None: any may)."""
 
 
 SELECTIONS: Registry[Selection] = Registry("selection strategy")
@@ -58,6 +63,10 @@ def tournament_parents(rng: random.Random, population: list, params: SelectionPa
             tournament(rng, population, params.tournament_size))
 
 
+def worst_value(population: list) -> float:
+    return min(i.value for i in population)
+
+
 def replace_worst(population: list, ind: Individual) -> None:
     worst = min(population, key=lambda i: (i.value, -i.born))
     if ind.value > worst.value:
@@ -69,6 +78,7 @@ def replace_oldest(population: list, ind: Individual) -> None:
     population.append(ind)
 
 
-register_selection(Selection("diversity", top_parents, replace_worst, random_rival=True))
-register_selection(Selection("tournament", tournament_parents, replace_worst))
+register_selection(Selection("diversity", top_parents, replace_worst, random_rival=True,
+                             entry_bar=worst_value))
+register_selection(Selection("tournament", tournament_parents, replace_worst, entry_bar=worst_value))
 register_selection(Selection("aging", tournament_parents, replace_oldest))

@@ -33,6 +33,13 @@ def test_ray_run_equals_serial_run(tmp_path, serial_trace, workers):
     assert trace(store) == serial_trace
 
 
+def test_a_racing_run_is_the_same_on_ray(tmp_path):
+    _, serial = search(tmp_path, "serial", generations=4, race=True)
+    _, ray = search(tmp_path, "ray", generations=4, race=True, backend="ray", workers=2)
+    assert trace(ray) == trace(serial)
+    assert any(r.rejection == "raced-out" for r in serial.candidates())
+
+
 SOTA_LANGUAGE = dict(generations=3, stats=("weight", "relu_in", "grad_split", "block_out"),
                      ops=("step", "corr", "cov", "channels", "neurons", "eig_min", "logdet", "eff_rank", "distinct_rows",
                           "sample_mean", "sample_std", "layers_total", "layers_concat", "layer_diff", "layer_min",
