@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 from pathlib import Path
 
@@ -50,7 +51,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         bar.close()
         run.close(failed)
     _print_report(report, run.store.run_dir, run.config.evolution.combine)
+    print(f"peak memory: {peak_rss_mb():,.0f} MB resident (this process; Ray's workers are counted by Ray)")
     return 0
+
+
+def peak_rss_mb() -> float:
+    """The largest resident set of this process (or of a child it waited for), in MiB."""
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) \
+        * scale / 2**20
 
 
 class StepBars:

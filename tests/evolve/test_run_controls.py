@@ -1,5 +1,6 @@
 """Run controls: a time budget that ends a run cleanly with its report, and warm starts."""
 import csv
+import re
 
 import pytest
 
@@ -20,6 +21,8 @@ def test_a_time_budget_ends_the_run_with_a_report_and_resume_goes_on(tmp_path, c
     assert search(out, "--max-minutes", "1e-9") == 0  # past the budget as soon as generation 0 is in
     printed = capsys.readouterr().out
     assert "ended the run after generation 0" in printed and f"--resume {out}" in printed
+    peak = re.search(r"peak memory: ([\d,]+) MB resident", printed)
+    assert peak and 50 < int(peak.group(1).replace(",", "")) < 64_000  # torch alone is more than 50 MB
     with RunStore(out, create=False) as store:
         assert store.last_generation() == 0 and store.get_meta("status") == "finished"
         assert store.get_meta("report")["stopped_at"] == 0 and store.get_meta("report")["hall_of_fame"]
