@@ -25,7 +25,7 @@ from evoproxy.plugins import import_refs
 from evoproxy.probe.base import collect
 from evoproxy.probe.requested import probing
 from evoproxy.scoring.cores import free_cores
-from evoproxy.scoring.memory import map_large_blocks, release_freed_memory
+from evoproxy.scoring.memory import map_large_blocks, release_freed_memory, resident_bytes
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
 from evoproxy.scoring.scorecache import ScoreCache, batch_digest, context_key
@@ -111,10 +111,17 @@ class Worker:
         release_freed_memory()
 
     def _evict(self) -> None:
-        budget = self.setup.memory_mb * 2**20
+        """Keep the process within ``memory_mb``: the resident statistics get what the rest of the
+        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it."""
+        rss = resident_bytes()
+        rest = 0 if rss is None else max(0, rss - self.cached_bytes)
+        budget, evicted = self.setup.memory_mb * 2**20 - rest, False
         while self.cached_bytes > budget and len(self.cache) > 1:
             _, stats = self.cache.popitem(last=False)
             self.cached_bytes -= sum(_nbytes(v) for v in stats.values())
+            evicted = True
+        if evicted:
+            release_freed_memory()
 
     def context(self, name: str) -> str:
         """What a score on the benchmark ``name`` depends on besides network and program (the score cache's)."""

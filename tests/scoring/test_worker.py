@@ -73,6 +73,19 @@ def test_eviction_drops_the_least_recently_used_network(keys):
     assert w.probes == probes + 1  # evicted long ago: probed again
 
 
+def test_the_budget_bounds_the_process_not_only_the_statistics(keys, monkeypatch):
+    """What the rest of the process holds (torch, temporaries) comes off the statistics' share."""
+    rest = 3000 * 2**20
+    w = Worker(EvalSetup(memory_mb=3001), get_benchmark)
+    monkeypatch.setattr(worker_mod, "resident_bytes", lambda: rest + w.cached_bytes)
+    w.score(["layer_sum(l2(act))"], keys)
+    assert 0 < w.cached_bytes <= 2**20 and len(w.cache) < len(keys)  # 1 MiB left for the statistics
+    roomy = Worker(EvalSetup(memory_mb=3001), get_benchmark)
+    monkeypatch.setattr(worker_mod, "resident_bytes", lambda: None)  # unreadable: the statistics alone count
+    roomy.score(["layer_sum(l2(act))"], keys)
+    assert len(roomy.cache) == len(keys)
+
+
 # ---- lazy statistics ----------------------------------------------------------------------------
 
 def test_statistics_are_computed_lazily_and_kept(keys, monkeypatch):
