@@ -10,8 +10,7 @@ from evoproxy.evolve.racing import Race, entry_bar, margin
 from evoproxy.evolve.screening import Judge
 from evoproxy.evolve.selection import SELECTIONS
 from evoproxy.scoring import fitness as fit
-from tests.evolve.test_screening import OTHER, TARGET, P, judge_one  # noqa: F401 (fixtures below)
-from tests.evolve.test_screening import accuracies, backend, bench, keys  # noqa: F401
+from tests.evolve.test_screening import OTHER, TARGET, P, judge_one
 from tests.evolve.test_search import search, trace
 
 
@@ -32,7 +31,7 @@ class Counting(Evaluator):
 
 
 @pytest.fixture
-def racing_judge(backend, keys, accuracies):  # noqa: F811
+def racing_judge(backend, keys, accuracies):
     def make(race=Race(), **kw):
         evaluator = Counting(backend)
         return Judge(evaluator, keys[:8], {"synthetic": keys}, accuracies, race=race, **kw), evaluator
@@ -56,7 +55,7 @@ def test_the_margin_shrinks_with_the_slice_and_vanishes_on_all_networks():
 
 
 def test_a_child_that_cannot_reach_the_bar_is_raced_out_after_the_first_slice(racing_judge, keys,
-                                                                              accuracies):  # noqa: F811
+                                                                              accuracies):
     judge, evaluator = racing_judge()
     (v,) = judge.judge([P(OTHER)], bar=2.0)  # no correlation reaches 2
     assert v.rejection == "raced-out" and not v.usable and v.fitness is None
@@ -78,7 +77,7 @@ def test_a_child_above_the_bar_gets_the_fitness_of_full_evaluation(racing_judge,
 
 
 @pytest.fixture
-def make_judge(backend, keys, accuracies):  # noqa: F811
+def make_judge(backend, keys, accuracies):
     def make(**kw):
         return Judge(Evaluator(backend), keys[:8], {"synthetic": keys}, accuracies, **kw)
     return make

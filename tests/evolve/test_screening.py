@@ -26,27 +26,6 @@ ILL = Program.call("layer_sum", Program.call("l2", Program.call("mul", Program.s
 NOT_SCALAR = Program.call("l2", Program.stat("grad"))  # one number per layer, not per network
 
 
-@pytest.fixture(scope="module")
-def bench():
-    return get_benchmark("synthetic")
-
-
-@pytest.fixture(scope="module")
-def keys(bench):
-    return [("synthetic", i) for i in bench.sample(30, "search", seed=0)]
-
-
-@pytest.fixture(scope="module")
-def accuracies(bench, keys):
-    return {"synthetic": bench.accuracies([i for _, i in keys])}
-
-
-@pytest.fixture(scope="module")
-def backend():
-    """Shared by the tests: its statistics cache never changes a score, only the time taken."""
-    return SerialBackend(EvalSetup(), get_benchmark)
-
-
 @pytest.fixture
 def make_judge(backend, keys, accuracies):
     def make(b=None, **kw):
