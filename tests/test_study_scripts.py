@@ -262,3 +262,17 @@ def test_the_learned_study_refuses_an_unknown_part_and_keeps_each_label_arm_in_i
     assert stop.value.code == 2 and "--run takes nothing, 'published' or a seed number" in capsys.readouterr().err
     assert study.label_arm(Path("runs/x"), study.LABELS) == Path("runs/x")
     assert study.label_arm(Path("runs/x"), 32) == Path("runs/x/labels-32")
+
+
+def test_time_to_quality_reads_minutes_to_the_target_from_a_run_and_keeps_holdout_scores(tmp_path, monkeypatch):
+    ttq = load_script("perf/time_to_quality")
+    assert ttq.reached([(1.0, 0.8), (2.5, 0.91), (3.0, 0.95)], 0.9) == 2.5
+    assert ttq.reached([(1.0, 0.8)], 0.9) == float("inf")
+    from evoproxy.evolve.store import RunStore
+    with RunStore(tmp_path / "full-scratch-s0") as store:  # two generations of 90 s and 30 s
+        for g, (seconds, best) in enumerate(((90.0, "a"), (30.0, "b"))):
+            store.commit_generation(g, [], [], {}, {"seconds": seconds, "best": best})
+    assert ttq.curve(tmp_path / "full-scratch-s0") == [(1.5, "a"), (2.0, "b")]
+    (tmp_path / "holdout.csv").write_text("program,spearman\na,0.5\nb,0.93\n")
+    monkeypatch.setattr(ttq.evoproxy, "evaluate_proxies", lambda *a, **k: pytest.fail("kept scores are read"))
+    assert ttq.holdout_spearman(tmp_path, ["a", "b"], 200) == {"a": 0.5, "b": 0.93}
