@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from evoproxy.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from evoproxy.benchmarks.checkpoints import load_teacher
-from evoproxy.errors import EvoproxyError
+from evoproxy.errors import EvoproxyError, EvoproxyNote
 
 TEACHER_ENV = "EVOPROXY_TEACHER"
 
@@ -63,16 +64,31 @@ def check_probe_classes(bench, batch) -> None:
                             f"out, or the config's probe = \"auto\") or images of at most {classes} classes")
 
 
-def check_device(device: str) -> None:
-    """One line for a device torch does not know or this machine does not have."""
+def _here(device: str) -> bool:
+    """Whether this machine has ``device``; one line for a device torch does not know."""
     import torch
     try:
         kind = torch.device(device).type
     except (RuntimeError, ValueError, TypeError):
         raise EvoproxyError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
     present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if not present.get(kind, False):
+    return present.get(kind, False)
+
+
+def check_device(device: str) -> None:
+    """One line for a device torch does not know or this machine does not have."""
+    if not _here(device):
         raise EvoproxyError(f"device {device!r} is not available on this machine; use --device cpu")
+
+
+def usable_device(device: str, elsewhere: bool = False) -> str:
+    """A search's device: ``device`` if this machine has it, else ``"cpu"`` with one note (one line for a device
+    torch does not know). ``elsewhere``: the workers run on a cluster's nodes, which answer for themselves."""
+    if _here(device) or elsewhere:
+        return device
+    warnings.warn(f"device {device!r} is not available on this machine: scoring on the cpu", EvoproxyNote,
+                  stacklevel=2)
+    return "cpu"
 
 
 def check_sizes(task, name: str, bench) -> None:

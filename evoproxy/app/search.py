@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from evoproxy.app.benchmarks import (BenchmarkOpener, check_device, check_probe_classes, check_sizes,
-                                     resolve_teacher)
+from evoproxy.app.benchmarks import (BenchmarkOpener, check_probe_classes, check_sizes, resolve_teacher,
+                                     usable_device)
 from evoproxy.backends import make_backend
 from evoproxy.data.images import load_probe_batch
 from evoproxy.errors import EvoproxyError, EvoproxyNote
@@ -128,7 +128,7 @@ def validate(config: RunConfig) -> OpenedBenchmarks:
     Generator(stats=language.stats, ops=language.ops).program(random.Random(0), max_depth=language.max_depth)
     if config.evolution.init_from:  # a bad warm start fails here, in one line
         seed_programs(config.evolution.init_from, language.stats, language.ops)
-    check_device(config.execution.device)
+    usable_device(config.execution.device, elsewhere=True)  # an unknown device fails here, in one line
     if config.execution.backend == "ray" and config.execution.workers < 1:
         raise EvoproxyError("--workers must be >= 1 for the ray backend")
     opened = open_benchmarks(config)
@@ -244,10 +244,15 @@ def eval_setup(config: RunConfig) -> EvalSetup:
     """What every worker needs: the scoring section whole, the run's seed and plugins, its limits."""
     run = config.execution
     return EvalSetup(scoring=scoring_here(config), seed=config.evolution.seed, data_dir=run.data_dir,
-                     device=run.device, memory_mb=run.memory_mb, timeout_s=run.timeout_s,
+                     device=usable_device(run.device, on_cluster(run)), memory_mb=run.memory_mb, timeout_s=run.timeout_s,
                      plugins=load_plugins(config.language.plugins),
                      score_cache=cache_folder(run.data_dir) if run.score_cache else None)
 
+
+
+def on_cluster(run) -> bool:
+    """The workers run on a Ray cluster's nodes (not on this machine)."""
+    return run.backend == "ray" and bool(run.ray_address or os.environ.get("RAY_ADDRESS"))
 
 
 def scoring_here(config: RunConfig) -> ScoringConfig:
@@ -256,8 +261,7 @@ def scoring_here(config: RunConfig) -> ScoringConfig:
     crashed), said in one note; on a Ray cluster each node's scheduler counts its own cores."""
     scoring, cores = config.scoring, usable_cores()
     run = config.execution
-    on_cluster = run.backend == "ray" and bool(run.ray_address or os.environ.get("RAY_ADDRESS"))
-    if scoring.threads <= cores or on_cluster:
+    if scoring.threads <= cores or on_cluster(run):
         return scoring
     warnings.warn(f"threads = {scoring.threads} is more than the {cores} cores here: each worker scores on "
                   f"{cores} threads (the config keeps {scoring.threads})", EvoproxyNote, stacklevel=3)

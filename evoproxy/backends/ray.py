@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -22,7 +23,7 @@ from ray.exceptions import (
     RayTaskError,
 )
 
-from evoproxy.errors import EvoproxyError
+from evoproxy.errors import EvoproxyError, EvoproxyNote
 from evoproxy.scoring.setup import EvalSetup, OpenBenchmark
 from evoproxy.scoring.worker import Key, Worker
 
@@ -49,7 +50,8 @@ class RayBackend:
                 kwargs["runtime_env"] = {"env_vars": passed}
             _init(address, kwargs)
         self.setup, self.open_benchmark = setup, open_benchmark
-        self.remote_worker = ray.remote(num_cpus=setup.scoring.threads)(Worker)
+        self.remote_worker = ray.remote(**actor_resources(setup))(Worker)
+        workers = gpu_workers(workers) if uses_gpu(setup) else workers
         self.actors = [self._start() for _ in range(workers)]
         self.owner: dict[Key, int] = {}
         self.call_timeout_s = call_timeout_s
@@ -170,3 +172,23 @@ def _cause(err: Exception) -> str:
     """The last line of a remote traceback: the exception that recurs."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[-1][:300] if lines else type(err).__name__
+
+
+def uses_gpu(setup: EvalSetup) -> bool:
+    return setup.device.startswith("cuda")
+
+
+def actor_resources(setup: EvalSetup) -> dict:
+    """What Ray reserves for one worker: its threads' cores, and a whole GPU when it scores on one."""
+    return {"num_cpus": setup.scoring.threads, **({"num_gpus": 1} if uses_gpu(setup) else {})}
+
+
+def gpu_workers(workers: int) -> int:
+    """One worker per GPU of the cluster: no more workers than GPUs (one note when fewer)."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus == 0:
+        raise EvoproxyError("device cuda: the Ray cluster has no GPU; use device = \"cpu\" or add GPU nodes")
+    if gpus < workers:
+        warnings.warn(f"{workers} workers asked, {gpus} GPU(s) in the cluster: {gpus} worker(s), one per GPU",
+                      EvoproxyNote, stacklevel=3)
+    return min(workers, gpus)
