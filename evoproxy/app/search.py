@@ -244,7 +244,8 @@ def eval_setup(config: RunConfig) -> EvalSetup:
     """What every worker needs: the scoring section whole, the run's seed and plugins, its limits."""
     run = config.execution
     return EvalSetup(scoring=scoring_here(config), seed=config.evolution.seed, data_dir=run.data_dir,
-                     device=usable_device(run.device, on_cluster(run)), memory_mb=run.memory_mb, timeout_s=run.timeout_s,
+                     device=usable_device(run.device, on_cluster(run)), memory_mb=run.memory_mb,
+                     timeout_s=run.timeout_s,
                      plugins=load_plugins(config.language.plugins),
                      score_cache=cache_folder(run.data_dir) if run.score_cache else None)
 
