@@ -63,9 +63,8 @@ class TaskConfig(Section):
     holdout_archs: Archs = 100  # per benchmark, from its holdout split: the final figures
     screen_archs: Archs = 8  # from the search archs, for the cheap dynamic screen
     teacher: Text = None  # vit-* benchmarks: teacher checkpoint (None: $EVOPROXY_TEACHER, else the shipped one)
-    baselines: Names = ("synflow", "nwot", "jacov", "zico", "meco", "swap", "aznas", "gradsign",
-                        "epe_nas", "snip", "grad_norm", "fisher", "l2_norm", "params", "flops")  # not tenas
-    # (~7 s per network, its NTK's backward per image): reported when named
+    baselines: Names = ("synflow", "nwot", "zico", "meco", "swap", "aznas", "params", "flops")  # the strongest
+    # published proxies and the size baselines (~2.3 s per network in all); name others (`evoproxy list proxies`)
     control: Text = None  # a proxy (e.g. "params"): fitness is the partial correlation given it
     learned: Names = ("random_forest", "boosted", "graf")  # models fitted on the search + selection networks'
     # accuracies over the baselines' values, reported beside them (needs scikit-learn: evoproxy[learned])
