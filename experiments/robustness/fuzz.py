@@ -23,6 +23,8 @@ from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import torch
+
 import faults  # the fault list beside this script (run as a file, its folder is sys.path[0])
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.interpret import eval_node
@@ -176,6 +178,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     ap.add_argument("--timeout-s", type=float, default=10.0, help="time bound of one case (default 10)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # a case's time bound must not depend on what else runs (threads beside a busy core
+    # spin: the 1,202-layer synflow passed 120 s beside one other job with 2 threads)
     rng = random.Random(args.seed)
     t0 = time.time()
     networks = synthetic_stats()
