@@ -97,7 +97,8 @@ def table(runs: Path, seeds: int, target: float, archs: int) -> None:
     rho = holdout_spearman(runs, [p for c in curves.values() for _, p in c], archs)
     print(f"\nminutes until the best program's holdout Spearman reaches {target}, and its Spearman when the run "
           f"ended (the generation that passed the budget); {archs} holdout networks")
-    print("| evaluation | start | minutes to target (per seed) | mean | final Spearman (per seed) | mean | minutes run |")
+    print("| evaluation | start | minutes to target (per seed) | mean | final Spearman (per seed) | mean "
+          "| minutes run |")
     print("|---|---|---|---|---|---|---|")
     for e, s in ARMS:
         points = [[(m, rho[p]) for m, p in curves[e, s, seed]] for seed in range(seeds) if (e, s, seed) in curves]
