@@ -250,7 +250,6 @@ def eval_setup(config: RunConfig) -> EvalSetup:
                      score_cache=cache_folder(run.data_dir) if run.score_cache else None)
 
 
-
 def on_cluster(run) -> bool:
     """The workers run on a Ray cluster's nodes (not on this machine)."""
     return run.backend == "ray" and bool(run.ray_address or os.environ.get("RAY_ADDRESS"))

@@ -16,8 +16,6 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Race:
@@ -45,17 +43,6 @@ def margin(metric: str, n: int, total: int, z: float) -> float:
         return math.inf
     se = math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if metric == "kendall" else 1 / math.sqrt(n - 1)
     return z * se * math.sqrt((total - n) / (total - 1))
-
-
-def upper_bound(values: list[float], margins: list[float], combine: str) -> float:
-    """The most the combined fitness over all networks can be, from each benchmark's partial value."""
-    ups = np.add(values, margins)
-    return float(np.mean(ups) if combine == "mean" else np.min(ups))
-
-
-def raced_out_record(networks: int, partial: float, bound: float, bar: float) -> dict:
-    """What the run store keeps of a raced-out child: the networks it was scored on and why it stopped."""
-    return {"networks": networks, "partial": partial, "bound": bound, "bar": bar}
 
 
 def entry_bar(population: list, capacity: int, bar_of) -> Optional[float]:

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from evoproxy.evolve.evaluator import Evaluator
-from evoproxy.evolve.racing import Race, margin, raced_out_record, upper_bound
+from evoproxy.evolve.racing import Race, margin
 from evoproxy.scoring import fitness as fit
 from evoproxy.errors import EvoproxyError
 from evoproxy.lang.program import Program, check_proxy
@@ -62,7 +62,6 @@ class Judge:
         fit.get_metric(metric)
         self.control = control
         self.race = race if control is None else None  # a partial correlation given the control: no racing
-        self.bar: Optional[float] = None  # the entry bar of the batch being judged
         self._control_scores: dict[str, np.ndarray] = {}
         self.seen: dict[str, Verdict] = {}  # canonical hash -> verdict
         self.by_ranks: dict[tuple, str] = {}  # screening rank key -> hash of the evaluated program
@@ -81,7 +80,6 @@ class Judge:
 
     def judge(self, programs: Sequence[Program], bar: Optional[float] = None) -> list[Verdict]:
         """Verdicts in order; with racing and an entry ``bar``, a child that cannot beat it stops early."""
-        self.bar = bar
         verdicts: list[Optional[Verdict]] = [None] * len(programs)
         fresh: dict[str, int] = {}
         for i, p in enumerate(programs):
@@ -93,7 +91,7 @@ class Judge:
             if p.hash in self.seen or p.hash in fresh:
                 continue  # resolved after this batch's fresh ones
             fresh[p.hash] = i
-        self._screen_and_score([programs[i] for i in fresh.values()], list(fresh.values()), verdicts)
+        self._screen_and_score([programs[i] for i in fresh.values()], list(fresh.values()), verdicts, bar)
         for i, p in enumerate(programs):
             if verdicts[i] is None:  # seen before, or earlier in this batch
                 base = self.seen[p.hash]
@@ -102,7 +100,7 @@ class Judge:
         return verdicts  # type: ignore[return-value]
 
     def _screen_and_score(self, programs: list[Program], slots: list[int],
-                          verdicts: list[Optional[Verdict]]) -> None:
+                          verdicts: list[Optional[Verdict]], bar: Optional[float]) -> None:
         if not programs:
             return
         texts = [p.text for p in programs]
@@ -120,7 +118,7 @@ class Judge:
                 continue
             self.by_ranks[ranks] = p.hash
             to_score.append(k)
-        self._full(programs, slots, to_score, verdicts, screen)
+        self._full(programs, slots, to_score, verdicts, screen, bar)
         for k, twin, ranks in twins:  # after _full: the twin may be in this very batch
             base = self.seen[twin]
             scores = {**base.scores, "screen_ranks": list(ranks)}
@@ -128,7 +126,7 @@ class Judge:
                 else Verdict(None, base.rejection, twin, scores)  # ranks like a rejected one
             self._settle(programs[k], slots[k], v, verdicts)
 
-    def _full(self, programs, slots, to_score, verdicts, screen) -> None:
+    def _full(self, programs, slots, to_score, verdicts, screen, bar: Optional[float]) -> None:
         if not to_score:
             return
         texts = [programs[k].text for k in to_score]
@@ -137,8 +135,8 @@ class Judge:
         raced: dict[int, dict] = {}
         if any(is_set_level(programs[k]) for k in to_score):  # ranks need all networks at once
             scores, failed = self.evaluator.score(texts, keys)
-        elif self.race is not None and self.bar is not None:
-            scores, failed, raced = self._race(texts, keys, screen[to_score])
+        elif self.race is not None and bar is not None:
+            scores, failed, raced = self._race(texts, keys, screen[to_score], bar)
         else:
             rest, failed = self.evaluator.score_per_network(texts, keys[n:])
             scores = np.hstack([screen[to_score], rest])
@@ -153,7 +151,7 @@ class Judge:
                 v.scores["search_ranks"] = rank_vector(scores[row], [len(k) for k in self.search_keys.values()])
             self._settle(programs[k], slots[k], v, verdicts)
 
-    def _race(self, texts: list[str], keys: list[Key], screen: np.ndarray):
+    def _race(self, texts: list[str], keys: list[Key], screen: np.ndarray, bar: float):
         """Score stage by stage; returns (scores, NaN where not scored; failures; raced-out records)."""
         sizes = [len(k) for k in self.search_keys.values()]
         offsets = np.cumsum([0] + sizes[:-1])
@@ -169,8 +167,8 @@ class Judge:
             done = counts
             for i in alive:
                 bound = None if i in failed or counts == sizes else self._upper_bound(scores[i], counts)
-                if bound is not None and bound[1] <= self.bar:
-                    raced[i] = raced_out_record(sum(counts), bound[0], bound[1], self.bar)
+                if bound is not None and bound[1] <= bar:
+                    raced[i] = {"networks": sum(counts), "partial": bound[0], "bound": bound[1], "bar": bar}
             alive = [i for i in alive if i not in failed and i not in raced]
             if not alive:
                 break
@@ -179,33 +177,37 @@ class Judge:
     def _upper_bound(self, row: np.ndarray, counts: list[int]) -> Optional[tuple[float, float]]:
         """(partial fitness, the most the full fitness can be) on the first ``counts`` networks of each
         benchmark; None when a partial value is undefined (ties, constant on the slice): no decision."""
-        values, margins, start = [], [], 0
-        for (name, keys), n in zip(self.search_keys.items(), counts):
-            value, reason = fit.correlate_checked(row[start:start + n], self.accuracies[name][:n], self.metric,
-                                                  self.max_tie_frac)
-            if reason is not None or not np.isfinite(value):
+        values, margins = [], []
+        for keys, (_, value, reason), n in zip(self.search_keys.values(), self._per_benchmark(row, counts), counts):
+            if reason is not None:
                 return None
             values.append(value)
             margins.append(margin(self.metric, n, len(keys), self.race.z))
-            start += len(keys)
-        partial = float(np.mean(values) if self.combine == "mean" else np.min(values))
-        return partial, upper_bound(values, margins, self.combine)
+        return self._combined(values), self._combined(np.add(values, margins))
 
-    def _fitness(self, row: np.ndarray) -> Verdict:
-        per, start = {}, 0
-        for name, keys in self.search_keys.items():
-            part = row[start:start + len(keys)]
+    def _per_benchmark(self, row: np.ndarray, counts: Sequence[int]):
+        """Per benchmark: (its scores, metric value, why it is undefined or None) on its first ``counts``
+        search networks."""
+        start = 0
+        for (name, keys), n in zip(self.search_keys.items(), counts):
+            part = row[start:start + n]
             start += len(keys)
-            value, reason = fit.correlate_checked(part, self.accuracies[name], self.metric,
-                                                  self.max_tie_frac)
+            value, reason = fit.correlate_checked(part, self.accuracies[name][:n], self.metric, self.max_tie_frac)
             if reason is None and not np.isfinite(value):
                 reason = "nan"   # valid scores, undefined metric (e.g. a constant top-k subset)
+            yield part, value, reason
+
+    def _combined(self, values) -> float:
+        return float(np.mean(values) if self.combine == "mean" else np.min(values))
+
+    def _fitness(self, row: np.ndarray) -> Verdict:
+        per = {}
+        everything = [len(keys) for keys in self.search_keys.values()]
+        for name, (part, value, reason) in zip(self.search_keys, self._per_benchmark(row, everything)):
             if reason is not None:
                 return Verdict(None, reason.split()[-1], None, {"benchmark": name})
             per[name] = value if self.control is None else self._beyond_control(name, part, value)
-        values = list(per.values())
-        total = float(np.mean(values) if self.combine == "mean" else np.min(values))
-        return Verdict(total, None, None, {"per_benchmark": per})
+        return Verdict(self._combined(list(per.values())), None, None, {"per_benchmark": per})
 
     def _beyond_control(self, name: str, scores: np.ndarray, value: float) -> float:
         """The metric with the control proxy (e.g. model size) held fixed: partial correlation."""
