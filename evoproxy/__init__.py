@@ -7,9 +7,9 @@ from evoproxy.scoring.score import load_proxy
 
 __all__ = ["Program", "parse", "evaluate", "evaluate_many", "to_callable", "ProxySpec", "resolve",
            "read_proxy", "load_proxy", "EvoproxyError", "DataMissing", "FormulaError",
-           "search", "evaluate_proxies", "RunConfig", "SearchResult"]
+           "search", "load_result", "evaluate_proxies", "RunConfig", "SearchResult"]
 __version__ = "0.1.0"
-_LAZY = {"search": "evoproxy.app.api", "evaluate_proxies": "evoproxy.app.api",
+_LAZY = {"search": "evoproxy.app.api", "load_result": "evoproxy.app.api", "evaluate_proxies": "evoproxy.app.api",
          "RunConfig": "evoproxy.evolve.config", "SearchResult": "evoproxy.evolve.results"}
 
 

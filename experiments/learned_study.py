@@ -28,9 +28,9 @@ import torch
 from scipy.stats import rankdata
 
 import studylib
+import evoproxy
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.runs import finished_report
 from evoproxy.cli.registry import add_data_dir
 from evoproxy.evolve import learned
 from evoproxy.evolve.config import from_dict
@@ -328,11 +328,9 @@ def run_seed(runs: Path, config: str, seed: int, data_dir, labels: int = LABELS)
     base.mkdir(parents=True, exist_ok=True)
     studylib.search(base / f"seed-{seed}", f"seed {seed} ({labels} labels)", config,
                     {"seed": seed, "search_archs": labels // 2, "selection_archs": labels // 2}, data_dir)
-    store, report = finished_report(str(base / f"seed-{seed}"))
-    store.close()
     files = [studylib.write_proxy(base / f"{'evolved' if kind == 'best' else kind}-s{seed}.json",
                                   f"{'evolved' if kind == 'best' else kind}-s{seed}", formula)
-             for kind, formula in studylib.winners(report).items()]
+             for kind, formula in studylib.winners(evoproxy.load_result(base / f"seed-{seed}")).items()]
     score_holdout(";".join(map(str, files)), base / f"holdout{HOLDOUT}-s{seed}.csv", data_dir)
     if labels == LABELS:
         score_ids(train_names(runs, seed), train_ids(runs / f"seed-{seed}", data_dir), runs / f"train-s{seed}.csv",

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 import studylib
+import evoproxy
 from evoproxy import evaluate_proxies
 from evoproxy.allocation import ProxyScorer, allocate, mixed_uniform
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.runs import finished_report
 from evoproxy.benchmarks.checkpoints import DATA
 from evoproxy.benchmarks.mq.benchmark import STRATA
 from evoproxy.benchmarks.mq.build import read_rows, stratum_name
@@ -64,9 +64,7 @@ def evolve(out: Path, r: int, data_dir) -> str:
                                                 "plugins": [str(PLUGIN)], "seed": r,
                                                 "search_archs": search - SELECTION, "selection_archs": SELECTION},
                     data_dir)
-    store, report = finished_report(str(run))
-    store.close()
-    formula = studylib.winners(report)["best"]
+    formula = evoproxy.load_result(run).best.formula
     studylib.write_proxy(run / "proxy.json", f"round-{r}", formula)
     return formula
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import studylib
-from evoproxy.app.runs import finished_report
+import evoproxy
 from evoproxy.evolve.config import load_config, parse_override
 from evoproxy.lang.program import parse
 from evoproxy.lang.proxyfile import ProxySpec
@@ -51,11 +51,10 @@ def run_searches(runs: Path, config: str, seeds: range, sets: dict) -> None:
 
 def cross_scores(runs: Path, seed: int) -> None:
     """The nb201 arm's winners on the NB101 and NB301 final holdouts (one --save file per space)."""
-    store, report = finished_report(str(run_dir(runs, "nb201", seed)))
-    with store:
-        config = load_config(str(run_dir(runs, "nb201", seed) / "config.toml"))
+    result = evoproxy.load_result(run_dir(runs, "nb201", seed))
+    config = load_config(str(run_dir(runs, "nb201", seed) / "config.toml"))
     files = [str(studylib.write_proxy(runs / f"nb201-s{seed}-{kind}.json", kind, formula))
-             for kind, formula in studylib.winners(report).items()]
+             for kind, formula in studylib.winners(result).items()]
     for space in SPACES[1:]:
         save = runs / f"nb201-s{seed}-{space}.csv"
         if not save.exists():
@@ -76,15 +75,14 @@ def saved_kendall(path: Path, spec: ProxySpec) -> float:
 
 def arm_figures(runs: Path, arm: str, seed: int) -> dict[str, dict[str, float]]:
     """{best | ensemble | baseline name: {space: final-holdout Kendall}}, and "minutes"."""
-    store, report = finished_report(str(run_dir(runs, arm, seed)))
-    with store:
-        minutes = sum(s.get("seconds", 0.0) for s in store.summaries()) / 60
-    entries = {"best": report["hall_of_fame"][0], "ensemble": report.get("ensemble") or {}}
+    result = evoproxy.load_result(run_dir(runs, arm, seed))
+    minutes = sum(s.get("seconds", 0.0) for s in result.generations) / 60
+    entries = {"best": result.best, "ensemble": result.ensemble}
     if arm == "3spaces":
-        entries.update({b["proxy"]: b for b in report.get("baselines", [])})
-    out = {k: {s: v["kendall"] for s, v in e.get("holdout", {}).items()} for k, e in entries.items()}
+        entries.update({b.proxy: b for b in result.baselines})
+    out = {k: {s: v["kendall"] for s, v in (e.holdout if e else {}).items()} for k, e in entries.items()}
     if arm == "nb201":
-        for kind, formula in studylib.winners(report).items():
+        for kind, formula in studylib.winners(result).items():
             for space in SPACES[1:]:
                 out[kind][space] = saved_kendall(runs / f"nb201-s{seed}-{space}.csv", ProxySpec(kind, parse(formula)))
     out["minutes"] = {"all": minutes}

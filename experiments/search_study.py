@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 import studylib
+import evoproxy
 from evoproxy.app import evaluate
 from evoproxy.app.benchmarks import open_benchmark
-from evoproxy.app.runs import finished_report
 from evoproxy.cli.registry import add_data_dir
 
 TABLE = Path(__file__).parent / "sota_table" / "holdout.csv"
@@ -49,8 +49,7 @@ def winner_files(runs: Path, seeds: range) -> list[Path]:
     """Each seed's best formula and ensemble as proxy files named evolved-sN / ensemble-sN."""
     files = []
     for seed in seeds:
-        _, report = finished_report(str(runs / f"seed-{seed}"))
-        for kind, formula in studylib.winners(report).items():
+        for kind, formula in studylib.winners(evoproxy.load_result(runs / f"seed-{seed}")).items():
             name = f"{'evolved' if kind == 'best' else kind}-s{seed}"
             files.append(studylib.write_proxy(runs / f"{name}.json", name, formula))
     return files
@@ -150,9 +149,9 @@ def main() -> None:
         baseline_scores(baseline_names(args.baselines, args.config), runs, n, args.run, args.data_dir)
     print_table(evolved, baselines)
     for seed in seeds:
-        _, report = finished_report(str(runs / f"seed-{seed}"))
-        print(f"seed {seed}: best {report['hall_of_fame'][0]['formula']}\n        ensemble "
-              f"{(report.get('ensemble') or {}).get('formula')}")
+        result = evoproxy.load_result(runs / f"seed-{seed}")
+        print(f"seed {seed}: best {result.best.formula}\n        ensemble "
+              f"{result.ensemble.formula if result.ensemble else None}")
 
 
 if __name__ == "__main__":

@@ -47,11 +47,11 @@ def search(out: Path, label: str, config: str, overrides: dict[str, Any], data_d
         evoproxy.search(config, out=out, **overrides, **execution)
 
 
-def winners(report: dict) -> dict[str, str]:
+def winners(result: evoproxy.SearchResult) -> dict[str, str]:
     """A finished search's ``best`` formula (its hall of fame's first) and its ``ensemble``'s, if any."""
-    out = {"best": report["hall_of_fame"][0]["formula"]}
-    if report.get("ensemble"):
-        out["ensemble"] = report["ensemble"]["formula"]
+    out = {"best": result.best.formula}
+    if result.ensemble:
+        out["ensemble"] = result.ensemble.formula
     return out
 
 

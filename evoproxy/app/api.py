@@ -2,6 +2,7 @@
 
 >>> result = evoproxy.search("experiments/synthetic.toml", out="runs/syn", generations=3)
 >>> result.best.formula, result.best.holdout
+>>> evoproxy.load_result("runs/syn").ensemble        # a finished run, read back
 >>> evoproxy.evaluate_proxies(["synflow", "layer_sum(l2(grad))"], benchmark="synthetic", archs=20).results
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from evoproxy.app import evaluate
+from evoproxy.app.runs import finished_report
 from evoproxy.app.search import prepare_run, run_search
 from evoproxy.scoring.summary import EvalRun
 from evoproxy.evolve.config import RunConfig
@@ -32,15 +34,19 @@ def search(config: ConfigLike = None, *, out: Optional[str | Path] = None, resum
     run = prepare_run(str(out) if out is not None else None, str(resume) if resume else None, given, (), path)
     failed = True
     try:
-        report = run.finished or run_search(run.config, run.store, on_generation=on_generation, benchmarks=run.benchmarks)
+        result = run.finished or run_search(run.config, run.store, on_generation=on_generation,
+                                            benchmarks=run.benchmarks)
         failed = False
-        return _result(run, report)
+        return result
     finally:
         run.close(failed)
 
 
-def _result(run, report: dict) -> SearchResult:
-    return SearchResult.from_report(report, run.store.run_dir, run.store.summaries())
+def load_result(run_dir: str | Path) -> SearchResult:
+    """What the finished search in ``run_dir`` found (an :class:`EvoproxyError` when it is not finished)."""
+    store, report = finished_report(str(run_dir))
+    with store:
+        return SearchResult.from_store(store, report)
 
 
 def evaluate_proxies(proxies: Union[str, Sequence[str]], benchmark: str = "nb201-cifar10",

@@ -89,8 +89,8 @@ class PreparedRun:
     benchmarks: OpenedBenchmarks
     resuming: bool
     lock: RunLock
-    finished: Optional[dict] = None
-    """The stored report when the run is already finished and there is nothing to continue."""
+    finished: Optional[SearchResult] = None
+    """What the run found when it is already finished and there is nothing to continue."""
     created_dirs: tuple = ()
     """The folders a new run created, deepest first (removed again when it fails before generation 0)."""
     existing: frozenset = frozenset()
@@ -168,7 +168,7 @@ def _prepare_resume(resume: str, given: dict[str, Any], sets: Sequence[str]) -> 
             last, report = store.last_generation(), store.get_meta("report")
         run = PreparedRun(store, config, validate(config), True, lock)
         if report is not None and last is not None and config.evolution.generations <= last:
-            run.finished = report
+            run.finished = SearchResult.from_store(store, report)
         return run
     except BaseException:
         store.close()
@@ -270,7 +270,7 @@ def scoring_here(config: RunConfig) -> ScoringConfig:
 
 def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Callable[[dict], None]] = None,
                benchmarks: Optional[OpenedBenchmarks] = None,
-               on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> dict:
+               on_progress: Optional[Callable[[str, int, int, str], None]] = None) -> SearchResult:
     """Run (or continue) a search into ``store`` and write its final report there; ``benchmarks``
     (from :func:`validate` / :func:`prepare_run`, when the caller has them) are not opened again."""
     opened = benchmarks or open_benchmarks(config)
@@ -290,5 +290,6 @@ def run_search(config: RunConfig, store: RunStore, on_generation: Optional[Calla
         store.set_meta("report_seconds", time.perf_counter() - started)  # `status`'s elapsed time includes it
         store.set_meta("report", report)
         store.set_meta("status", "finished")
-        rundir.write_hall_of_fame(store.run_dir, SearchResult.from_report(report, store.run_dir))
-    return report
+        result = SearchResult.from_store(store, report)
+        rundir.write_hall_of_fame(store.run_dir, result)
+    return result

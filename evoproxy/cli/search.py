@@ -12,6 +12,7 @@ from evoproxy.app import exports, search
 from evoproxy.app.catalog import names
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
+from evoproxy.evolve.results import SearchResult
 
 OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher",
              "max_minutes", "init_from")
@@ -28,7 +29,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         run.close()
         print(f"{run.store.run_dir} is finished ({run.config.evolution.generations} generations); nothing to continue "
               "(pass a larger --generations to go on); its report:", file=sys.stderr)
-        _print_report(run.finished, run.store.run_dir, run.config.evolution.combine)
+        _print_report(run.finished, run.config.evolution.combine)
         return 0
     for name, label in run.sources["benchmarks"].items():
         print(f"benchmark: {label}\nprobe: {run.sources['probe'][name]}", file=sys.stderr)
@@ -37,7 +38,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                desc="generation", unit="gen", file=sys.stderr, disable=args.quiet)
     failed = True
     try:
-        report = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
+        result = search.run_search(run.config, run.store, on_generation=lambda s: _progress(bar, s),
                                    benchmarks=run.benchmarks, on_progress=StepBars(args.quiet))
         failed = False
     except KeyboardInterrupt:   # one line and exit 130, as for any interrupted command
@@ -50,7 +51,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         run.close(failed)
-    _print_report(report, run.store.run_dir, run.config.evolution.combine)
+    _print_report(result, run.config.evolution.combine)
     print(f"peak memory: {peak_rss_mb():,.0f} MB resident (this process; Ray's workers are counted by Ray)")
     return 0
 
@@ -88,8 +89,8 @@ def _progress(bar, s: dict) -> None:
     bar.update(1)
 
 
-def _print_report(report: dict, run_dir: Path, combine: str = "mean") -> None:
-    r = search.SearchResult.from_report(report, run_dir)
+def _print_report(r: SearchResult, combine: str = "mean") -> None:
+    run_dir = r.run_dir
     metric = "spearman" if r.fitness == "spearman" else "kendall"   # the rank measure the fitness is built on
     over = f", {combine} over benchmarks" if len(r.hall_of_fame[0].selection if r.hall_of_fame else {}) > 1 else ""
     print(f"hall of fame, ordered by selection fitness (selection-split {metric}{over}; ties by search fitness); "

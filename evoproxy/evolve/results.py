@@ -99,6 +99,11 @@ class SearchResult:
                    dict(report.get("holdout_scores") or {}),
                    [LearnedEntry(**_known(LearnedEntry, e)) for e in report.get("learned") or []], report)
 
+    @classmethod
+    def from_store(cls, store, report: dict) -> "SearchResult":
+        """``report`` (the run's stored report) with the per-generation summaries of ``store``."""
+        return cls.from_report(report, store.run_dir, store.summaries())
+
     def to_json(self, indent: Optional[int] = 2) -> str:
         """The report document (as stored in the run) with the run folder and per-generation summaries."""
         return json.dumps({"run_dir": str(self.run_dir), **self.report, "generations": self.generations},

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 import evoproxy
-from evoproxy.app.runs import finished_report, is_finished
+from evoproxy.app.runs import is_finished
+from evoproxy.evolve.store import RunStore
 from evoproxy.lang.program import parse
 from evoproxy.evolve.config import load_config
 
@@ -47,12 +48,12 @@ def figures(run_dir: Path) -> dict:
     """The best program's final-holdout Kendall and Spearman (min over benchmarks), the generation
     of the best search fitness, minutes of search, mean seconds per generation after the first, and
     the mean size of the candidates of generation 40 (or the last)."""
-    store, report = finished_report(str(run_dir))
-    with store:
-        summaries = store.summaries()
-        last = min(40, summaries[-1]["generation"])
+    result = evoproxy.load_result(run_dir)
+    summaries = result.generations
+    last = min(40, summaries[-1]["generation"])
+    with RunStore.reader(run_dir) as store:
         sizes = [parse(c.text).size for c in store.candidates(last)]
-    holdout = report["hall_of_fame"][0]["holdout"].values()
+    holdout = result.best.holdout.values()
     curve = [s["best_fitness"] for s in summaries]
     seconds = [s.get("seconds", 0.0) for s in summaries]
     return {"kendall": min(v["kendall"] for v in holdout), "spearman": min(v["spearman"] for v in holdout),

@@ -35,6 +35,13 @@ def test_a_finished_run_resumes_to_the_same_result(result):
     assert again.hall_of_fame == result.hall_of_fame and again.baselines == result.baselines
 
 
+def test_a_finished_run_reads_back_as_the_same_typed_result(result, tmp_path):
+    again = evoproxy.load_result(result.run_dir)
+    assert again == result and again.generations == result.generations
+    with pytest.raises(evoproxy.EvoproxyError, match="no run store"):
+        evoproxy.load_result(tmp_path)
+
+
 def test_a_config_object_or_mapping_gives_the_run_a_file_gives(tmp_path, result):
     cfg = load_config("experiments/synthetic.toml").replace(**{k: tuple(v) if isinstance(v, list) else v
                                                                for k, v in SMALL.items()})

@@ -129,9 +129,9 @@ def test_a_proxy_a_benchmark_a_selection_and_a_backend_from_user_code(tmp_path):
                        baselines=("weight_l1",))
     report = run_search(config.replace(learned=("ridge",)), RunStore(tmp_path / "run"))
     assert CountingBackend.calls > 0
-    assert report["baselines"][0]["proxy"] == "weight_l1" and report["hall_of_fame"]
+    assert report.baselines[0].proxy == "weight_l1" and report.hall_of_fame
     if importlib.util.find_spec("sklearn"):
-        assert [m["name"] for m in report["learned"]] == ["ridge"]
+        assert [m.name for m in report.learned] == ["ridge"]
 
 
 def test_a_command_from_user_code(capsys):
@@ -148,8 +148,8 @@ def test_a_plugin_op_that_raises_is_a_named_rejection_never_a_crash(tmp_path):
                        generations=2, offspring=4, probe="synthetic", batch_size=4, stats=("weight",),
                        ops=("buggy", "l1", "l2", "log", "sqrt", "add", "mul", "layer_sum", "layer_mean"), baselines=())
     report = run_search(config, RunStore(tmp_path / "run"))
-    assert report["rejections"].get("error:ZeroDivisionError", 0) > 0
-    assert all("buggy" not in e["formula"] for e in report["hall_of_fame"])
+    assert report.rejections.get("error:ZeroDivisionError", 0) > 0
+    assert all("buggy" not in e.formula for e in report.hall_of_fame)
 
 
 def test_a_search_whose_generation_0_finds_no_pair_ends_with_one_line(tmp_path):

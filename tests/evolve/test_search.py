@@ -42,10 +42,9 @@ def trace(store: RunStore) -> list:
 @pytest.mark.slow
 def test_search_recovers_the_known_formula_serially(tmp_path):
     report, store = search(tmp_path)
-    best = report["hall_of_fame"][0]
-    assert best["holdout"]["synthetic"]["kendall"] >= 0.95, best
-    baseline = {b["proxy"]: b for b in report["baselines"]}
-    assert baseline["params"]["holdout"]["synthetic"]["kendall"] < 0.9
+    assert report.best.holdout["synthetic"]["kendall"] >= 0.95, report.best
+    baseline = {b.proxy: b for b in report.baselines}
+    assert baseline["params"].holdout["synthetic"]["kendall"] < 0.9
     summaries = store.summaries()
     assert len(summaries) == 31 and all("rejections" in s for s in summaries)
     assert sum(sum(s["rejections"].values()) for s in summaries) > 0  # screening does reject
@@ -63,7 +62,7 @@ def test_same_seed_same_run_and_other_seed_differs(tmp_path):
 @pytest.mark.parametrize("selection", ["tournament", "aging"])
 def test_other_selections_run(tmp_path, selection):
     report, store = search(tmp_path, selection=selection, generations=3)
-    assert report["hall_of_fame"] and store.last_generation() == 3
+    assert report.hall_of_fame and store.last_generation() == 3
 
 
 @pytest.mark.slow
