@@ -60,6 +60,19 @@ def convergence(rows: Sequence[dict], baselines: Sequence[dict], fitness: str, p
     return _save(fig, path)
 
 
+def time_to_quality(rows: Sequence[dict], measure: str, path: Path) -> Path:
+    """The population's best program's final-holdout ``measure`` against minutes, one line per run and benchmark."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run, bench in dict.fromkeys((r["run"], r["benchmark"]) for r in rows):
+        line = [r for r in rows if r["run"] == run and r["benchmark"] == bench]
+        ax.step(_col(line, "minutes"), _col(line, measure), where="post", marker=".", label=f"{run}: {bench}")
+    ax.set_xlabel("minutes since the start (generation 0's probing included)")
+    ax.set_ylabel(f"final-holdout {measure}")
+    ax.set_title("Time to quality: the population's best program on the final holdout", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+    return _save(fig, path)
+
+
 def _ranks(values) -> np.ndarray:
     """Fractional ranks (NaN lowest): a rank correlation's picture, whatever the scale."""
     v = np.array([np.nan if x is None else x for x in values], dtype=float)

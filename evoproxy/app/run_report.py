@@ -5,19 +5,17 @@ The tables are the report's substance (tests check them, not pixels); :mod:`.fig
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from evoproxy.app import figures, report_page
+from evoproxy.app.file_reports import allocate_tables, eval_tables
 from evoproxy.app.runs import StoredRun, read_run
-from evoproxy.evolve.results import BaselineEntry
+from evoproxy.evolve.results import BaselineEntry, SearchResult
 from evoproxy.errors import EvoproxyError, EvoproxyNote
 from evoproxy.lang.program import Program, parse
 from evoproxy.scoring.fitness import kendall, spearman
@@ -27,10 +25,16 @@ from evoproxy.evolve.store import rundir
 Table = tuple[list[str], list[dict]]
 
 
-def build_report(target: str, out: Optional[str] = None) -> Path:
+def build_report(target: str, out: Optional[str] = None, compare: Sequence[str] = ()) -> Path:
     """Write the report of ``target`` into ``out`` (default beside it); the HTML page's path. Every
-    file is written under a temporary name and renamed, so a full disk leaves no partial file."""
+    file is written under a temporary name and renamed, so a full disk leaves no partial file.
+    ``compare``: other finished runs whose time-to-quality curves are drawn beside the target's."""
     kind, tables, meta, default_out = _read_target(Path(target))
+    if compare:
+        if kind != "search":
+            raise EvoproxyError(f"--compare draws runs beside a run; {target} is not a run directory")
+        rows = tables.get("time_to_quality", (TTQ_COLUMNS, []))[1] + [r for c in compare for r in _curve_rows(c)]
+        tables["time_to_quality"] = (TTQ_COLUMNS, rows)
     out_dir = Path(out) if out else default_out
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,9 +82,31 @@ def search_tables(run: StoredRun) -> dict[str, Table]:
     tables["pareto"] = (["size", "search_fitness", "formula"], result.pareto)
     if result.holdout_scores:
         tables["holdout_scores"] = holdout_table(result.holdout_scores)
+    if result.progress:
+        tables["time_to_quality"] = (TTQ_COLUMNS, quality_rows(result, str(run.run_dir)))
     if result.best:
         tables["formula"] = (["id", "label", "parent", "depth", "x"], tree_nodes(parse(result.best.formula)))
     return tables
+
+
+TTQ_COLUMNS = ["run", "generation", "minutes", "benchmark", "kendall", "spearman", "formula"]
+
+
+def quality_rows(result: SearchResult, label: str) -> list[dict]:
+    """Time to quality, long: per generation and benchmark, the population's best program's final-holdout
+    figures against the minutes since the start."""
+    return [{"run": label, "generation": p["generation"], "minutes": p["minutes"], "benchmark": bench,
+             "kendall": f.get("kendall"), "spearman": f.get("spearman"), "formula": p["formula"]}
+            for p in result.progress for bench, f in p["holdout"].items()]
+
+
+def _curve_rows(run_dir: str) -> list[dict]:
+    run = read_run(run_dir)
+    if run.result is None or not run.result.progress:
+        why = ("no finished search" if run.result is None else
+               "its report has no time-to-quality record (a run finished before evoproxy kept one)")
+        raise EvoproxyError(f"--compare {run_dir}: {why}; give a run finished by this version")
+    return quality_rows(run.result, str(run_dir))
 
 
 def _mean(figures_: Optional[dict], metric: str) -> Optional[float]:
@@ -157,6 +183,10 @@ def draw(kind: str, tables: dict[str, Table], meta: dict, out: Path) -> list[tup
         pngs.append((figures.holdout_scatter(_holdout_panels(tables), out / "holdout.png"), "holdout_scores"))
     if "pareto" in tables and tables["pareto"][1]:
         pngs.append((figures.pareto(tables["pareto"][1], out / "pareto.png"), "pareto"))
+    if "time_to_quality" in tables:
+        measure = "spearman" if meta["config"].get("fitness") == "spearman" else "kendall"
+        pngs.append((figures.time_to_quality(tables["time_to_quality"][1], measure, out / "time_to_quality.png"),
+                     "time_to_quality"))
     if tables["rejections"][1]:
         pngs.append((figures.rejections(tables["rejections"][1], out / "rejections.png"), "rejections"))
     if gens:
@@ -177,119 +207,4 @@ def _holdout_panels(tables: dict[str, Table]) -> list[dict]:
     return [{**p, "name": f"{p['name']} ({bench})"} for p in panels(tables["holdout_scores"], wanted, bench)]
 
 
-# ---- eval and allocate files -----------------------------------------------------------------------
-
-AGAIN = "write the scores again with `evoproxy eval --proxy ... --save NEW.csv`"
 MAX_PANELS = 60  # an eval file's figure draws at most this many proxies (all are in its CSV)
-
-
-def eval_tables(path: Path) -> dict[str, Table]:
-    """An ``evoproxy eval --save`` file as one table, the last row of each network kept (as ``eval``
-    reads it). A wrong file is one :class:`EvoproxyError` line; a score cell that is not a number is
-    a missing score (ranked lowest, as ``eval`` ranks NaN), counted in one note."""
-    lines = _csv_lines(path)
-    header = lines[0][1] if lines else []
-    if not {"arch_id", "accuracy"} <= set(header):
-        raise EvoproxyError(f"{path} is not an `evoproxy eval --save` file (no arch_id, accuracy header, or no rows); "
-                            f"give the CSV that `eval --save` wrote, or {AGAIN}")
-    proxies = [c for c in header if c not in ("arch_id", "accuracy")]
-    if not proxies:
-        raise EvoproxyError(f"{path} has no proxy column (only arch_id and accuracy), so there is nothing to draw; "
-                            f"{AGAIN}")
-    if len(set(header)) < len(header) or "" in header:
-        raise EvoproxyError(f"{path}: its header ({', '.join(header)[:200]}) names a column twice or leaves one "
-                            f"unnamed; fix the header, or {AGAIN}")
-    rows, odd = {}, {"score": [], "accuracy": 0, "short": 0}
-    for line, cells in lines[1:]:
-        if len(cells) > len(header):
-            raise EvoproxyError(f"{path} line {line} has {len(cells)} fields, its header {len(header)}: not an "
-                                f"`evoproxy eval --save` row; delete or fix that line, or {AGAIN}")
-        if len(cells) < len(header):   # an interrupted write: `eval` probes that network again
-            odd["short"] += bool(cells)
-            continue
-        row = _eval_row(path, line, dict(zip(header, cells)), proxies, odd)
-        if row is not None:
-            rows[row["arch_id"]] = row
-    if not rows:
-        raise EvoproxyError(f"{path} has no row with a finite accuracy and all its fields; {AGAIN}")
-    _note_odd_cells(path, odd)
-    return {"scores": (["arch_id", "accuracy", *proxies], list(rows.values()))}
-
-
-def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of each row of a UTF-8 text CSV; one line naming what is wrong otherwise."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise EvoproxyError(f"cannot read {path} ({err.strerror or err}); check the file and its permissions") from None
-    if not raw.strip():
-        raise EvoproxyError(f"{path} is empty; an `evoproxy eval --save` file starts with the header "
-                            f"arch_id,accuracy,PROXY,...; {AGAIN}")
-    def line(at: int) -> int:
-        return raw.count(b"\n", 0, at) + 1
-    if b"\0" in raw:
-        raise EvoproxyError(f"{path} holds a NUL byte (line {line(raw.index(0))}): it is binary or damaged, not an "
-                            f"`evoproxy eval --save` CSV; {AGAIN}")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise EvoproxyError(f"{path} is not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line(err.start)}); "
-                            f"convert it (e.g. `iconv -f latin1 -t utf-8`) or {AGAIN}") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        return [(reader.line_num, cells) for cells in reader if cells]
-    except csv.Error as err:
-        raise EvoproxyError(f"{path} is not a readable CSV (line {reader.line_num}: {err}); {AGAIN}") from None
-
-
-def _eval_row(path: Path, line: int, row: dict, proxies: list[str], odd: dict) -> Optional[dict]:
-    """The row with numbers for its cells; None (counted) for a network without a finite accuracy."""
-    text = row["accuracy"].strip()
-    try:
-        row["accuracy"] = float(text) if text else math.nan
-    except ValueError:
-        raise EvoproxyError(f"{path} line {line}: accuracy {text[:40]!r} is not a number; the accuracy column holds "
-                            f"each network's accuracy after training; fix that line, or {AGAIN}") from None
-    if not math.isfinite(row["accuracy"]):
-        odd["accuracy"] += 1
-        return None
-    for name in proxies:
-        cell = row[name].strip()
-        try:
-            row[name] = float(cell) if cell else None
-        except ValueError:
-            odd["score"].append(f"line {line}, {name}: {cell[:40]!r}")
-            row[name] = None
-    return row
-
-
-def _note_odd_cells(path: Path, odd: dict) -> None:
-    said = []
-    if odd["score"]:
-        said.append(f"{len(odd['score'])} score cell(s) are not numbers (first: {odd['score'][0]}); "
-                    "they count as missing scores, ranked lowest")
-    if odd["accuracy"]:
-        said.append(f"{odd['accuracy']} network(s) without a finite accuracy left out")
-    if odd["short"]:
-        said.append(f"{odd['short']} incomplete row(s) (fewer fields than the header) left out")
-    if said:
-        warnings.warn(f"{path}: " + "; ".join(said), EvoproxyNote, stacklevel=3)
-
-
-def allocate_tables(path: Path) -> dict[str, Table]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8").strip().splitlines()[-1])
-        rows = doc["rows"]
-        if not all(isinstance(r["method"], str) and _number(r["size_mb"]) and (r["top1"] is None or _number(r["top1"]))
-                   for r in rows):
-            raise ValueError("a row without method, size_mb and top1")
-    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
-        raise EvoproxyError(f"{path} is not an `evoproxy allocate --json` output (its last line is one JSON "
-                            "object with rows of method, size_mb, top1 ...)") from None
-    except OSError as err:
-        raise EvoproxyError(f"cannot read {path} ({err.strerror or err}); check the file and its permissions") from None
-    return {"allocations": (["budget_mb", "method", "size_mb", "top1", "evaluations", "config"], rows)}
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

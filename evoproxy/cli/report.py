@@ -12,7 +12,7 @@ from evoproxy.errors import EvoproxyError
 
 def cmd_report(args: argparse.Namespace) -> int:
     runs.check_report_out(args.target, args.out)
-    page = build_report(args.target, args.out)
+    page = build_report(args.target, args.out, args.compare or ())
     print(f"report: {page} (figures as PNG, each figure's data as CSV, beside it)")
     if args.open:
         webbrowser.open(page.resolve().as_uri())
@@ -63,6 +63,8 @@ def add_commands(sub) -> None:
     p.add_argument("target", help="a run directory, an `evoproxy eval --save` CSV or an `evoproxy allocate --json` file")
     p.add_argument("--out", help="where to write (default: RUN/report, or FILE-report beside a file)")
     p.add_argument("--open", action="store_true", help="open the HTML page in a browser when done")
+    p.add_argument("--compare", nargs="+", metavar="RUN", help="other finished runs whose time-to-quality curves "
+                   "(the best program's final-holdout figure against minutes) are drawn beside this run's")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("runs", help="list the runs in a folder: state, generation, best so far, elapsed time")
     p.add_argument("folder", nargs="?", default="runs", help="the folder to look in, 3 levels deep (default: runs)")

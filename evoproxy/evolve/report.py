@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from evoproxy.lang.program import Program
+from evoproxy.lang.program import Program, parse
 from evoproxy.lang.proxies import PROXIES
 from evoproxy.lang.ranks import all_network_parts, is_set_level
 from evoproxy.scoring.fitness import rank_measure
@@ -66,8 +66,11 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     step("the ensemble, chosen on the selection networks")
     ensemble = build_ensemble(search, hof, base_programs)
     extra = [ensemble["program"]] if ensemble else []
-    step(f"{len(hof) + len(base_programs) + len(extra)} programs on the final holdout")
-    holdout = search.splits.holdout_many([i.program for i in hof] + base_programs + extra)
+    curve = progress_programs(search.store)
+    step(f"{len(hof) + len(base_programs) + len(extra) + len(curve)} programs on the final holdout")
+    holdout = search.splits.holdout_many([i.program for i in hof] + base_programs + extra + list(curve.values()))
+    progress = time_to_quality(search.store, dict(zip(curve, holdout[len(holdout) - len(curve):])))
+    holdout = holdout[:len(holdout) - len(curve)]
     step("their figures on the selection networks")
     selection = search.splits.selection_many([i.program for i in hof] + base_programs)
     step("transfer benchmarks")
@@ -102,7 +105,24 @@ def final_report(search, baselines: Sequence[str]) -> dict:
         holdout_scores[bench]["scores"].update(columns)
     return {"hall_of_fame": entries, "baselines": base, "ensemble": ensemble, "learned": fitted, "pareto": pareto,
             "rejections": totals, "fitness": search.config.evolution.fitness, "seed": search.config.evolution.seed,
-            "holdout_scores": holdout_scores}
+            "holdout_scores": holdout_scores, "progress": progress}
+
+
+def progress_programs(store: RunStore) -> dict[str, Program]:
+    """The distinct programs that were the population's best after some generation, by text."""
+    return {s["best"]: parse(s["best"]) for s in store.summaries() if s.get("best")}
+
+
+def time_to_quality(store: RunStore, holdout: dict[str, dict]) -> list[dict]:
+    """Per generation: minutes since the start (the generations' own seconds, summed), the population's
+    best program and its final-holdout figures (``holdout``: by program text)."""
+    minutes, out = 0.0, []
+    for s in store.summaries():
+        minutes += s.get("seconds", 0.0) / 60
+        if s.get("best") in holdout:
+            out.append({"generation": s["generation"], "minutes": minutes, "formula": s["best"],
+                        "search_fitness": s["best_fitness"], "holdout": holdout[s["best"]]})
+    return out
 
 
 class _Steps:

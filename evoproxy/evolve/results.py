@@ -81,6 +81,9 @@ class SearchResult:
     """benchmark -> {arch_ids, accuracy, scores: {proxy: per-network score}} on the final holdout."""
     learned: list[LearnedEntry] = field(default_factory=list)
     """Learned baselines (empty without scikit-learn or with ``learned = []``)."""
+    progress: list[dict] = field(default_factory=list)
+    """Time to quality: per generation its ``minutes`` since the start, the population's best ``formula`` and
+    that program's final-holdout figures (``holdout``); empty for runs written before it was recorded."""
     report: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -97,7 +100,8 @@ class SearchResult:
                    list(report.get("pareto", [])), dict(report.get("rejections", {})), list(generations or []),
                    report.get("fitness", "kendall"), report.get("seed", 0), report.get("stopped_at"),
                    dict(report.get("holdout_scores") or {}),
-                   [LearnedEntry(**_known(LearnedEntry, e)) for e in report.get("learned") or []], report)
+                   [LearnedEntry(**_known(LearnedEntry, e)) for e in report.get("learned") or []],
+                   list(report.get("progress") or []), report)
 
     @classmethod
     def from_store(cls, store, report: dict) -> "SearchResult":

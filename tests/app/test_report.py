@@ -55,10 +55,10 @@ def test_the_run_directory_is_readable_without_sql(run):
 def test_report_writes_each_figure_with_its_data(run, tmp_path):
     page = build_report(str(run), str(tmp_path / "rep"))
     out = page.parent
-    for name in ("convergence", "holdout", "pareto", "rejections", "diversity", "formula"):
+    for name in ("convergence", "holdout", "pareto", "time_to_quality", "rejections", "diversity", "formula"):
         assert (out / f"{name}.png").stat().st_size > 1000, name
     html = page.read_text()
-    assert html.count("data:image/png;base64,") == 6 and "hall of fame" in html
+    assert html.count("data:image/png;base64,") == 7 and "hall of fame" in html
     with RunStore(run, create=False) as store:
         report = store.get_meta("report")
     scores = rows(out / "holdout_scores.csv")
@@ -128,6 +128,38 @@ def test_scored_programs_replays_what_each_generation_fully_scored(run):
     assert scored_programs(run, range(1, 2)) == [expected[1]]
 
 
+def test_time_to_quality_is_each_generations_best_on_the_final_holdout(run, tmp_path):
+    import evoproxy
+    result = evoproxy.load_result(run)
+    assert [p["generation"] for p in result.progress] == [0, 1, 2, 3]
+    assert [p["formula"] for p in result.progress] == [g["best"] for g in result.generations]
+    minutes = [p["minutes"] for p in result.progress]
+    assert minutes == sorted(minutes) and minutes[0] > 0
+    # the same program scored once on the same holdout networks: the hall of fame's figure
+    by_formula = {e.formula: e.holdout for e in result.hall_of_fame}
+    shared = [p for p in result.progress if p["formula"] in by_formula]
+    assert shared and all(p["holdout"] == by_formula[p["formula"]] for p in shared)
+    curve = rows(build_report(str(run), str(tmp_path / "rep")).parent / "time_to_quality.csv")
+    assert [float(r["kendall"]) for r in curve] == pytest.approx([p["holdout"]["synthetic"]["kendall"]
+                                                                  for p in result.progress])
+
+
+def test_report_compare_draws_other_runs_curves_and_refuses_a_run_without_one(run, tmp_path, capsys):
+    other = tmp_path / "other"
+    assert main(["search", "--config", "experiments/synthetic.toml", "--out", str(other), "--quiet", *SETS,
+                 "--set", "seed=2"]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "rep"), "--compare", str(other)]) == 0
+    curve = rows(tmp_path / "rep" / "time_to_quality.csv")
+    assert list(dict.fromkeys(r["run"] for r in curve)) == [str(run), str(other)]
+    with RunStore(other, create=False) as store:    # a run whose report predates the record
+        report = store.get_meta("report")
+        store.set_meta("report", {k: v for k, v in report.items() if k != "progress"})
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(tmp_path / "rep2"), "--compare", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "time-to-quality" in err and len(err.splitlines()) == 1
+
+
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures the next drawing calls made, kept open instead of written."""
@@ -169,7 +201,8 @@ def test_figures_of_whole_numbers_have_whole_ticks_and_every_axis_a_label(drawn,
 
 
 def test_eval_file_panels_have_axis_labels_and_rho(drawn, tmp_path):
-    from evoproxy.app.run_report import draw, eval_tables
+    from evoproxy.app.file_reports import eval_tables
+    from evoproxy.app.run_report import draw
     path = tmp_path / "scores.csv"
     path.write_text("arch_id,accuracy,a,b\n1,90.0,3.0,1.0\n2,80.0,2.0,2.0\n3,70.0,1.0,3.0\n")
     draw("eval", eval_tables(path), {}, tmp_path)
