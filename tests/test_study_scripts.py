@@ -162,9 +162,9 @@ def test_op_floor_sorts_op_time_by_first_time_and_recomputed_tensor_nodes():
 SELF_RUNS = {"perf/memo_memory.py", "perf/probe_throughput.py"}
 """Scripts allowed a subprocess: one that runs themselves again (``sys.executable, __file__``), for a
 fresh process's memory figures."""
-OUTSIDE_RUNS = {"robustness/issue39.py"}
+OUTSIDE_RUNS = {"robustness/issue39.py", "perf/memory_trace.py"}
 """Scripts that must watch evoproxy from outside: a segmentation fault, a memory cap, a private mount namespace
-(read-only and full disks) are only seen from another process."""
+(read-only and full disks), a command's resident size over time are only seen from another process."""
 SHELL_HELPERS = {"subprocess", "study_search", "Popen"}
 OS_SHELL = ("system", "popen", "exec", "spawn", "posix_spawn")
 
@@ -276,3 +276,21 @@ def test_time_to_quality_reads_minutes_to_the_target_from_a_run_and_keeps_holdou
     (tmp_path / "holdout.csv").write_text("program,spearman\na,0.5\nb,0.93\n")
     monkeypatch.setattr(ttq.evoproxy, "evaluate_proxies", lambda *a, **k: pytest.fail("kept scores are read"))
     assert ttq.holdout_spearman(tmp_path, ["a", "b"], 200) == {"a": 0.5, "b": 0.93}
+
+
+def test_memory_trace_reports_the_peak_and_the_phase_it_fell_in(tmp_path, capsys, monkeypatch):
+    trace = load_script("perf/memory_trace")
+    child = tmp_path / "child.py"
+    child.write_text("import sys, time\nsys.stderr.write('small\\n'); sys.stderr.flush(); time.sleep(0.6)\n"
+                     "sys.stderr.write('large\\n'); sys.stderr.flush(); time.sleep(0.3)\n"
+                     "big = bytearray(300 * 2**20); big[::4096] = b'x' * len(big[::4096]); time.sleep(0.8)\n")
+    monkeypatch.setattr("sys.argv", ["memory_trace.py", "--every", "0.1", "--csv", str(tmp_path / "t.csv"),
+                                     "--", sys.executable, str(child)])
+    assert trace.main() == 0
+    out = capsys.readouterr().out
+    assert "during: large" in out, out
+    phases = {line.split("MiB")[1].strip(): float(line.split("MiB")[0].replace(",", ""))
+              for line in out.splitlines() if line.startswith("  ") and "MiB" in line}
+    assert phases["large"] - phases["small"] > 250
+    assert trace.phase_of("final report:  33%|###  | 2/6 [00:01<00:02,  1.20step/s, 64 programs on the final "
+                          "holdout]") == "final report: 64 programs on the final holdout"

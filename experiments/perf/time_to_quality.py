@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
+import numpy as np
+
+import evoproxy
+from evoproxy.evolve.config import load_config
+from evoproxy.evolve.store import RunStore
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-import evoproxy  # noqa: E402
-from evoproxy.evolve.config import load_config  # noqa: E402
-from evoproxy.evolve.store import RunStore  # noqa: E402
 
 CONFIG = ROOT / "experiments" / "nb201-meco.toml"
 ARMS = [(evaluation, start) for start in ("scratch", "warm") for evaluation in ("full", "racing")]
