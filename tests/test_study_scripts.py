@@ -294,3 +294,16 @@ def test_memory_trace_reports_the_peak_and_the_phase_it_fell_in(tmp_path, capsys
     assert phases["large"] - phases["small"] > 250
     assert trace.phase_of("final report:  33%|###  | 2/6 [00:01<00:02,  1.20step/s, 64 programs on the final "
                           "holdout]") == "final report: 64 programs on the final holdout"
+
+
+@pytest.mark.slow
+def test_dtype_searches_pairs_each_seed_across_storages(tmp_path, capsys, monkeypatch):
+    script = load_script("dtype_study")
+    monkeypatch.setattr("sys.argv", ["dtype_study.py", "--run", "--seeds", "1", "--runs", str(tmp_path),
+                                     "--config", str(EXPERIMENTS / "synthetic.toml")])
+    script.main()
+    out = capsys.readouterr().out
+    assert (tmp_path / "float32-s0" / "run.sqlite").exists() and (tmp_path / "bfloat16-s0" / "run.sqlite").exists()
+    best = next(line for line in out.splitlines() if line.startswith("| best |"))
+    f32, bf16 = (script.figures(tmp_path / f"{d}-s0")["best"] for d in script.DTYPES)
+    assert f"{f32:.3f}" in best and f"{bf16 - f32:+.3f}" in best
