@@ -55,6 +55,7 @@ class Worker:
         self.batches: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.cache: OrderedDict[Key, dict] = OrderedDict()
         self.cached_bytes = 0
+        self.call_keys: frozenset[Key] = frozenset()  # the networks of the call (score, warm) running now
         self.probes = 0  # networks probed, evictions included (for benchmarks and tests)
         self.blocks = Blocks(setup.pack_networks)
         self.reuse = ReuseStore(setup.reuse_mb)
@@ -84,7 +85,7 @@ class Worker:
         return self.setup.seed if own is None else own
 
     def stats(self, key: Key, names: frozenset[str]) -> dict:
-        """Statistics of one network, computing only those not yet resident."""
+        """Statistics of one network, computing only those not yet resident (and kept resident)."""
         have = self.cache.pop(key, {})
         self.cached_bytes -= sum(_nbytes(v) for v in have.values())
         missing = names - have.keys()
@@ -101,24 +102,34 @@ class Worker:
             self.probes += 1
         self.cache[key] = have
         self.cached_bytes += sum(_nbytes(v) for v in have.values())
-        self._evict()
+        self._evict(key)
         return have
 
     def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
         """Probe ``keys`` for the statistics ``names`` now (a progress bar's step)."""
+        self.call_keys = frozenset(keys)
         for key in keys:
             self.stats(key, frozenset(names))
         release_freed_memory()
 
-    def _evict(self) -> None:
+    def _evict(self, in_use: Key) -> None:
         """Keep the process within ``memory_mb``: the resident statistics get what the rest of the
-        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it."""
+        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it. Dropped
+        first: networks the running call does not use, least recently used first; then the call's own,
+        most recently used first. A pass over more networks than fit so keeps its
+        first ones for the next pass (least-recently-used alone would lose every one: each generation
+        would probe all its networks again). ``in_use``, the network just asked for, stays."""
         rss = resident_bytes()
         rest = 0 if rss is None else max(0, rss - self.cached_bytes)
         budget, evicted = self.setup.memory_mb * 2**20 - rest, False
-        while self.cached_bytes > budget and len(self.cache) > 1:
-            _, stats = self.cache.popitem(last=False)
-            self.cached_bytes -= sum(_nbytes(v) for v in stats.values())
+        if self.cached_bytes <= budget:
+            return
+        order = [k for k in self.cache if k not in self.call_keys and k != in_use] + \
+            [k for k in reversed(self.cache) if k in self.call_keys and k != in_use]
+        for key in order:
+            if self.cached_bytes <= budget:
+                break
+            self.cached_bytes -= sum(_nbytes(v) for v in self.cache.pop(key).values())
             evicted = True
         if evicted:
             release_freed_memory()
@@ -165,6 +176,7 @@ class Worker:
         width = max(1, min(self.setup.pack_threads, free_cores()))  # counted again at every call
         later = needed_later(programs)
         reasons: list[dict[int, str]] = []
+        self.call_keys = frozenset(keys)
         with ThreadPoolExecutor(width) as pool:
             for start in range(0, len(packs), width):  # a wave: probed in turn, then scored at once
                 wave = [(cols, [self.stats(keys[j], names) for j in cols]) for cols in packs[start:start + width]]

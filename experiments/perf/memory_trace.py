@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # a terminal's cursor moves (nested tqdm bars)
 PROGRESS = re.compile(r"^([^:|]{1,60}?):?\s+\d+%\|.*?\[[^,\]]*,[^,\]]*(?:, (.*))?\]\s*$")  # tqdm: desc, postfix
 
 
@@ -44,11 +45,14 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def phase_of(line: str) -> str:
-    """A progress line reduced to what it names (a tqdm bar: its description)."""
-    bar = PROGRESS.match(line.strip())
+    """A progress line reduced to what it names (a tqdm bar: its description, and its postfix when that
+    names a step rather than figures such as ``best=0.63``)."""
+    line = ESCAPE.sub("", line).strip()
+    bar = PROGRESS.match(line)
     if not bar:
-        return line.strip()[:80]
-    return bar.group(1).strip() + (f": {bar.group(2)}" if bar.group(2) else "")
+        return line[:80]
+    step = bar.group(2) or ""
+    return bar.group(1).strip() + (f": {step}" if step and "=" not in step else "")
 
 
 def main() -> int:

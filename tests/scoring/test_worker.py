@@ -73,6 +73,27 @@ def test_eviction_drops_the_least_recently_used_network(keys):
     assert w.probes == probes + 1  # evicted long ago: probed again
 
 
+def test_a_pass_over_more_networks_than_fit_keeps_its_first_ones_for_the_next_pass(keys, monkeypatch):
+    """Generation after generation scores the same networks in the same order: least-recently-used
+    eviction alone would probe every one of them again each time."""
+    probe = Worker(EvalSetup(), get_benchmark)
+    probe.score(["layer_sum(l2(act))"], keys)
+    sizes = [nbytes(probe.cache[k]) for k in keys]
+    room = sum(sizes) // 2 + max(sizes)        # about half of the 12 networks fit
+    w = Worker(EvalSetup(memory_mb=4096, pack_networks=0), get_benchmark)
+    monkeypatch.setattr(worker_mod, "resident_bytes", lambda: 4096 * 2**20 - room + w.cached_bytes)
+    first, _ = w.score(["layer_sum(l2(act))"], keys)
+    kept = set(w.cache)
+    assert 3 <= len(kept) < len(keys) and w.cached_bytes <= room
+    assert set(keys[:len(kept) - 1]) <= kept   # the pass's first networks stay
+    before = w.probes
+    again, _ = w.score(["layer_sum(l2(act))"], keys)
+    assert w.probes - before <= len(keys) - len(kept) + 1   # not all 12 again
+    assert same_bits(first, again)
+    w.score(["layer_sum(l2(act))"], keys[:2])     # another call: networks it does not use go first
+    assert set(keys[:2]) <= set(w.cache)
+
+
 def test_the_budget_bounds_the_process_not_only_the_statistics(keys, monkeypatch):
     """What the rest of the process holds (torch, temporaries) comes off the statistics' share."""
     rest = 3000 * 2**20
