@@ -56,6 +56,7 @@ class Worker:
         self.cache: OrderedDict[Key, dict] = OrderedDict()
         self.cached_bytes = 0
         self.call_keys: frozenset[Key] = frozenset()  # the networks of the call (score, warm) running now
+        self.calls: dict[Key, int] = {}  # how many calls asked for each network
         self.probes = 0  # networks probed, evictions included (for benchmarks and tests)
         self.blocks = Blocks(setup.pack_networks)
         self.reuse = ReuseStore(setup.reuse_mb)
@@ -107,32 +108,39 @@ class Worker:
 
     def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
         """Probe ``keys`` for the statistics ``names`` now (a progress bar's step)."""
-        self.call_keys = frozenset(keys)
+        self._begin_call(keys)
         for key in keys:
             self.stats(key, frozenset(names))
         release_freed_memory()
 
+    def _begin_call(self, keys: Sequence[Key]) -> None:
+        self.call_keys = frozenset(keys)
+        for key in self.call_keys:
+            self.calls[key] = self.calls.get(key, 0) + 1
+
     def _evict(self, in_use: Key) -> None:
         """Keep the process within ``memory_mb``: the resident statistics get what the rest of the
-        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it. Dropped
-        first: networks the running call does not use, least recently used first; then the call's own,
-        most recently used first. A pass over more networks than fit so keeps its
-        first ones for the next pass (least-recently-used alone would lose every one: each generation
-        would probe all its networks again). ``in_use``, the network just asked for, stays."""
+        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it.
+
+        Dropped first: the networks asked for by the fewest calls (a final report's holdout, a selection
+        check) before those every generation asks for; among equals, those the running call does not use
+        (least recently used first), then the call's own, most recently used first, so a pass over more
+        networks than fit keeps its first ones for the next pass (least-recently-used alone would lose
+        every one). ``in_use``, the network just asked for, stays."""
         rss = resident_bytes()
         rest = 0 if rss is None else max(0, rss - self.cached_bytes)
-        budget, evicted = self.setup.memory_mb * 2**20 - rest, False
+        budget = self.setup.memory_mb * 2**20 - rest
         if self.cached_bytes <= budget:
             return
-        order = [k for k in self.cache if k not in self.call_keys and k != in_use] + \
-            [k for k in reversed(self.cache) if k in self.call_keys and k != in_use]
+        resident = [k for k in self.cache if k != in_use]
+        newest_first = {k: -i for i, k in enumerate(resident)}
+        order = sorted(resident, key=lambda k: (self.calls.get(k, 0), k in self.call_keys,
+                                                newest_first[k] if k in self.call_keys else -newest_first[k]))
         for key in order:
             if self.cached_bytes <= budget:
                 break
             self.cached_bytes -= sum(_nbytes(v) for v in self.cache.pop(key).values())
-            evicted = True
-        if evicted:
-            release_freed_memory()
+        release_freed_memory()
 
     def context(self, name: str) -> str:
         """What a score on the benchmark ``name`` depends on besides network and program (the score cache's)."""
@@ -176,7 +184,7 @@ class Worker:
         width = max(1, min(self.setup.pack_threads, free_cores()))  # counted again at every call
         later = needed_later(programs)
         reasons: list[dict[int, str]] = []
-        self.call_keys = frozenset(keys)
+        self._begin_call(keys)
         with ThreadPoolExecutor(width) as pool:
             for start in range(0, len(packs), width):  # a wave: probed in turn, then scored at once
                 wave = [(cols, [self.stats(keys[j], names) for j in cols]) for cols in packs[start:start + width]]

@@ -94,6 +94,23 @@ def test_a_pass_over_more_networks_than_fit_keeps_its_first_ones_for_the_next_pa
     assert set(keys[:2]) <= set(w.cache)
 
 
+def test_networks_every_call_asks_for_outlast_a_one_off_pass_over_others(keys, monkeypatch):
+    """A selection check or the final report's holdout must not push out the search networks."""
+    often, once = keys[:5], keys[5:]
+    probe = Worker(EvalSetup(), get_benchmark)
+    probe.score(["layer_sum(l2(act))"], keys)
+    room = sum(nbytes(probe.cache[k]) for k in often) + max(nbytes(probe.cache[k]) for k in once)
+    w = Worker(EvalSetup(memory_mb=4096, pack_networks=0), get_benchmark)
+    monkeypatch.setattr(worker_mod, "resident_bytes", lambda: 4096 * 2**20 - room + w.cached_bytes)
+    for _ in range(3):
+        w.score(["layer_sum(l2(act))"], often)
+    w.score(["layer_sum(l2(act))"], once)
+    assert set(often) <= set(w.cache)
+    before = w.probes
+    w.score(["layer_sum(l2(act))"], often)
+    assert w.probes == before
+
+
 def test_the_budget_bounds_the_process_not_only_the_statistics(keys, monkeypatch):
     """What the rest of the process holds (torch, temporaries) comes off the statistics' share."""
     rest = 3000 * 2**20
