@@ -13,8 +13,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
 from functools import lru_cache
-from typing import Optional
+from typing import Callable, Optional
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 1 << 20
@@ -55,3 +56,34 @@ def resident_bytes() -> Optional[int]:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+class PeakSampler:
+    """The largest value ``measure()`` gave while the block ran, sampled on a thread every ``every`` seconds
+    (and once at each end): what a block's temporaries add at their peak, which a reading between blocks
+    never sees. ``peak`` stays None when ``measure`` cannot be read."""
+
+    def __init__(self, measure: Callable[[], Optional[int]], every: float = 0.05) -> None:
+        self.measure, self.every = measure, every
+        self.peak: Optional[int] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        value = self.measure()
+        if value is not None and (self.peak is None or value > self.peak):
+            self.peak = value
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> "PeakSampler":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()

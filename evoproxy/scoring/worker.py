@@ -25,7 +25,7 @@ from evoproxy.plugins import import_refs
 from evoproxy.probe.base import collect
 from evoproxy.probe.requested import probing
 from evoproxy.scoring.cores import free_cores
-from evoproxy.scoring.memory import map_large_blocks, release_freed_memory, resident_bytes
+from evoproxy.scoring.memory import PeakSampler, map_large_blocks, release_freed_memory, resident_bytes
 from evoproxy.scoring.packing import Blocks, PackMemo, PackScorer, ReuseStore
 from evoproxy.scoring.score import build_seeded, needed_stats
 from evoproxy.scoring.scorecache import ScoreCache, batch_digest, context_key
@@ -57,6 +57,7 @@ class Worker:
         self.cached_bytes = 0
         self.call_keys: frozenset[Key] = frozenset()  # the networks of the call (score, warm) running now
         self.calls: dict[Key, int] = {}  # how many calls asked for each network
+        self.rest_peak = 0  # the most the rest of the process (all but the statistics) has held during a call
         self.probes = 0  # networks probed, evictions included (for benchmarks and tests)
         self.blocks = Blocks(setup.pack_networks)
         self.reuse = ReuseStore(setup.reuse_mb)
@@ -109,9 +110,16 @@ class Worker:
     def warm(self, keys: Sequence[Key], names: Sequence[str]) -> None:
         """Probe ``keys`` for the statistics ``names`` now (a progress bar's step)."""
         self._begin_call(keys)
-        for key in keys:
-            self.stats(key, frozenset(names))
+        with PeakSampler(self._rest) as rest:
+            for key in keys:
+                self.stats(key, frozenset(names))
+        self.rest_peak = max(self.rest_peak, rest.peak or 0)
         release_freed_memory()
+
+    def _rest(self) -> Optional[int]:
+        """What the process holds besides the resident statistics now (None: unreadable)."""
+        rss = resident_bytes()
+        return None if rss is None else max(0, rss - self.cached_bytes)
 
     def _begin_call(self, keys: Sequence[Key]) -> None:
         self.call_keys = frozenset(keys)
@@ -120,16 +128,15 @@ class Worker:
 
     def _evict(self, in_use: Key) -> None:
         """Keep the process within ``memory_mb``: the resident statistics get what the rest of the
-        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it.
+        process (torch, probe batches, the memo's and the probe's temporaries) leaves of it at its
+        largest during a call so far, so the next call's temporaries fit beside them too.
 
         Dropped first: the networks asked for by the fewest calls (a final report's holdout, a selection
         check) before those every generation asks for; among equals, those the running call does not use
         (least recently used first), then the call's own, most recently used first, so a pass over more
         networks than fit keeps its first ones for the next pass (least-recently-used alone would lose
         every one). ``in_use``, the network just asked for, stays."""
-        rss = resident_bytes()
-        rest = 0 if rss is None else max(0, rss - self.cached_bytes)
-        budget = self.setup.memory_mb * 2**20 - rest
+        budget = self.setup.memory_mb * 2**20 - max(self._rest() or 0, self.rest_peak)
         if self.cached_bytes <= budget:
             return
         resident = [k for k in self.cache if k != in_use]
@@ -185,7 +192,7 @@ class Worker:
         later = needed_later(programs)
         reasons: list[dict[int, str]] = []
         self._begin_call(keys)
-        with ThreadPoolExecutor(width) as pool:
+        with PeakSampler(self._rest) as rest, ThreadPoolExecutor(width) as pool:
             for start in range(0, len(packs), width):  # a wave: probed in turn, then scored at once
                 wave = [(cols, [self.stats(keys[j], names) for j in cols]) for cols in packs[start:start + width]]
                 jobs = [pool.submit(self._score_pack, programs, later, stats, tuple(keys[j] for j in cols), clock)
@@ -193,6 +200,7 @@ class Worker:
                 for (cols, _), job in zip(wave, jobs):
                     scores[:, cols], why = job.result()
                     reasons.append(why)
+        self.rest_peak = max(self.rest_peak, rest.peak or 0)
         failed: dict[int, str] = {}
         for why in reasons:  # in pack order: the same reasons however many threads ran
             for i, reason in why.items():

@@ -124,6 +124,29 @@ def test_the_budget_bounds_the_process_not_only_the_statistics(keys, monkeypatch
     assert len(roomy.cache) == len(keys)
 
 
+def test_the_budget_leaves_room_for_the_temporaries_a_call_peaked_at(keys, monkeypatch):
+    """Temporaries come and go between two readings after probes; the largest a call held is kept back."""
+    import time
+    spike, state = 2 * 2**20, {"scoring": False}
+    w = Worker(EvalSetup(memory_mb=3004, pack_networks=0), get_benchmark)
+    monkeypatch.setattr(worker_mod, "resident_bytes",
+                        lambda: 3000 * 2**20 + w.cached_bytes + (spike if state["scoring"] else 0))
+    real = w._score_pack
+
+    def spiking(*args):
+        state["scoring"] = True
+        time.sleep(0.15)            # held long enough for the sampler to see it
+        try:
+            return real(*args)
+        finally:
+            state["scoring"] = False
+    monkeypatch.setattr(w, "_score_pack", spiking)
+    w.score(["layer_sum(l2(act))"], keys[:1])
+    assert w.rest_peak == 3000 * 2**20 + spike
+    w.score(["layer_sum(l2(act))"], keys)
+    assert w.cached_bytes <= 2 * 2**20 or len(w.cache) == 1   # 4 MiB less the 2 MiB peak
+
+
 # ---- lazy statistics ----------------------------------------------------------------------------
 
 def test_statistics_are_computed_lazily_and_kept(keys, monkeypatch):
