@@ -2,7 +2,7 @@
 
 A worker is rebuilt from an :class:`~evoproxy.scoring.setup.EvalSetup` and a benchmark opener, so the
 Ray backend ships only program texts, ``(benchmark, arch id)`` keys and seeds. Statistics stay
-resident within a memory budget (least recently used networks are evicted and recomputed on
+resident within a memory budget (networks that do not fit are evicted and recomputed on
 demand); programs scored on one network share common subexpressions.
 """
 from __future__ import annotations
