@@ -23,6 +23,7 @@ from evoproxy.scoring.summary import rankable
 from evoproxy.evolve.store import rundir
 
 Table = tuple[list[str], list[dict]]
+MAX_PANELS = 60  # an eval file's figure draws at most this many proxies (all are in its CSV)
 
 
 def build_report(target: str, out: Optional[str] = None, compare: Sequence[str] = ()) -> Path:
@@ -206,5 +207,3 @@ def _holdout_panels(tables: dict[str, Table]) -> list[dict]:
     wanted = [n for n in ("evolved #1", best_base, "ensemble") if n in columns]
     return [{**p, "name": f"{p['name']} ({bench})"} for p in panels(tables["holdout_scores"], wanted, bench)]
 
-
-MAX_PANELS = 60  # an eval file's figure draws at most this many proxies (all are in its CSV)
