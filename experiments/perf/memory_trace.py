@@ -1,11 +1,13 @@
-"""Where a command's memory peaks: its resident size sampled over time beside what it was doing.
+"""Where a command's memory peaks: its memory sampled over time beside what it was doing.
 
     python experiments/perf/memory_trace.py [--every 0.5] [--csv trace.csv] -- evoproxy search --config ...
 
-Runs the command, samples the resident set size of it and its children (from /proc) every ``--every``
-seconds, and keeps the last progress line it wrote to stderr (tqdm bars, notes) at each sample. Prints the
-peak, the line that was current then, and the largest resident size seen per line (the phases);
-``--csv`` keeps every sample. Linux only (it reads /proc).
+Runs the command and samples the memory of it and all its descendants (Ray's workers when it starts
+Ray) every ``--every`` seconds: their proportional set sizes from /proc, so a page shared by several
+processes counts once (``/usr/bin/time -v`` gives one process's resident peak). Keeps the last progress
+line the command wrote to stderr (tqdm bars, notes) at each sample, and prints the peak, the line that
+was current then, and the largest figure seen per line (the phases); ``--csv`` keeps every sample.
+Linux only (it reads /proc).
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # a terminal's cursor moves (nest
 PROGRESS = re.compile(r"^([^:|]{1,60}?):?\s+\d+%\|.*?\[[^,\]]*,[^,\]]*(?:, (.*))?\]\s*$")  # tqdm: desc, postfix
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident MiB of ``pid`` and every process below it."""
+def tree_mb(pid: int) -> float:
+    """MiB held by ``pid`` and every process below it: the sum of their proportional set sizes (a page
+    shared by n processes, Ray's object store or torch's libraries, counts 1/n in each), or of their
+    resident sizes where /proc has no ``smaps_rollup``."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -33,15 +37,25 @@ def tree_rss_mb(pid: int) -> float:
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [pid]
+    total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()
         todo += children.get(p, [])
-        try:
-            total += int((Path(f"/proc/{p}/statm")).read_text().split()[1])
-        except OSError:
-            pass
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+        total += _process_mb(p)
+    return total
+
+
+def _process_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
 
 
 def phase_of(line: str) -> str:
@@ -78,7 +92,7 @@ def main() -> int:
     reader.start()
     samples, start = [], time.perf_counter()
     while proc.poll() is None:
-        samples.append((time.perf_counter() - start, tree_rss_mb(proc.pid), current[0]))
+        samples.append((time.perf_counter() - start, tree_mb(proc.pid), current[0]))
         time.sleep(args.every)
     reader.join(timeout=5)
     if not samples:
