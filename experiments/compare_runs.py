@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-CLOCK = {"seconds", "evals_per_s", "committed_at", "started", "elapsed_s", "data", "report_seconds"}
+CLOCK = {"seconds", "evals_per_s", "committed_at", "started", "elapsed_s", "data", "report_seconds", "minutes"}
 """Fields that record when or how fast, or where the data came from (a path), not what was found."""
 
 

@@ -12,7 +12,6 @@ from evoproxy.app import exports, search
 from evoproxy.app.catalog import names
 from evoproxy.cli.registry import CommandGroup, add_data_dir, at_least, fmt_holdout, positive_number, register_commands
 from evoproxy.errors import EvoproxyError
-from evoproxy.evolve.results import SearchResult
 
 OVERRIDES = ("generations", "population", "seed", "backend", "workers", "ray_address", "data_dir", "teacher",
              "max_minutes", "init_from")
@@ -89,7 +88,7 @@ def _progress(bar, s: dict) -> None:
     bar.update(1)
 
 
-def _print_report(r: SearchResult, combine: str = "mean") -> None:
+def _print_report(r: "search.SearchResult", combine: str = "mean") -> None:
     run_dir = r.run_dir
     metric = "spearman" if r.fitness == "spearman" else "kendall"   # the rank measure the fitness is built on
     over = f", {combine} over benchmarks" if len(r.hall_of_fame[0].selection if r.hall_of_fame else {}) > 1 else ""

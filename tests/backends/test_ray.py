@@ -53,14 +53,14 @@ def test_a_run_over_the_new_statistics_and_ops_is_the_same_on_ray(tmp_path):
     serial_report, serial = search(tmp_path, "serial", **SOTA_LANGUAGE)
     ray_report, ray = search(tmp_path, "ray", backend="ray", workers=2, **SOTA_LANGUAGE)
     assert trace(ray) == trace(serial)
-    assert ray_report["baselines"] == serial_report["baselines"]
+    assert ray_report.baselines == serial_report.baselines
     texts = [r.text for r in serial.candidates()]
     assert any("relu_in" in t or "grad_split" in t or "block_out" in t for t in texts)
 
 
 def test_search_recovers_the_known_formula_on_ray(tmp_path):
     report, _ = search(tmp_path, backend="ray", workers=2)
-    assert report["hall_of_fame"][0]["holdout"]["synthetic"]["kendall"] >= 0.95
+    assert report.best.holdout["synthetic"]["kendall"] >= 0.95
 
 
 def test_a_dying_worker_costs_only_its_candidate():

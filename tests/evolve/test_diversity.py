@@ -77,8 +77,9 @@ def test_all_at_once_similarities_are_the_pairwise_ones():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return search(tmp_path_factory.mktemp("diversity"), generations=8, selection_archs=30, hall_of_fame=4,
-                  baselines=("params", "l2_norm", "snip"), ensemble_size=3)
+    result, store = search(tmp_path_factory.mktemp("diversity"), generations=8, selection_archs=30, hall_of_fame=4,
+                           baselines=("params", "l2_norm", "snip"), ensemble_size=3)
+    return result.report, store     # the stored report document
 
 
 def _search_object(store, transfer=False):
@@ -188,6 +189,7 @@ def _small_transfer() -> str:
 def test_transfer_figures_and_a_finalist_not_finite_there_is_left_out(tmp_path):
     name = _small_transfer()
     report, store = search(tmp_path, generations=3, transfer=(name,), baselines=("params",), ensemble_size=2)
+    report = report.report
     for e in report["hall_of_fame"] + report["baselines"] + [report["ensemble"]]:
         fig = e["transfer"][name]
         assert -1 <= fig["kendall"] <= 1
