@@ -69,8 +69,8 @@ class Splits:
         self.holdout_cache: dict[str, dict] = {}
         self.selection_cache: dict[str, dict] = {}
         self.transfer_cache: dict[str, dict] = {}
-        self._selection_rows: dict[str, np.ndarray] = {}
         self.holdout_rows: dict[str, np.ndarray] = {}  # raw scores of what was scored on the holdout
+        self._rows: dict[str, dict[str, np.ndarray]] = {"search": {}, "selection": {}, "holdout": self.holdout_rows}
 
     def holdout_many(self, programs: list[Program]) -> list[dict]:
         """Score several programs on the final holdout networks in one statistics-major pass."""
@@ -96,15 +96,18 @@ class Splits:
 
     def search_scores(self, programs: list[Program]) -> list[dict]:
         """The same figures on the search networks (for baselines beside evolved programs)."""
-        scores = self.evaluator.score([p.text for p in programs], flat(self.search_keys))[0]
-        return [per_benchmark(row, self.search_keys, self.accuracies) for row in scores]
+        return [per_benchmark(row, self.search_keys, self.accuracies) for row in self.raw_rows(programs, "search")]
 
     def raw_rows(self, programs: list[Program], split: str) -> np.ndarray:
-        """Raw scores (programs x networks of ``split``: search, selection or holdout), benchmarks in order."""
-        if split == "selection":
-            return self.selection_rows(programs)
-        keys = self.search_keys if split == "search" else self.holdout_keys
-        return self.evaluator.score([p.text for p in programs], flat(keys))[0]
+        """Raw scores (programs x networks of ``split``: search, selection or holdout), benchmarks in order;
+        each program is scored once per split and process (the final report's steps share them)."""
+        keys = {"search": self.search_keys, "selection": self.selection_keys, "holdout": self.holdout_keys}[split]
+        rows = self._rows[split]
+        todo = [p for p in dict.fromkeys(programs) if p.hash not in rows]
+        if todo:
+            scores = self.evaluator.score([p.text for p in todo], flat(keys))[0]
+            rows.update({p.hash: row for p, row in zip(todo, scores)})
+        return np.array([rows[p.hash] for p in programs])
 
     def arch_features(self, split: str) -> dict[str, list]:
         """Per benchmark: each network's architecture features on ``split`` (None where it has none)."""
@@ -123,19 +126,14 @@ class Splits:
 
     def selection_rows(self, programs: list[Program]) -> np.ndarray:
         """Raw scores (programs x selection networks), each program scored once per process."""
-        todo = [p for p in dict.fromkeys(programs) if p.hash not in self._selection_rows]
-        if todo:
-            scores = self.evaluator.score([p.text for p in todo], flat(self.selection_keys))[0]
-            self._selection_rows.update({p.hash: row for p, row in zip(todo, scores)})
-        return np.array([self._selection_rows[p.hash] for p in programs])
+        return self.raw_rows(programs, "selection")
 
     def _split_figures(self, programs, keys, accs, cache: dict) -> list[dict]:
         todo = [p for p in dict.fromkeys(programs) if p.hash not in cache]
         if todo:
-            scores = self.selection_rows(todo) if keys is self.selection_keys else \
+            split = "selection" if keys is self.selection_keys else "holdout" if keys is self.holdout_keys else None
+            scores = self.raw_rows(todo, split) if split else \
                 self.evaluator.score([p.text for p in todo], flat(keys))[0]
-            if keys is self.holdout_keys:
-                self.holdout_rows.update({p.hash: row for p, row in zip(todo, scores)})
             for p, row in zip(todo, scores):
                 cache[p.hash] = per_benchmark(row, keys, accs)
         return [cache[p.hash] for p in programs]

@@ -13,6 +13,7 @@ from evoproxy.evolve.diversity import (better, distinct, diversity, pairwise, ra
                                        twin_of)
 from evoproxy.evolve.ensemble import ensemble_program, forward_select, log_ranks
 from evoproxy.evolve.gp import Individual
+from evoproxy.evolve.splits import per_benchmark
 from evoproxy.evolve.report import finalists, hall_of_fame
 from tests.evolve.test_search import search
 
@@ -251,3 +252,23 @@ def test_distinct_stops_at_its_limit_with_the_same_first_members():
                for i, v in enumerate(rng.uniform(size=40))]
     whole = distinct(members, 0.9)
     assert distinct(members, 0.9, 5) == whole[:5]
+
+
+def test_the_report_steps_score_each_program_once_per_split(run):
+    """The baselines' raw scores on the search, selection and holdout networks are shared by the report's
+    steps (figures, the ensemble, the learned baselines) instead of being scored again."""
+    _, store = run
+    s, backend = _search_object(store)
+    try:
+        calls = []
+        real = s.splits.evaluator.score
+        s.splits.evaluator.score = lambda texts, keys: calls.append(list(texts)) or real(texts, keys)
+        programs = [parse("layer_sum(l2(weight))"), parse("layer_sum(l1(grad))")]
+        figures = s.splits.holdout_many(programs)
+        again = s.splits.raw_rows(programs, "holdout")
+        s.splits.search_scores(programs)
+        s.splits.raw_rows(programs[::-1], "search")
+        assert len(calls) == 2   # one holdout pass, one search pass
+        assert [per_benchmark(row, s.splits.holdout_keys, s.splits.holdout_acc) for row in again] == figures
+    finally:
+        backend.close()
