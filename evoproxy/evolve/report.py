@@ -66,10 +66,11 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     step("the ensemble, chosen on the selection networks")
     ensemble = build_ensemble(search, hof, base_programs)
     extra = [ensemble["program"]] if ensemble else []
-    curve = progress_programs(search.store)
+    summaries = search.store.summaries()
+    curve = progress_programs(summaries)
     step(f"{len(hof) + len(base_programs) + len(extra) + len(curve)} programs on the final holdout")
     holdout = search.splits.holdout_many([i.program for i in hof] + base_programs + extra + list(curve.values()))
-    progress = time_to_quality(search.store, dict(zip(curve, holdout[len(holdout) - len(curve):])))
+    progress = time_to_quality(summaries, dict(zip(curve, holdout[len(holdout) - len(curve):])))
     holdout = holdout[:len(holdout) - len(curve)]
     step("their figures on the selection networks")
     selection = search.splits.selection_many([i.program for i in hof] + base_programs)
@@ -95,7 +96,7 @@ def final_report(search, baselines: Sequence[str]) -> dict:
     pareto = [{"formula": i.program.text, "size": i.program.size, "search_fitness": i.value}
               for i in pareto_front(list(search.evaluated.values()))]
     totals: dict[str, int] = {}
-    for summary in search.store.summaries():
+    for summary in summaries:
         for reason, n in summary["rejections"].items():
             totals[reason] = totals.get(reason, 0) + n
     named = {**({"evolved #1": hof[0].program} if hof else {}), **dict(zip(baselines, base_programs)),
@@ -108,16 +109,16 @@ def final_report(search, baselines: Sequence[str]) -> dict:
             "holdout_scores": holdout_scores, "progress": progress}
 
 
-def progress_programs(store: RunStore) -> dict[str, Program]:
+def progress_programs(summaries: list[dict]) -> dict[str, Program]:
     """The distinct programs that were the population's best after some generation, by text."""
-    return {s["best"]: parse(s["best"]) for s in store.summaries() if s.get("best")}
+    return {s["best"]: parse(s["best"]) for s in summaries if s.get("best")}
 
 
-def time_to_quality(store: RunStore, holdout: dict[str, dict]) -> list[dict]:
+def time_to_quality(summaries: list[dict], holdout: dict[str, dict]) -> list[dict]:
     """Per generation: minutes since the start (the generations' own seconds, summed), the population's
     best program and its final-holdout figures (``holdout``: by program text)."""
     minutes, out = 0.0, []
-    for s in store.summaries():
+    for s in summaries:
         minutes += s.get("seconds", 0.0) / 60
         if s.get("best") in holdout:
             out.append({"generation": s["generation"], "minutes": minutes, "formula": s["best"],
